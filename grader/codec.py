@@ -1,0 +1,515 @@
+"""The pickle-free value codec between a sandboxed worker and the grader.
+
+The worker *encodes* whatever the student's function returned; the trusted
+side *decodes* it into plain data it can compare safely:
+
+* tensors travel as dtype + shape + raw bytes and come back as plain
+  ``torch.Tensor`` (subclasses and their ``__torch_function__`` are gone);
+* ``None``, ``bool``, ``int``, ``float``, ``str``, ``tuple``, ``list``, ``dict``,
+  ``torch.Size`` and ``torch.dtype`` travel by value (an ``int`` subclass with
+  a lying ``__eq__`` arrives as a plain ``int``);
+* an ``nn.Module`` travels as a description (class, constructor attributes,
+  children, parameters, buffers) and is rebuilt from ``MODULE_CLASSES``, an
+  allowlist of standard ``torch.nn`` classes, with parameter sharing kept.
+
+Anything else is refused with ``Unsupported``. Decoding never calls
+``pickle``, ``torch.load`` or ``eval``, and validates every field, because the
+worker may be fully controlled by the student. Only stdlib and torch are
+imported here: the zygote imports this module before any student code runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+MAGIC = b"GRC1"
+#: Ceiling on one encoded message; a bigger answer is refused, not truncated.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+MAX_STRING = 1_000_000
+MAX_DIMS = 16
+
+DTYPES: dict[str, torch.dtype] = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "complex64": torch.complex64,
+    "complex128": torch.complex128,
+    "uint8": torch.uint8,
+    "int8": torch.int8,
+    "int16": torch.int16,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "bool": torch.bool,
+}
+_DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+
+
+class Unsupported(Exception):
+    """A value cannot cross the sandbox boundary (raised while encoding)."""
+
+
+class DecodeError(Exception):
+    """A message from a worker is malformed (the worker lied or broke)."""
+
+
+def _bias(module: nn.Module) -> bool:
+    return getattr(module, "bias", None) is not None
+
+
+def _attr(name: str) -> Callable[[nn.Module], Any]:
+    return lambda module: getattr(module, name)
+
+
+_ACT_INPLACE = {"inplace": _attr("inplace")}
+_NORM = {
+    "num_features": _attr("num_features"),
+    "eps": _attr("eps"),
+    "momentum": _attr("momentum"),
+    "affine": _attr("affine"),
+    "track_running_stats": _attr("track_running_stats"),
+}
+_REDUCTION = {"reduction": _attr("reduction")}
+
+#: Allowlisted ``torch.nn`` classes and how to read back each constructor argument.
+MODULE_CLASSES: dict[str, tuple[type[nn.Module], dict[str, Callable[[nn.Module], Any]]]] = {
+    "Sequential": (nn.Sequential, {}),
+    "ModuleList": (nn.ModuleList, {}),
+    "ModuleDict": (nn.ModuleDict, {}),
+    "Linear": (
+        nn.Linear,
+        {"in_features": _attr("in_features"), "out_features": _attr("out_features"), "bias": _bias},
+    ),
+    "Bilinear": (
+        nn.Bilinear,
+        {
+            "in1_features": _attr("in1_features"),
+            "in2_features": _attr("in2_features"),
+            "out_features": _attr("out_features"),
+            "bias": _bias,
+        },
+    ),
+    "Identity": (nn.Identity, {}),
+    "Flatten": (nn.Flatten, {"start_dim": _attr("start_dim"), "end_dim": _attr("end_dim")}),
+    "ReLU": (nn.ReLU, _ACT_INPLACE),
+    "ReLU6": (nn.ReLU6, _ACT_INPLACE),
+    "SiLU": (nn.SiLU, _ACT_INPLACE),
+    "Mish": (nn.Mish, _ACT_INPLACE),
+    "LeakyReLU": (
+        nn.LeakyReLU,
+        {"negative_slope": _attr("negative_slope"), "inplace": _attr("inplace")},
+    ),
+    "ELU": (nn.ELU, {"alpha": _attr("alpha"), "inplace": _attr("inplace")}),
+    "GELU": (nn.GELU, {"approximate": _attr("approximate")}),
+    "Sigmoid": (nn.Sigmoid, {}),
+    "Tanh": (nn.Tanh, {}),
+    "Hardtanh": (nn.Hardtanh, {"min_val": _attr("min_val"), "max_val": _attr("max_val")}),
+    "Softplus": (nn.Softplus, {"beta": _attr("beta"), "threshold": _attr("threshold")}),
+    "Softmax": (nn.Softmax, {"dim": _attr("dim")}),
+    "LogSoftmax": (nn.LogSoftmax, {"dim": _attr("dim")}),
+    "Softmin": (nn.Softmin, {"dim": _attr("dim")}),
+    "Dropout": (nn.Dropout, {"p": _attr("p"), "inplace": _attr("inplace")}),
+    "BatchNorm1d": (nn.BatchNorm1d, _NORM),
+    "BatchNorm2d": (nn.BatchNorm2d, _NORM),
+    "LayerNorm": (
+        nn.LayerNorm,
+        {
+            "normalized_shape": _attr("normalized_shape"),
+            "eps": _attr("eps"),
+            "elementwise_affine": _attr("elementwise_affine"),
+            "bias": _bias,
+        },
+    ),
+    "Embedding": (
+        nn.Embedding,
+        {
+            "num_embeddings": _attr("num_embeddings"),
+            "embedding_dim": _attr("embedding_dim"),
+            "padding_idx": _attr("padding_idx"),
+        },
+    ),
+    "Conv1d": (
+        nn.Conv1d,
+        {
+            "in_channels": _attr("in_channels"),
+            "out_channels": _attr("out_channels"),
+            "kernel_size": _attr("kernel_size"),
+            "stride": _attr("stride"),
+            "padding": _attr("padding"),
+            "dilation": _attr("dilation"),
+            "groups": _attr("groups"),
+            "bias": _bias,
+        },
+    ),
+    "Conv2d": (
+        nn.Conv2d,
+        {
+            "in_channels": _attr("in_channels"),
+            "out_channels": _attr("out_channels"),
+            "kernel_size": _attr("kernel_size"),
+            "stride": _attr("stride"),
+            "padding": _attr("padding"),
+            "dilation": _attr("dilation"),
+            "groups": _attr("groups"),
+            "bias": _bias,
+        },
+    ),
+    "MSELoss": (nn.MSELoss, _REDUCTION),
+    "L1Loss": (nn.L1Loss, _REDUCTION),
+    "BCELoss": (nn.BCELoss, _REDUCTION),
+    "BCEWithLogitsLoss": (nn.BCEWithLogitsLoss, _REDUCTION),
+    "CrossEntropyLoss": (
+        nn.CrossEntropyLoss,
+        {
+            "reduction": _attr("reduction"),
+            "ignore_index": _attr("ignore_index"),
+            "label_smoothing": _attr("label_smoothing"),
+        },
+    ),
+    "NLLLoss": (nn.NLLLoss, {"reduction": _attr("reduction"), "ignore_index": _attr("ignore_index")}),
+}
+_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+
+
+def type_name(value: object) -> str:
+    """``module.Class`` of a value, for messages (read without calling student code)."""
+    cls = type(value)
+    module = getattr(cls, "__module__", "?")
+    return f"{module}.{cls.__qualname__}" if module != "builtins" else cls.__qualname__
+
+
+# --------------------------------------------------------------------------- encode
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.blob = bytearray()
+        self.nodes = 0
+        self.module_ids: dict[int, int] = {}
+        self.param_ids: dict[int, int] = {}
+        self.keepalive: list[object] = []
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise Unsupported(f"the value is too large (more than {MAX_NODES} parts)")
+        if depth > MAX_DEPTH:
+            raise Unsupported("the value is nested too deeply (or contains itself)")
+        # Exact-type tests first: subclasses are reduced to their base value.
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, torch.Tensor):
+            return self.tensor(value)
+        if isinstance(value, nn.Module):
+            return self.module(value, depth)
+        if isinstance(value, int):
+            return {"t": "int", "v": str(int.__index__(value))}
+        if isinstance(value, float):
+            return {"t": "float", "v": repr(float.__float__(value))}
+        if isinstance(value, str):
+            text = str.__str__(value)
+            if len(text) > MAX_STRING:
+                raise Unsupported(f"a string of {len(text)} characters is too long")
+            return {"t": "str", "v": text}
+        if isinstance(value, torch.Size):
+            return {"t": "size", "v": [int(d) for d in value]}
+        if isinstance(value, torch.dtype):
+            if value not in _DTYPE_NAMES:
+                raise Unsupported(f"dtype {value} is not supported")
+            return {"t": "dtype", "v": _DTYPE_NAMES[value]}
+        if isinstance(value, tuple):
+            return {"t": "tuple", "v": [self.encode(v, depth + 1) for v in tuple.__iter__(value)]}
+        if isinstance(value, list):
+            return {"t": "list", "v": [self.encode(v, depth + 1) for v in list.__iter__(value)]}
+        if isinstance(value, dict):
+            items = []
+            for key, item in dict.items(value):
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                    raise Unsupported(f"a dict key of type {type_name(key)} is not supported")
+                items.append([self.encode(key, depth + 1), self.encode(item, depth + 1)])
+            return {"t": "dict", "v": items}
+        raise Unsupported(f"returned an unsupported type {type_name(value)}")
+
+    def tensor(self, value: torch.Tensor) -> dict[str, Any]:
+        with torch._C.DisableTorchFunctionSubclass():
+            if value.layout != torch.strided:
+                raise Unsupported(f"a tensor with layout {value.layout} is not supported")
+            if value.is_quantized or value.is_meta or value.device.type != "cpu":
+                raise Unsupported("only CPU tensors with real data are supported")
+            if value.dtype not in _DTYPE_NAMES:
+                raise Unsupported(f"dtype {value.dtype} is not supported")
+            plain = value.detach().resolve_conj().resolve_neg().contiguous()
+            raw = plain.reshape(-1).view(torch.uint8).numpy().tobytes() if plain.numel() else b""
+            shape = [int(d) for d in plain.shape]
+            requires_grad = bool(value.requires_grad)
+        offset = len(self.blob)
+        self.blob += raw
+        return {
+            "t": "tensor",
+            "dtype": _DTYPE_NAMES[plain.dtype],
+            "shape": shape,
+            "off": offset,
+            "len": len(raw),
+            "grad": requires_grad,
+        }
+
+    def module(self, module: nn.Module, depth: int) -> dict[str, Any]:
+        if id(module) in self.module_ids:
+            return {"t": "module_ref", "id": self.module_ids[id(module)]}
+        name = type(module).__name__
+        spec = MODULE_CLASSES.get(name)
+        if spec is None or type(module) is not spec[0]:
+            raise Unsupported(
+                f"returned a module of class {type_name(module)}, which is not a standard "
+                "torch.nn layer the grader can rebuild"
+            )
+        self.module_ids[id(module)] = len(self.module_ids)
+        self.keepalive.append(module)
+        _, attrs = spec
+        init = {key: self.encode(read(module), depth + 1) for key, read in attrs.items()}
+        params = []
+        for pname, param in module._parameters.items():
+            if param is None:
+                continue
+            if id(param) in self.param_ids:
+                params.append([pname, {"t": "param_ref", "id": self.param_ids[id(param)]}])
+            else:
+                self.param_ids[id(param)] = len(self.param_ids)
+                self.keepalive.append(param)
+                node = self.tensor(param)
+                node["grad"] = bool(param.requires_grad)
+                params.append([pname, node])
+        buffers = [
+            [bname, self.tensor(buf)] for bname, buf in module._buffers.items() if buf is not None
+        ]
+        children = [[cname, self.encode(child, depth + 1)] for cname, child in module._modules.items()]
+        return {
+            "t": "module",
+            "cls": name,
+            "id": self.module_ids[id(module)],
+            "init": init,
+            "params": params,
+            "buffers": buffers,
+            "children": children,
+            "training": bool(module.training),
+        }
+
+
+def encode(value: Any) -> bytes:
+    """Encode a value for the trusted side; raise ``Unsupported`` if it can't travel."""
+    encoder = _Encoder()
+    tree = encoder.encode(value)
+    header = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
+    total = len(MAGIC) + 8 + len(header) + len(encoder.blob)
+    if total > MAX_MESSAGE_BYTES:
+        raise Unsupported(f"the value is too large to return ({total} bytes)")
+    return MAGIC + struct.pack(">II", len(header), len(encoder.blob)) + header + bytes(encoder.blob)
+
+
+# --------------------------------------------------------------------------- decode
+
+
+class _Decoder:
+    def __init__(self, blob: memoryview) -> None:
+        self.blob = blob
+        self.nodes = 0
+        self.modules: dict[int, nn.Module] = {}
+        self.params: dict[int, nn.Parameter] = {}
+
+    def decode(self, node: Any, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise DecodeError("message too large or too deep")
+        if node is None or isinstance(node, bool):
+            return node
+        if not isinstance(node, dict):
+            raise DecodeError(f"unexpected node {type(node).__name__}")
+        kind = node.get("t")
+        value = node.get("v")
+        if kind == "int":
+            return _int(value)
+        if kind == "float":
+            if not isinstance(value, str) or len(value) > 40:
+                raise DecodeError("bad float")
+            return float(value)  # float() parses repr text, including nan/inf; never eval
+        if kind == "str":
+            if not isinstance(value, str):
+                raise DecodeError("bad str")
+            return value
+        if kind in ("tuple", "list"):
+            items = [self.decode(v, depth + 1) for v in _list(value)]
+            return tuple(items) if kind == "tuple" else items
+        if kind == "dict":
+            out: dict[Any, Any] = {}
+            for pair in _list(value):
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise DecodeError("bad dict item")
+                key = self.decode(pair[0], depth + 1)
+                if not isinstance(key, (str, int)):
+                    raise DecodeError("bad dict key")
+                out[key] = self.decode(pair[1], depth + 1)
+            return out
+        if kind == "size":
+            return torch.Size([_int(d) for d in _list(value)])
+        if kind == "dtype":
+            if value not in DTYPES:
+                raise DecodeError("bad dtype")
+            return DTYPES[value]
+        if kind == "tensor":
+            return self.tensor(node)
+        if kind == "module":
+            return self.module(node, depth)
+        if kind == "module_ref":
+            ref = node.get("id")
+            if ref not in self.modules:
+                raise DecodeError("dangling module reference")
+            return self.modules[ref]
+        raise DecodeError(f"unknown node kind {kind!r}")
+
+    def tensor(self, node: dict[str, Any]) -> torch.Tensor:
+        dtype = DTYPES.get(node.get("dtype"))  # type: ignore[arg-type]
+        shape = [_int(d) for d in _list(node.get("shape"))]
+        offset, length = _int(node.get("off")), _int(node.get("len"))
+        if dtype is None or len(shape) > MAX_DIMS or any(d < 0 for d in shape):
+            raise DecodeError("bad tensor header")
+        numel = math.prod(shape)
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if numel * itemsize != length or offset < 0 or offset + length > len(self.blob):
+            raise DecodeError("tensor data does not match its shape")
+        if numel == 0:
+            tensor = torch.empty(shape, dtype=dtype)
+        else:
+            raw = bytearray(self.blob[offset : offset + length])
+            tensor = torch.frombuffer(raw, dtype=dtype).reshape(shape)
+        if node.get("grad") is True and (dtype.is_floating_point or dtype.is_complex):
+            tensor.requires_grad_(True)
+        return tensor
+
+    def module(self, node: dict[str, Any], depth: int) -> nn.Module:
+        name = node.get("cls")
+        if name not in MODULE_CLASSES:
+            raise DecodeError(f"module class {name!r} is not allowed")
+        cls, attrs = MODULE_CLASSES[name]
+        init_nodes = node.get("init")
+        if not isinstance(init_nodes, dict) or set(init_nodes) != set(attrs):
+            raise DecodeError(f"bad constructor arguments for {name}")
+        init = {key: _plain(self.decode(v, depth + 1)) for key, v in init_nodes.items()}
+        # Build on the meta device: a description claiming Linear(10**6, 10**6)
+        # must not allocate terabytes here; real data replaces every tensor below.
+        try:
+            with torch.device("meta"):
+                module = cls(**init) if name not in _CONTAINERS else cls()
+        except Exception as exc:  # invalid constructor values from the worker
+            raise DecodeError(f"cannot rebuild {name}: {exc}") from None
+        module_id = node.get("id")
+        if not isinstance(module_id, int) or module_id in self.modules:
+            raise DecodeError("bad module id")
+        self.modules[module_id] = module
+
+        expected_params = {k for k, v in module._parameters.items() if v is not None}
+        got_params: dict[str, nn.Parameter] = {}
+        for pname, pnode in _pairs(node.get("params")):
+            if isinstance(pnode, dict) and pnode.get("t") == "param_ref":
+                ref = pnode.get("id")
+                if ref not in self.params:
+                    raise DecodeError("dangling parameter reference")
+                got_params[pname] = self.params[ref]
+                continue
+            data = self.tensor(pnode).detach()
+            param = nn.Parameter(data, requires_grad=bool(pnode.get("grad")) and data.is_floating_point())
+            self.params[len(self.params)] = param
+            got_params[pname] = param
+        if set(got_params) != expected_params:
+            raise DecodeError(f"{name} has unexpected parameters {sorted(got_params)}")
+        for pname, param in got_params.items():
+            if param.shape != module._parameters[pname].shape:  # type: ignore[union-attr]
+                raise DecodeError(f"{name}.{pname} has shape {tuple(param.shape)}, which does not fit")
+            module._parameters[pname] = param
+
+        expected_buffers = {k for k, v in module._buffers.items() if v is not None}
+        got_buffers = {bname: self.tensor(bnode) for bname, bnode in _pairs(node.get("buffers"))}
+        if set(got_buffers) != expected_buffers:
+            raise DecodeError(f"{name} has unexpected buffers {sorted(got_buffers)}")
+        for bname, buf in got_buffers.items():
+            if buf.shape != module._buffers[bname].shape:  # type: ignore[union-attr]
+                raise DecodeError(f"{name}.{bname} has a buffer of the wrong shape")
+            module._buffers[bname] = buf
+
+        children = _pairs(node.get("children"))
+        if name not in _CONTAINERS and children:
+            raise DecodeError(f"{name} cannot have child modules")
+        for cname, cnode in children:
+            child = self.decode(cnode, depth + 1)
+            if not isinstance(child, nn.Module):
+                raise DecodeError("a child is not a module")
+            try:
+                module.add_module(cname, child)
+            except (KeyError, TypeError) as exc:
+                raise DecodeError(f"bad child name: {exc}") from None
+        module.training = bool(node.get("training"))  # not train(): children keep their own flag
+        return module
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise DecodeError("bad integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and len(value) <= 4300 and value.lstrip("-").isdigit():
+        return int(value)
+    raise DecodeError("bad integer")
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise DecodeError("expected a list")
+    return value
+
+
+def _pairs(value: Any) -> list[tuple[str, Any]]:
+    pairs = []
+    for pair in _list(value):
+        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise DecodeError("bad name/value pair")
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _plain(value: Any) -> Any:
+    """Constructor arguments may only be plain scalars, strings or tuples of them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, torch.Size)):
+        return tuple(_plain(v) for v in value)
+    raise DecodeError(f"bad constructor argument of type {type(value).__name__}")
+
+
+def decode(message: bytes) -> Any:
+    """Decode a worker's message into plain data; raise ``DecodeError`` if malformed."""
+    view = memoryview(message)
+    if len(view) < len(MAGIC) + 8 or bytes(view[: len(MAGIC)]) != MAGIC:
+        raise DecodeError("not a codec message")
+    header_len, blob_len = struct.unpack(">II", view[len(MAGIC) : len(MAGIC) + 8])
+    start = len(MAGIC) + 8
+    if start + header_len + blob_len != len(view):
+        raise DecodeError("message length mismatch")
+    try:
+        tree = json.loads(bytes(view[start : start + header_len]))
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError(f"bad header: {exc}") from None
+    decoder = _Decoder(view[start + header_len :])
+    try:
+        return decoder.decode(tree)
+    except RecursionError:
+        raise DecodeError("message nested too deeply") from None

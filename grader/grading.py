@@ -1,0 +1,107 @@
+"""``grade(submission, assignment) -> Report``: the one orchestrator every mode calls.
+
+A ``Grader`` starts the sandbox zygote *before* any check or solution is
+imported, then runs one pytest session whose collected checks are executed
+once per submission (see ``plugin.py``). ``grader check``, ``grader grade``
+and CI all go through ``Grader.run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from grader import __version__
+from grader.assignment import Assignment
+from grader.errors import SandboxError
+from grader.models import CheckResult, Report
+from grader.plugin import GraderPlugin, Job, run_session
+from grader.sandbox.client import SubmissionRunner, Zygote
+from grader.sandbox.limits import Limits
+from grader.submission import Submission
+
+
+class Grader:
+    """A grading session: one warm zygote, the assignment's checks collected once."""
+
+    def __init__(self, assignment: Assignment, *, limits: Limits | None = None) -> None:
+        self.assignment = assignment
+        self.limits = limits or assignment.limits
+        # Started first: the zygote must never see a check or a solution.
+        self.zygote = Zygote().start()
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+
+    def close(self) -> None:
+        self.zygote.close()
+        with contextlib.suppress(OSError):
+            self._scratch.rmdir()
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, jobs: Iterable[Job], on_report: Callable[[Report], None]) -> None:
+        """Grade every job, calling ``on_report`` as each submission's report is ready."""
+
+        def finished(job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float) -> None:
+            on_report(self._report(job, results, layers, duration))
+
+        plugin = GraderPlugin(
+            self.assignment,
+            jobs,
+            runner_factory=self._runner,
+            on_result=finished,
+        )
+        run_session(plugin)
+
+    def grade(self, submission: Submission, *, exercises: Iterable[str] | None = None) -> Report:
+        """Grade one submission on ``exercises`` (default: every exercise of the assignment)."""
+        chosen = tuple(exercises) if exercises is not None else self.assignment.names
+        reports: list[Report] = []
+        self.run([Job(submission, chosen)], reports.append)
+        if len(reports) != 1:
+            raise SandboxError("grading ended without a report")
+        return reports[0]
+
+    def _runner(self, submission: Submission) -> SubmissionRunner:
+        return SubmissionRunner(self.zygote, submission.files, self.limits, self._scratch)
+
+    def _report(self, job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float) -> Report:
+        titles = {name: title for name, title in self.assignment.titles().items() if name in job.exercises}
+        return Report(
+            student=job.submission.name,
+            checks=tuple(results),
+            problems=job.submission.problems,
+            exercise_titles=titles,
+            assignment=self.assignment.title,
+            isolation=layers,
+            duration_s=duration,
+            grader_version=__version__,
+        )
+
+
+def exercises_to_check(submission: Submission, assignment: Assignment) -> tuple[str, ...]:
+    """What ``grader check`` grades: the exercises the submission provides.
+
+    When it provides none but had problems (an unreadable notebook), every
+    exercise is graded so the student sees the zero and the reason.
+    """
+    if submission.exercises:
+        return submission.exercises
+    return assignment.names
+
+
+def grade(
+    submission: Submission,
+    assignment: Assignment,
+    *,
+    exercises: Iterable[str] | None = None,
+    limits: Limits | None = None,
+) -> Report:
+    """Grade one submission in a fresh session (for library users grading one thing)."""
+    with Grader(assignment, limits=limits) as grader:
+        return grader.grade(submission, exercises=exercises)

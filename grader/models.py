@@ -1,0 +1,311 @@
+"""The result model: frozen records that every renderer reads and nothing mutates.
+
+A ``Report`` serialises to plain JSON (``to_dict``) and back (``from_dict``)
+so it can cross process boundaries and be cached without pickle. The JSON
+shape of ``Report.to_dict`` is the stable machine-readable contract.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Outcome(enum.StrEnum):
+    """What happened to one check."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # the student's value was wrong
+    ERROR = "error"  # the student's code raised or crashed
+    TIMEOUT = "timeout"  # the student's code ran past its wall-clock limit
+    NOT_ATTEMPTED = "not_attempted"  # stub's NotImplementedError, or function missing
+
+    @property
+    def ok(self) -> bool:
+        return self is Outcome.PASSED
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a student's function is defined, for annotations and messages."""
+
+    file: str  # path relative to the submission root, e.g. "ex05_activations.py"
+    line: int  # 1-based line in ``file`` (for a notebook: line in the cell)
+    cell: int | None = None  # 1-based code-cell number when ``file`` is a notebook
+
+    def describe(self) -> str:
+        if self.cell is not None:
+            return f"{self.file}, cell {self.cell}, line {self.line}"
+        return f"{self.file}, line {self.line}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "cell": self.cell}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Location:
+        return cls(file=str(data["file"]), line=int(data["line"]), cell=data.get("cell"))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict on one check.
+
+    ``message`` is why it failed (expected vs got), ``hint`` the likely mistake;
+    for hidden checks both are scrubbed before this record is made.
+    ``output`` is what the student's code printed during the check, already
+    capped; renderers must escape it.
+    """
+
+    exercise: str
+    function: str
+    name: str
+    outcome: Outcome
+    points: float
+    max_points: float
+    #: What the check verifies, in a student's words (the check's docstring).
+    description: str = ""
+    message: str = ""
+    hint: str = ""
+    hidden: bool = False
+    output: str = ""
+    duration_s: float = 0.0
+    location: Location | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.exercise}::{self.function}::{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exercise": self.exercise,
+            "function": self.function,
+            "name": self.name,
+            "outcome": self.outcome.value,
+            "points": self.points,
+            "max_points": self.max_points,
+            "description": self.description,
+            "message": self.message,
+            "hint": self.hint,
+            "hidden": self.hidden,
+            "output": self.output,
+            "duration_s": round(self.duration_s, 4),
+            "location": self.location.to_dict() if self.location else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        loc = data.get("location")
+        return cls(
+            exercise=str(data["exercise"]),
+            function=str(data["function"]),
+            name=str(data["name"]),
+            outcome=Outcome(data["outcome"]),
+            points=float(data["points"]),
+            max_points=float(data["max_points"]),
+            description=str(data.get("description", "")),
+            message=str(data.get("message", "")),
+            hint=str(data.get("hint", "")),
+            hidden=bool(data.get("hidden", False)),
+            output=str(data.get("output", "")),
+            duration_s=float(data.get("duration_s", 0.0)),
+            location=Location.from_dict(loc) if loc else None,
+        )
+
+
+@dataclass(frozen=True)
+class ExerciseSummary:
+    """Derived view: one exercise's checks and subtotal (computed, never stored)."""
+
+    name: str
+    title: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_points for c in self.checks)
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.function for c in self.checks))
+
+
+@dataclass(frozen=True)
+class Report:
+    """One student's graded submission."""
+
+    student: str
+    checks: tuple[CheckResult, ...]
+    #: Problems with the submission as a whole, in words a student understands
+    #: ("submission.ipynb is not a valid notebook: ..."), plus notes such as
+    #: notebook cells skipped.
+    problems: tuple[str, ...] = ()
+    #: Exercise module name -> human title, in assignment order.
+    exercise_titles: Mapping[str, str] = field(default_factory=dict)
+    assignment: str = ""
+    #: Isolation layers active while grading, e.g. ("rlimits", "landlock", "seccomp").
+    isolation: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    grader_version: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.points for c in self.checks), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_points for c in self.checks), 6)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+    def exercises(self) -> tuple[ExerciseSummary, ...]:
+        order: dict[str, list[CheckResult]] = {}
+        for name in self.exercise_titles:
+            order[name] = []
+        for check in self.checks:
+            order.setdefault(check.exercise, []).append(check)
+        return tuple(
+            ExerciseSummary(name, self.exercise_titles.get(name, name), tuple(checks))
+            for name, checks in order.items()
+            if checks
+        )
+
+    def counts(self) -> dict[Outcome, int]:
+        counts = {outcome: 0 for outcome in Outcome}
+        for check in self.checks:
+            counts[check.outcome] += 1
+        return counts
+
+    def to_dict(self, *, timings: bool = True) -> dict[str, Any]:
+        """The stable JSON shape; ``timings=False`` drops durations so reruns compare equal."""
+        data = self._to_dict()
+        if not timings:
+            data.pop("duration_s")
+            for check in data["checks"]:
+                check.pop("duration_s")
+        return data
+
+    def _to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "student": self.student,
+            "score": self.score,
+            "max_score": self.max_score,
+            "percent": round(self.percent, 2),
+            "assignment": self.assignment,
+            "checks": [c.to_dict() for c in self.checks],
+            "problems": list(self.problems),
+            "exercises": [
+                {"name": name, "title": title} for name, title in self.exercise_titles.items()
+            ],
+            "isolation": list(self.isolation),
+            "duration_s": round(self.duration_s, 3),
+            "grader_version": self.grader_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        return cls(
+            student=str(data["student"]),
+            checks=tuple(CheckResult.from_dict(c) for c in data["checks"]),
+            problems=tuple(str(p) for p in data.get("problems", ())),
+            exercise_titles={str(e["name"]): str(e["title"]) for e in data.get("exercises", ())},
+            assignment=str(data.get("assignment", "")),
+            isolation=tuple(str(i) for i in data.get("isolation", ())),
+            duration_s=float(data.get("duration_s", 0.0)),
+            grader_version=str(data.get("grader_version", "")),
+        )
+
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    """Two students whose attempted code is identical or nearly so (``similarity`` in 0..1)."""
+
+    first: str
+    second: str
+    similarity: float
+    exercises: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "students": [self.first, self.second],
+            "similarity": round(self.similarity, 3),
+            "exercises": list(self.exercises),
+        }
+
+
+@dataclass(frozen=True)
+class CheckStats:
+    """How one check went across a class (derived, for the overview)."""
+
+    exercise: str
+    function: str
+    name: str
+    passed: int
+    total: int
+    #: Most common failure messages, with how many students got each.
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """A whole class graded against the whole assignment."""
+
+    assignment: str
+    reports: tuple[Report, ...]
+    exercise_titles: Mapping[str, str] = field(default_factory=dict)
+    similar: tuple[SimilarPair, ...] = ()
+    #: Grader-side failures (students that could not be graded at all).
+    errors: tuple[str, ...] = ()
+
+    def check_stats(self) -> tuple[CheckStats, ...]:
+        """Per-check pass rates, hardest first; hidden checks' reasons are never collected."""
+        order: dict[tuple[str, str, str], list[CheckResult]] = {}
+        for report in self.reports:
+            for check in report.checks:
+                order.setdefault((check.exercise, check.function, check.name), []).append(check)
+        stats = []
+        for (exercise, function, name), results in order.items():
+            reasons: dict[str, int] = {}
+            for result in results:
+                if not result.outcome.ok:
+                    reason = result.outcome.value if result.hidden else (result.message.splitlines() or [""])[0]
+                    reasons[reason] = reasons.get(reason, 0) + 1
+            top = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+            passed = sum(1 for r in results if r.outcome.ok)
+            stats.append(CheckStats(exercise, function, name, passed, len(results), top))
+        return tuple(sorted(stats, key=lambda s: (s.pass_rate, s.exercise, s.name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "assignment": self.assignment,
+            "exercises": [{"name": n, "title": t} for n, t in self.exercise_titles.items()],
+            "students": [r.to_dict(timings=False) for r in self.reports],
+            "similar": [pair.to_dict() for pair in self.similar],
+            "checks": [
+                {
+                    "exercise": s.exercise,
+                    "function": s.function,
+                    "name": s.name,
+                    "passed": s.passed,
+                    "total": s.total,
+                    "pass_rate": round(s.pass_rate, 4),
+                }
+                for s in self.check_stats()
+            ],
+        }

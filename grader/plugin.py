@@ -1,0 +1,317 @@
+"""The pytest plugin: collects the checks once, then runs them for each submission.
+
+pytest owns discovery, fixtures and assertion rewriting; this plugin replaces
+its run loop so one collected session grades many submissions, and turns
+each check's outcome into a ``CheckResult``. The student's conftest.py, if
+any, is never on pytest's path: only the assignment's checks folder is.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import util as importlib_util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from _pytest.runner import runtestprotocol  # the documented way custom run loops run an item
+
+from grader.assignment import Assignment
+from grader.checking import MARKER, CheckFailed, StudentCodeError
+from grader.errors import AssignmentError, GraderError
+from grader.models import CheckResult, Outcome
+from grader.proxy import CallLog, StudentModule
+from grader.sandbox.client import SubmissionRunner
+from grader.submission import Submission
+
+_EXC_KEY = pytest.StashKey[BaseException | None]()
+_CHECKS_INI = Path(__file__).with_name("checks.ini")
+HIDDEN_MESSAGE = "hidden check: its inputs and expected values are not shown"
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A collected check's metadata, read from its ``@check`` marker."""
+
+    exercise: str
+    function: str
+    name: str
+    description: str
+    points: float
+    hidden: bool
+    hint: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.exercise}::{self.name}"
+
+    @property
+    def seed(self) -> int:
+        return zlib.crc32(self.id.encode())
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade, and which exercises to grade it on."""
+
+    submission: Submission
+    exercises: tuple[str, ...]
+
+
+@dataclass
+class _Current:
+    runner: SubmissionRunner
+    submission: Submission
+    info: CheckInfo
+    log: CallLog
+
+
+class GraderPlugin:
+    """Registered with ``pytest.main(plugins=[...])`` for one grading session."""
+
+    def __init__(
+        self,
+        assignment: Assignment,
+        jobs: Iterable[Job],
+        *,
+        runner_factory: Callable[[Submission], SubmissionRunner],
+        on_result: Callable[[Job, list[CheckResult], tuple[str, ...], float], None],
+    ) -> None:
+        self.assignment = assignment
+        self.jobs = jobs
+        self.runner_factory = runner_factory
+        self.on_result = on_result
+        self.infos: dict[str, CheckInfo] = {}
+        self.problems: list[str] = []
+        #: A grader-side error raised while grading, re-raised by the caller
+        #: (pytest would otherwise swallow it as an "internal error").
+        self.crashed: BaseException | None = None
+        self._current: _Current | None = None
+        self._references: dict[str, ModuleType] = {}
+
+    # -- collection ---------------------------------------------------------------
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        order = {name: index for index, name in enumerate(self.assignment.names)}
+        for item in items:
+            info = self._info(item)
+            if info is not None:
+                self.infos[item.nodeid] = info
+        items[:] = sorted(
+            (i for i in items if i.nodeid in self.infos),
+            key=lambda i: order.get(self.infos[i.nodeid].exercise, len(order)),
+        )
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.problems.append(f"{report.nodeid or 'checks'}: {_first_lines(str(report.longrepr))}")
+
+    def _info(self, item: pytest.Item) -> CheckInfo | None:
+        path = Path(str(item.path))
+        exercise = path.stem.removeprefix("check_")
+        marker = item.get_closest_marker(MARKER)
+        where = f"{path.name}::{item.name}"
+        if exercise not in self.assignment.names:
+            self.problems.append(f"{where}: {path.name} does not match an exercise of the assignment")
+            return None
+        if marker is None:
+            self.problems.append(f"{where}: missing @check(function, points=...) decorator")
+            return None
+        function = marker.kwargs.get("function")
+        if function not in self.assignment.exercise(exercise).functions:
+            self.problems.append(f"{where}: @check names {function!r}, which is not a function of {exercise}")
+            return None
+        doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
+        name = item.name.removeprefix("check_")
+        return CheckInfo(
+            exercise=exercise,
+            function=function,
+            name=name,
+            description=doc.splitlines()[0] if doc else name.replace("_", " "),
+            points=float(marker.kwargs.get("points", 1.0)),
+            hidden=bool(marker.kwargs.get("hidden", False)) or f"{exercise}::{name}" in self.assignment.hidden,
+            hint=str(marker.kwargs.get("hint", "")),
+        )
+
+    # -- fixtures -------------------------------------------------------------------
+
+    @pytest.fixture
+    def student(self) -> StudentModule:
+        current = self._require_current()
+        exercise = current.info.exercise
+        return StudentModule(
+            current.runner,
+            exercise,
+            provided=exercise in current.submission.exercises,
+            seed=current.info.seed,
+            log=current.log,
+        )
+
+    @pytest.fixture
+    def reference(self) -> ModuleType:
+        return self._reference(self._require_current().info.exercise)
+
+    def _require_current(self) -> _Current:
+        if self._current is None:
+            raise RuntimeError("the student fixture is only available while grading")
+        return self._current
+
+    def _reference(self, exercise: str) -> ModuleType:
+        module = self._references.get(exercise)
+        if module is None:
+            path = self.assignment.exercise(exercise).solution
+            spec = importlib_util.spec_from_file_location(f"_grader_reference_{exercise}", path)
+            if spec is None or spec.loader is None:
+                raise AssignmentError(f"cannot import the reference solution {path}")
+            module = importlib_util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._references[exercise] = module
+        return module
+
+    # -- running --------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+        report = yield
+        if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
+            item.stash[_EXC_KEY] = call.excinfo.value if call.excinfo is not None else None
+        return report
+
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        if self.problems or session.testsfailed:
+            return True  # the caller reports self.problems
+        try:
+            self._grade_jobs(list(session.items))
+        except Exception as exc:  # noqa: BLE001 - re-raised by the caller, outside pytest
+            self.crashed = exc
+        return True
+
+    def _grade_jobs(self, items: list[pytest.Item]) -> None:
+        for job in self.jobs:
+            started = time.perf_counter()
+            selected = [i for i in items if self.infos[i.nodeid].exercise in job.exercises]
+            runner = self.runner_factory(job.submission)
+            results: list[CheckResult] = []
+            try:
+                for index, item in enumerate(selected):
+                    following = selected[index + 1] if index + 1 < len(selected) else None
+                    results.append(self._run(item, following, runner, job.submission))
+            finally:
+                runner.close()
+            self.on_result(job, results, runner.layers, time.perf_counter() - started)
+
+    def _run(
+        self, item: pytest.Item, following: pytest.Item | None, runner: SubmissionRunner, submission: Submission
+    ) -> CheckResult:
+        info = self.infos[item.nodeid]
+        self._current = _Current(runner, submission, info, CallLog())
+        torch.manual_seed(info.seed)
+        random.seed(info.seed)
+        np.random.seed(info.seed)
+        item.stash[_EXC_KEY] = None
+        started = time.perf_counter()
+        try:
+            runtestprotocol(item, log=False, nextitem=following)
+        finally:
+            log = self._current.log
+            self._current = None
+        duration = time.perf_counter() - started
+        return self._result(info, item.stash.get(_EXC_KEY, None), log, runner, submission, duration)
+
+    def _result(
+        self,
+        info: CheckInfo,
+        exc: BaseException | None,
+        log: CallLog,
+        runner: SubmissionRunner,
+        submission: Submission,
+        duration: float,
+    ) -> CheckResult:
+        hint = ""
+        if isinstance(exc, GraderError):
+            raise exc  # a broken assignment or sandbox is the teacher's error, not a verdict
+        if exc is None:
+            outcome, message = Outcome.PASSED, ""
+        elif isinstance(exc, StudentCodeError):
+            outcome, message = exc.outcome, exc.reason
+            if outcome is not Outcome.NOT_ATTEMPTED:
+                hint = info.hint
+        elif isinstance(exc, CheckFailed):
+            outcome, message, hint = Outcome.FAILED, exc.message, exc.hint or info.hint
+        elif isinstance(exc, AssertionError):
+            outcome, message, hint = Outcome.FAILED, _first_lines(str(exc)) or "the check's assertion failed", info.hint
+        else:
+            # The check could not use what came back (a grader-side surprise):
+            # the student gets the verdict, selftest flags the check.
+            outcome = Outcome.FAILED
+            message = f"the value returned could not be checked ({type(exc).__name__}: {_first_lines(str(exc))})"
+            hint = info.hint
+        output = log.text(runner.limits.output_bytes)
+        if info.hidden:
+            message = HIDDEN_MESSAGE if outcome is not Outcome.PASSED else ""
+            hint = output = ""
+        return CheckResult(
+            exercise=info.exercise,
+            function=info.function,
+            name=info.name,
+            outcome=outcome,
+            points=info.points if outcome is Outcome.PASSED else 0.0,
+            max_points=info.points,
+            description=info.description,
+            message=message,
+            hint=hint,
+            hidden=info.hidden,
+            output=output,
+            duration_s=duration,
+            location=submission.locations.get((info.exercise, info.function)),
+        )
+
+
+def _first_lines(text: str, limit: int = 2000) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def run_session(plugin: GraderPlugin) -> None:
+    """Run one pytest session over the assignment's checks with ``plugin`` driving it.
+
+    Only the checks folder is on pytest's path, with the grader's own ini file:
+    no conftest.py or pytest.ini from anywhere else (a student's included) is read.
+    """
+    checks_dir = plugin.assignment.checks_dir
+    args = [
+        str(checks_dir),
+        "-c",
+        str(_CHECKS_INI),
+        "--rootdir",
+        str(checks_dir),
+        "--confcutdir",
+        str(checks_dir),
+        "--import-mode=importlib",
+        "--disable-plugin-autoload",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:warnings",
+        "-p",
+        "no:stepwise",
+        "--capture=no",
+    ]
+    code = pytest.main(args, plugins=[plugin])
+    if plugin.problems:
+        raise AssignmentError("the checks could not be collected:\n  " + "\n  ".join(plugin.problems))
+    if plugin.crashed is not None:
+        raise plugin.crashed
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED or not plugin.infos:
+        raise AssignmentError(f"no checks found in {checks_dir}")
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise AssignmentError(f"pytest could not run the checks in {checks_dir} (exit code {int(code)})")

@@ -1,0 +1,32 @@
+"""Per-call resource limits for student code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits applied to every worker; ``timeout_s`` is per call (wall clock)."""
+
+    timeout_s: float = 5.0
+    #: Address space allowed *above* the worker's baseline after importing torch.
+    memory_mib: int = 1024
+    #: Largest file the student's code may write (also caps its printed output file).
+    file_size_mib: int = 64
+    open_files: int = 256
+    #: CPU seconds for a worker's whole life: a backstop behind the wall-clock timeout.
+    cpu_s: int = 120
+    #: Captured output kept per call; the rest is dropped and said to be dropped.
+    output_bytes: int = 64 * 1024
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Limits:
+        return cls(**{k: type(getattr(cls, k))(v) for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def describe_memory(self) -> str:
+        return f"{self.memory_mib / 1024:g} GiB" if self.memory_mib >= 1024 else f"{self.memory_mib} MiB"

@@ -1,0 +1,315 @@
+"""The worker: a forked child that locks itself down, then runs student code on request.
+
+Runs in a child of the zygote. Everything up to ``_lock_down`` is trusted
+code; after it, the student's modules are imported and their functions called.
+Requests arrive pickled from the grader (trusted -> worker is allowed any
+encoding); every answer leaves through ``codec.encode`` so the grader never
+unpickles anything a student could have shaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import importlib
+import io
+import os
+import pickle
+import random
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from grader import codec
+from grader.sandbox import isolation
+from grader.sandbox.limits import Limits
+from grader.sandbox.protocol import ChannelClosed, recv_frame, send_frame
+
+#: Largest request the grader sends (student files plus pickled arguments).
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+SOURCE_DIR = "src"
+OUTPUT_FILE = ".output"
+_PR_SET_PDEATHSIG = 1
+_SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+_OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "DefaultCPUAllocator")
+
+
+def run(sock: socket.socket, *, scratch: Path, limits: Limits, read_paths: list[str]) -> None:
+    """Entry point in the forked child; never returns (always ``os._exit``)."""
+    code = 0
+    try:
+        output_fd = _prepare(sock, scratch=scratch, limits=limits)
+        layers = _lock_down(scratch=scratch, read_paths=read_paths)
+        _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
+    except BaseException:  # the worker must never fall back into the zygote's loop
+        code = 70
+    os._exit(code)
+
+
+def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
+    """Session, descriptors, environment, scratch cwd, output capture and rlimits."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails with EFBIG, not death
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update(_SAFE_ENV, HOME=str(scratch), TMPDIR=str(scratch))
+    os.chdir(scratch)
+    (scratch / SOURCE_DIR).mkdir(exist_ok=True)
+    out = os.open(scratch / OUTPUT_FILE, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    keep = {0, 1, 2, out, sock.fileno()}
+    for fd in _open_fds():
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), errors="replace")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), errors="backslashreplace", write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), errors="backslashreplace", write_through=True)
+
+    mib = 1024 * 1024
+    baseline = _address_space()
+    _limit(resource.RLIMIT_AS, baseline + limits.memory_mib * mib)
+    _limit(resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 5)
+    _limit(resource.RLIMIT_FSIZE, limits.file_size_mib * mib)
+    _limit(resource.RLIMIT_NOFILE, limits.open_files)
+    _limit(resource.RLIMIT_CORE, 0)
+    return out
+
+
+def _lock_down(*, scratch: Path, read_paths: list[str]) -> list[str]:
+    layers = ["rlimits", "scratch-dir", "clean-env", "new-session"]
+    landlock = isolation.apply_landlock(
+        read_paths=[Path(p) for p in read_paths],
+        write_paths=[scratch],
+        read_files=[Path("/dev/null"), Path("/dev/urandom"), Path("/dev/zero")],
+    )
+    if landlock.active:
+        layers.append("landlock")
+    seccomp = isolation.apply_seccomp()
+    if seccomp.active:
+        layers.append("seccomp")
+    return layers
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 1024))
+
+
+def _address_space() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        return 4 * 1024**3
+
+
+def _limit(which: int, soft: int, hard: int | None = None) -> None:
+    hard = soft if hard is None else hard
+    try:
+        _, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(which, (soft, hard))
+    except (ValueError, OSError):
+        pass
+
+
+class _Server:
+    def __init__(
+        self, sock: socket.socket, *, scratch: Path, limits: Limits, output_fd: int, layers: list[str]
+    ) -> None:
+        self.sock = sock
+        self.src = scratch / SOURCE_DIR
+        self.limits = limits
+        self.output_fd = output_fd
+        self.layers = layers
+        self.modules: dict[str, Any] = {}
+        # Unfreeze so the student's garbage is collected normally.
+        gc.unfreeze()
+
+    def serve(self) -> None:
+        self._reply({"status": "ready", "layers": self.layers, "pid": os.getpid()})
+        while True:
+            try:
+                request = pickle.loads(recv_frame(self.sock, max_bytes=MAX_REQUEST_BYTES))
+            except ChannelClosed:
+                return
+            op = request.get("op")
+            if op == "init":
+                self._init(request["files"])
+            elif op == "import":
+                self._import(request["module"])
+            elif op == "call":
+                self._call(request)
+            else:
+                self._reply({"status": "bad_request"})
+
+    # -- operations -------------------------------------------------------------
+
+    def _init(self, files: dict[str, bytes]) -> None:
+        for rel, data in files.items():
+            path = (self.src / rel).resolve()
+            if self.src.resolve() not in path.parents:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        sys.path.insert(0, str(self.src))
+        # No importlib.invalidate_caches(): re-listing the stdlib folder is denied by Landlock
+        # (it is granted child by child around site-packages), and the new src path needs none.
+        self._reply({"status": "ok"})
+
+    def _import(self, name: str) -> None:
+        self._clear_output()
+        try:
+            self._load(name)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are student data
+            self._reply(self._load_failure(name, exc))
+            return
+        self._reply({"status": "ok", "output": self._take_output()})
+
+    def _load(self, name: str) -> Any:
+        if name not in self.modules:
+            self.modules[name] = importlib.import_module(name)
+        return self.modules[name]
+
+    def _call(self, request: dict[str, Any]) -> None:
+        self._clear_output()
+        module = self.modules.get(request["module"])
+        if module is None:
+            self._reply({"status": "load_failed", "message": "module not imported"})
+            return
+        function_name = request["function"]
+        try:
+            function = getattr(module, function_name)
+        except BaseException:
+            function = None
+        if not callable(function):
+            self._reply({"status": "missing", "output": self._take_output()})
+            return
+        seed = int(request["seed"])
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        args, kwargs = request["args"], request["kwargs"]
+        started = time.perf_counter()
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as exc:
+            self._reply(self._raised(exc, time.perf_counter() - started))
+            return
+        duration = time.perf_counter() - started
+        payload: Any = (value, tuple(args), dict(kwargs)) if request.get("return_args") else value
+        self._reply({"status": "ok", "value": payload, "duration_s": duration}, value_may_fail=True)
+
+    # -- answers ----------------------------------------------------------------
+
+    def _raised(self, exc: BaseException, duration: float) -> dict[str, Any]:
+        output = self._take_output()
+        if isinstance(exc, NotImplementedError):
+            return {"status": "not_implemented", "output": output}
+        if isinstance(exc, MemoryError) or (
+            isinstance(exc, RuntimeError) and any(t in _safe_str(exc) for t in _OOM_TEXT)
+        ):
+            return {"status": "oom", "output": output}
+        return {
+            "status": "raised",
+            "type": type(exc).__qualname__[:200],
+            "bases": [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"],
+            "message": _safe_str(exc),
+            "traceback": self._student_traceback(exc),
+            "output": output,
+            "duration_s": duration,
+        }
+
+    def _load_failure(self, name: str, exc: BaseException) -> dict[str, Any]:
+        if isinstance(exc, SystemExit):
+            message = f"the module called sys.exit({exc.code!r:.50}) while being imported"
+        elif isinstance(exc, SyntaxError):
+            where = Path(exc.filename or "?").name
+            message = f"SyntaxError: {exc.msg} ({where}, line {exc.lineno})"
+        else:
+            message = f"{type(exc).__qualname__[:200]}: {_safe_str(exc)}"
+        return {
+            "status": "load_failed",
+            "message": message,
+            "traceback": self._student_traceback(exc),
+            "output": self._take_output(),
+        }
+
+    def _student_traceback(self, exc: BaseException) -> str:
+        """Only the frames of the student's own files, with paths relative to the submission."""
+        src = str(self.src) + os.sep
+        try:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(src)]
+            lines = [
+                f'  File "{f.filename[len(src):]}", line {f.lineno}, in {f.name}\n    {f.line or ""}'
+                for f in frames[-8:]
+            ]
+            return "\n".join(lines)[:4000]
+        except BaseException:
+            return ""
+
+    def _reply(self, answer: dict[str, Any], *, value_may_fail: bool = False) -> None:
+        try:
+            message = codec.encode(answer)
+        except codec.Unsupported as exc:
+            if not value_may_fail:
+                raise
+            message = codec.encode({"status": "unsupported", "message": str(exc), "output": self._take_output()})
+        except BaseException as exc:  # a student's object broke while being read
+            message = codec.encode(
+                {"status": "unsupported", "message": f"the value could not be read: {_safe_str(exc)}"}
+            )
+        send_frame(self.sock, message)
+
+    # -- captured output ----------------------------------------------------------
+
+    def _flush(self) -> None:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()  # type: ignore[union-attr]
+            except BaseException:
+                pass
+
+    def _clear_output(self) -> None:
+        self._flush()
+        with contextlib.suppress(OSError):
+            os.ftruncate(self.output_fd, 0)
+
+    def _take_output(self) -> str:
+        self._flush()
+        try:
+            size = os.fstat(self.output_fd).st_size
+            data = os.pread(self.output_fd, self.limits.output_bytes, 0)
+        except OSError:
+            return ""
+        text = data.decode("utf-8", errors="backslashreplace")
+        if size > len(data):
+            text += f"\n... [{size - len(data)} more bytes of output not shown]"
+        return text
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except BaseException:
+        return f"<{type(exc).__qualname__[:200]} with an unprintable message>"

@@ -1,0 +1,140 @@
+"""The zygote: a warm process that has imported torch and nothing of the answer key.
+
+Started as a fresh interpreter (``python -I -m grader.sandbox.zygote``) before
+the grader loads any solution, so no expected value ever sits in its heap for
+a worker to find. It serves fork requests on control sockets: each request
+carries one end of a fresh socket pair, which becomes the new worker's only
+channel to the grader. ``torch.set_num_threads(1)`` and running no torch op
+here keep forked children from hanging on a half-initialised thread pool.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+import torch
+
+torch.set_num_threads(1)
+torch.set_num_interop_threads(1)
+
+import numpy  # noqa: E402,F401  (warm: students import it too)
+import torch.nn.functional  # noqa: E402
+
+from grader.sandbox import isolation, worker  # noqa: E402
+from grader.sandbox.limits import Limits  # noqa: E402
+
+MAX_CONTROL_BYTES = 64 * 1024
+
+
+def readable_paths() -> list[str]:
+    """What a worker may read: Python, site-packages except the grader itself, system libraries.
+
+    Landlock grants whole trees and cannot carve a hole, so a tree holding
+    something forbidden (the grader package, which in a wheel install carries
+    the bundled assignment; its metadata; an editable install's path hooks)
+    is granted child by child around it.
+    """
+    scheme = sysconfig.get_paths()
+    own = Path(__file__).resolve().parents[1]
+    roots = {scheme["stdlib"], scheme["platstdlib"], scheme["purelib"], scheme["platlib"]}
+    roots |= {p for p in sys.path if p and "site-packages" in p}
+    roots |= {"/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/etc/ld.so.cache"}
+
+    def forbidden(path: Path) -> bool:
+        return path == own or ("site-packages" in path.parts and "grader" in path.name.lower())
+
+    forbidden_paths = {own.parent / n for n in os.listdir(own.parent) if forbidden(own.parent / n)} | {own}
+    for root in roots:
+        directory = Path(root)
+        if "site-packages" in directory.parts and directory.is_dir():
+            forbidden_paths |= {directory / n for n in os.listdir(directory) if "grader" in n.lower()}
+
+    granted: set[str] = set()
+
+    def grant(path: Path) -> None:
+        if path in forbidden_paths or not path.exists():
+            return
+        if path.is_dir() and not path.is_symlink() and any(f.is_relative_to(path) for f in forbidden_paths):
+            for child in path.iterdir():
+                grant(child)
+        else:
+            granted.add(str(path))
+
+    for root in roots:
+        grant(Path(root).resolve())
+    return sorted(granted)
+
+
+def serve(controls: list[socket.socket]) -> None:
+    read_paths = readable_paths()
+    gc.collect()
+    gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
+    hello = json.dumps({"status": "ready", "pid": os.getpid(), "landlock_abi": isolation.landlock_abi()})
+    for control in controls:
+        control.sendall(hello.encode() + b"\n")
+    live = list(controls)
+    while live:
+        ready, _, _ = select.select(live, [], [])
+        for control in ready:
+            try:
+                message, fds, _, _ = socket.recv_fds(control, MAX_CONTROL_BYTES, 4)
+            except OSError:
+                message, fds = b"", []
+            if not message:
+                live.remove(control)
+                control.close()
+                continue
+            answer = _handle(json.loads(message), fds, controls, read_paths)
+            control.sendall(json.dumps(answer).encode() + b"\n")
+
+
+def _handle(request: dict[str, Any], fds: list[int], controls: list[socket.socket], read_paths: list[str]) -> dict[str, Any]:
+    op = request.get("op")
+    if op == "fork":
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            return {"error": "fork needs exactly one socket"}
+        pid = os.fork()
+        if pid == 0:
+            for control in controls:
+                control.close()
+            channel = socket.socket(fileno=fds[0])
+            worker.run(
+                channel,
+                scratch=Path(request["scratch"]),
+                limits=Limits.from_dict(request["limits"]),
+                read_paths=read_paths,
+            )
+            os._exit(70)  # worker.run never returns; belt and braces
+        os.close(fds[0])
+        return {"pid": pid}
+    for fd in fds:
+        os.close(fd)
+    if op == "wait":
+        pid = int(request["pid"])
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return {"pid": pid, "status": None}
+        return {"pid": pid, "status": status}
+    return {"error": f"unknown op {op!r}"}
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
+    controls = [socket.socket(fileno=int(fd)) for fd in argv]
+    serve(controls)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

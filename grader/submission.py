@@ -1,0 +1,255 @@
+"""A path (``.py`` file, folder, ``.ipynb`` notebook, ``.zip``) becomes a ``Submission``.
+
+Nothing here runs student code: sources are read as bytes and, to find where
+functions are defined, parsed with ``ast``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from grader.assignment import Assignment
+from grader.errors import SubmissionError
+from grader.models import Location
+from grader.notebook import NotebookError, NotebookSource, notebook_to_source
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_TOTAL_BYTES = 48 * 1024 * 1024
+MAX_FILES = 500
+_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv", "venv", "node_modules"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's work, ready to send to a sandboxed worker."""
+
+    name: str
+    #: Files for the worker: relative path -> bytes. Each provided exercise is
+    #: importable as a top-level module of its own name.
+    files: Mapping[str, bytes]
+    #: Exercise modules this submission provides.
+    exercises: tuple[str, ...]
+    #: (exercise, function) -> where the student defined it.
+    locations: Mapping[tuple[str, str], Location] = field(default_factory=dict)
+    #: Problems and notes about the submission as a whole, in a student's words.
+    problems: tuple[str, ...] = ()
+    #: sha256 of the submission's raw content, for caching.
+    digest: str = ""
+
+
+@dataclass
+class _Source:
+    relpath: str
+    module_source: bytes  # Python source for the worker
+    notebook: NotebookSource | None = None
+
+
+def load_submission(path: Path, assignment: Assignment, *, name: str | None = None) -> Submission:
+    """Read a submission; unreadable parts become ``problems``, never exceptions.
+
+    Raises ``SubmissionError`` only when ``path`` itself does not exist or is
+    not a kind of submission at all.
+    """
+    if not path.exists():
+        raise SubmissionError(f"{path} does not exist")
+    student = name or _student_name(path)
+    problems: list[str] = []
+    raw = _read_raw(path, problems)
+    return build_submission(raw, assignment, name=student, problems=problems)
+
+
+def build_submission(
+    raw: Mapping[str, bytes],
+    assignment: Assignment,
+    *,
+    name: str,
+    problems: list[str] | None = None,
+) -> Submission:
+    """Turn raw files (relative path -> bytes) into a submission."""
+    problems = list(problems or [])
+    digest = hashlib.sha256()
+    for rel in sorted(raw):
+        digest.update(rel.encode() + b"\0" + raw[rel] + b"\0")
+
+    files: dict[str, bytes] = {}
+    named: dict[str, _Source] = {}
+    pooled: list[_Source] = []
+    for rel in sorted(raw, key=lambda r: (r.count("/"), r)):
+        data = raw[rel]
+        pure = PurePosixPath(rel)
+        if pure.suffix == ".py":
+            files[rel] = data
+            source = _Source(rel, data)
+            if pure.stem in assignment.names:
+                named.setdefault(pure.stem, source)
+            elif pure.name != "conftest.py":
+                pooled.append(source)
+        elif pure.suffix == ".ipynb":
+            try:
+                notebook = notebook_to_source(data, name=rel)
+            except NotebookError as exc:
+                problems.append(f"{rel}: {exc}")
+                continue
+            problems.extend(f"{rel}: {note}" for note in notebook.notes)
+            pooled.append(_Source(rel, notebook.source.encode(), notebook))
+
+    providers: dict[str, _Source] = dict(named)
+    for exercise in assignment.exercises:
+        if exercise.name in providers:
+            continue
+        for source in reversed(pooled):  # the last source defining a function wins
+            if _defines_any(source.module_source, exercise.functions):
+                providers[exercise.name] = source
+                break
+    for exercise_name, source in providers.items():
+        files[f"{exercise_name}.py"] = source.module_source
+
+    locations: dict[tuple[str, str], Location] = {}
+    for exercise_name, source in providers.items():
+        for function, line in _definitions(source.module_source).items():
+            locations[(exercise_name, function)] = _location(source, line)
+
+    ordered = tuple(n for n in assignment.names if n in providers)
+    return Submission(
+        name=name,
+        files=files,
+        exercises=ordered,
+        locations=locations,
+        problems=tuple(problems),
+        digest=digest.hexdigest(),
+    )
+
+
+def _student_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".zip", ".ipynb", ".py"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _read_raw(path: Path, problems: list[str]) -> dict[str, bytes]:
+    if path.is_dir():
+        return _read_dir(path, problems)
+    if path.suffix == ".zip":
+        return _read_zip(path, problems)
+    if path.suffix in (".py", ".ipynb"):
+        data = _read_file(path, path.name, problems)
+        return {path.name: data} if data is not None else {}
+    raise SubmissionError(f"{path}: not a submission (expected a .py file, a .ipynb notebook, a folder or a .zip)")
+
+
+def _read_file(path: Path, rel: str, problems: list[str]) -> bytes | None:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(f"{rel}: skipped, {size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // 2**20} MiB limit per file")
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        problems.append(f"{rel}: cannot be read ({exc.strerror or exc})")
+        return None
+
+
+def _read_dir(root: Path, problems: list[str]) -> dict[str, bytes]:
+    raw: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(root.rglob("*")):
+        rel_parts = path.relative_to(root).parts
+        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel_parts):
+            continue
+        if path.is_symlink() or not path.is_file() or path.suffix not in (".py", ".ipynb"):
+            continue
+        if len(raw) >= MAX_FILES:
+            problems.append(f"more than {MAX_FILES} source files: the rest were skipped")
+            break
+        rel = "/".join(rel_parts)
+        data = _read_file(path, rel, problems)
+        if data is None:
+            continue
+        total += len(data)
+        if total > MAX_TOTAL_BYTES:
+            problems.append(f"the submission is over {MAX_TOTAL_BYTES // 2**20} MiB: {rel} and later files were skipped")
+            break
+        raw[rel] = data
+    return raw
+
+
+def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    except (zipfile.BadZipFile, OSError) as exc:
+        problems.append(f"{path.name}: not a readable zip archive ({exc})")
+        return {}
+    raw: dict[str, bytes] = {}
+    total = 0
+    with archive:
+        for info in archive.infolist():
+            pure = PurePosixPath(info.filename)
+            if info.is_dir() or pure.is_absolute() or ".." in pure.parts:
+                continue
+            if any(part in _SKIP_DIRS or part.startswith(".") for part in pure.parts):
+                continue
+            if pure.suffix not in (".py", ".ipynb"):
+                continue
+            if info.file_size > MAX_FILE_BYTES or total + info.file_size > MAX_TOTAL_BYTES or len(raw) >= MAX_FILES:
+                problems.append(f"{info.filename}: skipped, the archive is over the size limits")
+                continue
+            try:
+                data = archive.read(info)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                problems.append(f"{info.filename}: cannot be extracted ({exc})")
+                continue
+            total += len(data)
+            raw[str(pure)] = data
+    # An archive holding one folder is that folder.
+    tops = {PurePosixPath(rel).parts[0] for rel in raw}
+    if len(tops) == 1 and all(len(PurePosixPath(rel).parts) > 1 for rel in raw):
+        (top,) = tops
+        raw = {str(PurePosixPath(rel).relative_to(top)): data for rel, data in raw.items()}
+    return raw
+
+
+def _parse(source: bytes) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _definitions(source: bytes) -> dict[str, int]:
+    """Top-level function names -> line of their last definition."""
+    tree = _parse(source)
+    if tree is None:
+        return {}
+    found: dict[str, int] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found[node.name] = node.lineno
+        elif isinstance(node, ast.Assign):  # apply_sigmoid = torch.sigmoid
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = node.lineno
+    return found
+
+
+def _defines_any(source: bytes, functions: tuple[str, ...]) -> bool:
+    defined = _definitions(source)
+    if not defined and _parse(source) is None:
+        # Unparseable: claim it by name so the syntax error reaches the report.
+        text = source.decode("utf-8", errors="replace")
+        return any(f"def {function}" in text for function in functions)
+    return any(function in defined for function in functions)
+
+
+def _location(source: _Source, line: int) -> Location:
+    if source.notebook is not None:
+        cell, cell_line = source.notebook.locate(line)
+        return Location(file=source.relpath, line=cell_line, cell=cell)
+    return Location(file=source.relpath, line=line)

@@ -1,0 +1,136 @@
+"""The engine end to end on a tiny assignment: outcomes, isolation of failures, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader.assignment import Assignment
+from grader.grading import Grader
+from grader.models import Outcome, Report
+from grader.plugin import HIDDEN_MESSAGE, Job
+from grader.submission import Submission, build_submission
+
+pytestmark = pytest.mark.slow
+
+CORRECT = b"def double(x):\n    return x + x\n\ndef shout(text):\n    return f'{text.upper()}!'\n"
+
+
+def submit(tiny: Assignment, source: bytes, name: str = "student") -> Submission:
+    return build_submission({"ex_tiny.py": source}, tiny, name=name)
+
+
+def outcomes(report: Report) -> dict[str, Outcome]:
+    return {c.name: c.outcome for c in report.checks}
+
+
+def test_correct_submission_gets_full_marks(tiny: Assignment, tiny_grader: Grader) -> None:
+    report = tiny_grader.grade(submit(tiny, CORRECT))
+    assert set(outcomes(report).values()) == {Outcome.PASSED}
+    assert report.score == report.max_score == 5.0
+    assert report.student == "student"
+
+
+def test_stub_is_not_attempted(tiny: Assignment, tiny_grader: Grader) -> None:
+    report = tiny_grader.grade(submit(tiny, tiny.exercise("ex_tiny").stub.read_bytes()))
+    assert set(outcomes(report).values()) == {Outcome.NOT_ATTEMPTED}
+    assert report.score == 0
+
+
+def test_missing_module_is_not_attempted(tiny: Assignment, tiny_grader: Grader) -> None:
+    report = tiny_grader.grade(build_submission({}, tiny, name="nobody"))
+    assert set(outcomes(report).values()) == {Outcome.NOT_ATTEMPTED}
+
+
+def test_wrong_value_fails_with_expected_and_got(tiny: Assignment, tiny_grader: Grader) -> None:
+    source = b"def double(x):\n    return x\n\ndef shout(text):\n    return text.upper() + '!'\n"
+    report = tiny_grader.grade(submit(tiny, source))
+    result = {c.name: c for c in report.checks}
+    assert result["double_values"].outcome is Outcome.FAILED
+    assert "double(x)" in result["double_values"].message
+    assert result["double_values"].hint
+    assert result["shout"].outcome is Outcome.PASSED
+    assert report.score == 2.0
+
+
+def test_hidden_check_reveals_only_its_verdict(tiny: Assignment, tiny_grader: Grader) -> None:
+    source = b"def double(x):\n    return 2 * x\n\ndef shout(text):\n    print('PRINTED', text)\n    return 'HI!'\n"
+    report = tiny_grader.grade(submit(tiny, source))
+    hidden = next(c for c in report.checks if c.name == "shout_hidden")
+    assert hidden.outcome is Outcome.FAILED and hidden.hidden
+    assert hidden.message == HIDDEN_MESSAGE
+    assert "secret-input-xyz" not in json.dumps(report.to_dict())
+
+
+def test_student_exception_is_an_error_with_its_reason(tiny: Assignment, tiny_grader: Grader) -> None:
+    source = b"def double(x):\n    raise ValueError('no doubles today')\n\ndef shout(text):\n    return text.upper() + '!'\n"
+    report = tiny_grader.grade(submit(tiny, source))
+    result = {c.name: c for c in report.checks}
+    assert result["double_values"].outcome is Outcome.ERROR
+    assert "ValueError: no doubles today" in result["double_values"].message
+    assert result["shout"].outcome is Outcome.PASSED
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome", "reason"),
+    [
+        ("while True:\n        pass", Outcome.TIMEOUT, "timed out"),
+        ("import time; time.sleep(60)", Outcome.TIMEOUT, "timed out"),
+        ("import os; os._exit(0)", Outcome.ERROR, "exit"),
+        ("import ctypes; ctypes.string_at(0)", Outcome.ERROR, "segmentation fault"),
+        ("import torch; return torch.empty(2**40)", Outcome.ERROR, "memory"),
+    ],
+)
+def test_hang_or_crash_fails_only_the_calls_that_made_it(
+    tiny: Assignment, tiny_grader: Grader, body: str, outcome: Outcome, reason: str
+) -> None:
+    source = f"def double(x):\n    {body}\n\ndef shout(text):\n    return text.upper() + '!'\n".encode()
+    report = tiny_grader.grade(submit(tiny, source))
+    result = {c.name: c for c in report.checks}
+    assert result["double_values"].outcome is outcome
+    assert reason in result["double_values"].message
+    assert result["shout"].outcome is Outcome.PASSED
+    assert result["shout_hidden"].outcome is Outcome.PASSED
+
+
+@pytest.mark.parametrize(
+    "source",
+    [b"def double(x) return 2 * x\n", b"import sys\nsys.exit(0)\n", b"\xff\xfe not utf-8 \x00"],
+)
+def test_unloadable_module_fails_every_check_with_a_reason(
+    tiny: Assignment, tiny_grader: Grader, source: bytes
+) -> None:
+    report = tiny_grader.grade(submit(tiny, source))
+    assert all(c.outcome is Outcome.ERROR for c in report.checks)
+    assert all("could not be loaded" in c.message for c in report.checks if not c.hidden)
+
+
+def test_batch_keeps_students_apart(tiny: Assignment, tiny_grader: Grader) -> None:
+    poison = (
+        b"import torch, builtins, os\n"
+        b"torch.allclose = lambda *a, **k: True\n"
+        b"builtins.len = lambda *a: 0\n"
+        b"open(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'poison'), 'w').write('x')\n"
+        b"def double(x):\n    return x\n\ndef shout(text):\n    return 'no'\n"
+    )
+    jobs = [
+        Job(submit(tiny, poison, "mallory"), tiny.names),
+        Job(submit(tiny, CORRECT, "alice"), tiny.names),
+    ]
+    reports: list[Report] = []
+    tiny_grader.run(jobs, reports.append)
+    assert [r.student for r in reports] == ["mallory", "alice"]
+    assert reports[0].score == 0
+    assert reports[1].score == reports[1].max_score
+
+
+def test_grading_is_deterministic(tiny: Assignment, tiny_grader: Grader) -> None:
+    source = b"import torch\ndef double(x):\n    return x * 2 + torch.rand(1) * 1e-3\n\ndef shout(text):\n    return text\n"
+
+    def stable(report: Report) -> list[tuple[str, str, str]]:
+        return [(c.name, c.outcome.value, c.message) for c in report.checks]
+
+    first = tiny_grader.grade(submit(tiny, source))
+    second = tiny_grader.grade(submit(tiny, source))
+    assert stable(first) == stable(second)
