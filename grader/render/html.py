@@ -1,0 +1,76 @@
+"""The HTML report card: one self-contained page, safe to open from any student's submission."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from grader.models import Outcome, Report
+from grader.render.escape import excerpt, redacted, visible
+
+TEMPLATES = Path(__file__).parent / "templates"
+OUTPUT_LINES = 200
+OUTPUT_CHARS = 16_000
+
+OUTCOME_LABELS = {
+    Outcome.PASSED: "passed",
+    Outcome.FAILED: "failed",
+    Outcome.ERROR: "error",
+    Outcome.TIMEOUT: "timed out",
+    Outcome.NOT_ATTEMPTED: "not attempted",
+}
+
+
+def _points(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _finalize(value: Any) -> Any:
+    # Applied to every {{ expression }} before autoescaping, so a template that
+    # forgets the ``visible`` filter still cannot emit a control or bidi character.
+    # Markup is HTML a filter built on purpose; ``visible`` is idempotent otherwise.
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
+@functools.cache
+def environment() -> Environment:
+    """Return the Jinja environment shared by every HTML template in ``templates/``.
+
+    Autoescaping, strict undefined and the ``visible`` finalizer are set here,
+    once, so other pages (the class overview) inherit the same edge escaping.
+    """
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["visible"] = visible
+    env.filters["points"] = _points
+    env.filters["outcome_label"] = OUTCOME_LABELS.__getitem__
+    env.filters["excerpt"] = functools.partial(excerpt, max_lines=OUTPUT_LINES, max_chars=OUTPUT_CHARS)
+    env.filters["redacted"] = redacted
+    return env
+
+
+def render_html(report: Report) -> str:
+    """Return the report as a complete HTML5 page."""
+    counts = {outcome: n for outcome, n in report.counts().items() if n}
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            report=report,
+            counts=counts,
+            percent=min(max(report.percent, 0.0), 100.0),
+        )
+    )
