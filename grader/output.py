@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
 
 from grader.errors import OutputError
+from grader.models import ClassReport, Report
+from grader.render import render_grades_csv, render_html, render_overview
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -34,3 +37,16 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_student_outputs(folder: Path, report: Report) -> None:
+    """One student's report card and JSON result (timings left out so reruns are identical)."""
+    write_atomic(folder / "report.html", render_html(report))
+    write_atomic(folder / "result.json", json.dumps(report.to_dict(timings=False), indent=2, ensure_ascii=True) + "\n")
+
+
+def write_class_outputs(out_dir: Path, result: ClassReport) -> None:
+    """The class-wide files, written after every student's own files."""
+    write_atomic(out_dir / "results.json", json.dumps(result.to_dict(), indent=2, ensure_ascii=True) + "\n")
+    write_atomic(out_dir / "grades.csv", render_grades_csv(result))
+    write_atomic(out_dir / "index.html", render_overview(result))

@@ -97,7 +97,8 @@ def _lock_down(*, scratch: Path, read_paths: list[str]) -> list[str]:
     landlock = isolation.apply_landlock(
         read_paths=[Path(p) for p in read_paths],
         write_paths=[scratch],
-        read_files=[Path("/dev/null"), Path("/dev/urandom"), Path("/dev/zero")],
+        # /proc/cpuinfo: torch reads it on first use and prints an error without it.
+        read_files=[Path("/dev/null"), Path("/dev/urandom"), Path("/dev/zero"), Path("/proc/cpuinfo")],
     )
     if landlock.active:
         layers.append("landlock")

@@ -1,0 +1,210 @@
+"""The ``grader`` command: thin click commands, each calling one library function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from grader import __version__
+from grader.assignment import Assignment, load_assignment
+from grader.batch import default_class_dir, grade_class
+from grader.catalog import catalog, render_catalog
+from grader.doctor import diagnose, meaning
+from grader.errors import EXIT_CODES, GraderError, SandboxError, ScoreBelowThreshold, UsageError
+from grader.handout import write_handout
+from grader.grading import Grader, exercises_to_check
+from grader.models import Report
+from grader.output import write_atomic, write_class_outputs, write_student_outputs
+from grader.progress import progress_display, summarize_class
+from grader.render import print_report, render_html, render_json, render_text
+from grader.sandbox.limits import Limits
+from grader.submission import load_submission
+
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
+
+
+class _GraderGroup(click.Group):
+    """Turns every ``GraderError`` into its message on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GraderError as exc:
+            click.echo(exc.format_message(), err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+assignment_option = click.option(
+    "--assignment",
+    "assignment_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Assignment folder (default: the bundled PyTorch-fundamentals assignment).",
+)
+
+
+def _load(assignment_dir: Path | None) -> Assignment:
+    if assignment_dir is not None and not assignment_dir.is_dir():
+        raise UsageError(f"--assignment {assignment_dir}: no such folder")
+    return load_assignment(assignment_dir)
+
+
+def _limits(assignment: Assignment, timeout: float | None, memory: int | None) -> Limits:
+    data = assignment.limits.to_dict()
+    if timeout is not None:
+        data["timeout_s"] = timeout
+    if memory is not None:
+        data["memory_mib"] = memory
+    return Limits.from_dict(data)
+
+
+@click.group(cls=_GraderGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grader")
+def cli() -> None:
+    """Grade PyTorch fundamentals exercises: fast, sandboxed, with feedback that teaches."""
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("path", type=click.Path(path_type=Path))
+@assignment_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the output to FILE instead of the terminal.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the HTML report card to FILE.")
+@click.option("--student", default=None, help="Student name on the report (default: the file's or folder's name).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Wall-clock limit per call, in seconds (default: the assignment's, 5).")
+@click.option("--memory", type=click.IntRange(min=256), default=None,
+              help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
+              help="Exit with code 1 when the score is below PERCENT.")
+def check(
+    path: Path,
+    assignment_dir: Path | None,
+    fmt: str,
+    output: Path | None,
+    html_path: Path | None,
+    student: str | None,
+    timeout: float | None,
+    memory: int | None,
+    fail_under: float | None,
+) -> None:
+    """Grade the exercises in PATH: an exercise file, a notebook, a folder or a .zip."""
+    assignment = _load(assignment_dir)
+    if not path.exists():
+        raise UsageError(f"{path} does not exist")
+    limits = _limits(assignment, timeout, memory)
+    with Grader(assignment, limits=limits) as grader:
+        submission = load_submission(path, assignment, name=student)
+        report = grader.grade(submission, exercises=exercises_to_check(submission, assignment))
+    if html_path is not None:
+        write_atomic(html_path, render_html(report))
+    if fmt == "json":
+        _emit(render_json(report), output)
+    elif output is not None:
+        write_atomic(output, render_text(report))
+    else:
+        print_report(report)
+    _enforce(report, fail_under)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        write_atomic(output, text)
+
+
+def _enforce(report: Report, fail_under: float | None) -> None:
+    if fail_under is not None and report.percent < fail_under:
+        raise ScoreBelowThreshold(f"{report.percent:.1f}% is below --fail-under {fail_under:g}%")
+
+
+@cli.command(name="list")
+@assignment_option
+def list_(assignment_dir: Path | None) -> None:
+    """Show the assignment's exercises, functions, checks and points."""
+    assignment = _load(assignment_dir)
+    click.echo(render_catalog(assignment, catalog(assignment)), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("class_dir", type=click.Path(path_type=Path), required=False)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("report"),
+              show_default=True, help="Folder for the report cards, results.json, grades.csv and index.html.")
+@assignment_option
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Parallel grading processes (default: the number of cores).")
+@click.option("--force", is_flag=True, help="Regrade every student, ignoring cached results.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Wall-clock limit per call, in seconds (default: the assignment's, 5).")
+@click.option("--memory", type=click.IntRange(min=256), default=None,
+              help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).")
+def grade(
+    class_dir: Path | None,
+    out_dir: Path,
+    assignment_dir: Path | None,
+    jobs: int | None,
+    force: bool,
+    timeout: float | None,
+    memory: int | None,
+) -> None:
+    """Grade a whole class: CLASS_DIR holds one entry (folder, .py, .ipynb or .zip) per student.
+
+    CLASS_DIR may also be a .zip of such entries, as LMS exports download.
+    Without CLASS_DIR, the bundled sample class is graded.
+    """
+    assignment = _load(assignment_dir)
+    limits = _limits(assignment, timeout, memory)
+    source = class_dir if class_dir is not None else default_class_dir()
+    with progress_display() as on_progress:
+        result = grade_class(
+            source,
+            out_dir,
+            assignment,
+            jobs=jobs,
+            force=force,
+            limits=limits,
+            on_progress=on_progress,
+            write_student=write_student_outputs,
+        )
+    write_class_outputs(out_dir, result)
+    summary = summarize_class(result)
+    click.echo(f"{summary}\nwrote {out_dir / 'index.html'}, {out_dir / 'grades.csv'} and {out_dir / 'results.json'}")
+    if result.errors:
+        raise SandboxError("; ".join(result.errors))
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder to write the hand-out into.")
+@assignment_option
+def assign(out_dir: Path, assignment_dir: Path | None) -> None:
+    """Write the student hand-out: each exercise's stub file and a teaching notebook."""
+    written = write_handout(_load(assignment_dir), out_dir)
+    click.echo(f"wrote {len(written)} files to {out_dir}")
+
+
+@cli.command()
+def doctor() -> None:
+    """Show which sandbox isolation layers are active on this machine, and what that means."""
+    result = diagnose()
+    for layer in result.layers:
+        mark = "active  " if layer.active else "MISSING "
+        click.echo(f"{mark}{layer.name:18} {meaning(layer.name)}")
+        click.echo(f"{'':8}{'':18} {layer.detail}")
+    click.echo("")
+    click.echo(result.verdict())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(prog_name="grader", standalone_mode=True))

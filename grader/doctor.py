@@ -1,0 +1,62 @@
+"""``grader doctor``: which isolation layers hold on this machine, in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.sandbox.isolation import LayerStatus, probe
+
+#: What each layer stops, for a reader who does not know the kernel feature's name.
+_MEANING = {
+    "rlimits": "caps each worker's memory, CPU time, file sizes and open files",
+    "landlock": "stops student code reading the answer key or other students' files, and writing outside "
+    "its scratch folder",
+    "landlock-network": "stops student code opening TCP connections (exfiltration, downloads)",
+    "landlock-scoping": "stops student code signalling the grader or other processes",
+    "seccomp": "stops student code starting processes (fork bombs, shells), opening sockets or tracing others",
+}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    layers: tuple[LayerStatus, ...]
+
+    @property
+    def fully_isolated(self) -> bool:
+        return all(layer.active for layer in self.layers)
+
+    def verdict(self) -> str:
+        if self.fully_isolated:
+            return (
+                "Every isolation layer is active: hostile submissions are contained on this machine "
+                "(timeouts and memory limits always apply, whatever this says)."
+            )
+        missing = [layer.name for layer in self.layers if not layer.active]
+        return (
+            f"Not every layer is active ({', '.join(missing)}). Timeouts, memory limits, the separate "
+            "worker process and the pickle-free codec still hold, so a submission cannot choose its own "
+            "verdict; but without the missing layers a hostile submission may "
+            + "; ".join(_risk(name) for name in missing)
+            + ". Grade untrusted work on a machine where `grader doctor` shows every layer active, "
+            "or inside a container or VM."
+        )
+
+
+def _risk(name: str) -> str:
+    return {
+        "landlock": "read files the grader's user can read (including the answer key) and write outside "
+        "its scratch folder",
+        "landlock-network": "reach the network over TCP",
+        "landlock-scoping": "send signals to other processes of the same user",
+        "seccomp": "start processes, open sockets and trace other processes",
+        "rlimits": "exhaust memory or disk",
+    }.get(name, f"bypass {name}")
+
+
+def diagnose() -> Diagnosis:
+    """Apply and attack each layer in a throwaway child process, so the answer is measured, not assumed."""
+    return Diagnosis(tuple(probe()))
+
+
+def meaning(layer: str) -> str:
+    return _MEANING.get(layer, "")
