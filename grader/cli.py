@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from grader.assignment import Assignment, load_assignment
 from grader.batch import default_class_dir, grade_class
 from grader.catalog import catalog, render_catalog
 from grader.doctor import diagnose, meaning
-from grader.errors import EXIT_CODES, GraderError, SandboxError, ScoreBelowThreshold, UsageError
+from grader.errors import EXIT_CODES, AssignmentError, GraderError, SandboxError, ScoreBelowThreshold, UsageError
 from grader.handout import write_handout
 from grader.grading import Grader, exercises_to_check
 from grader.models import Report
@@ -21,6 +22,8 @@ from grader.output import write_atomic, write_class_outputs, write_student_outpu
 from grader.progress import progress_display, summarize_class
 from grader.render import print_report, render_html, render_json, render_text
 from grader.sandbox.limits import Limits
+from grader.selftest import render_selftest
+from grader.selftest import selftest as run_selftest
 from grader.submission import load_submission
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
@@ -181,6 +184,26 @@ def grade(
     click.echo(f"{summary}\nwrote {out_dir / 'index.html'}, {out_dir / 'grades.csv'} and {out_dir / 'results.json'}")
     if result.errors:
         raise SandboxError("; ".join(result.errors))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@assignment_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the output to FILE instead of the terminal.")
+def selftest(assignment_dir: Path | None, fmt: str, output: Path | None) -> None:
+    """Check the checks: the reference passes all, the stubs are not_attempted, every mutant is caught.
+
+    Exits with code 4 when anything is off.
+    """
+    assignment = _load(assignment_dir)
+    with Grader(assignment) as grader:
+        result = run_selftest(assignment, grader)
+    text = json.dumps(result.to_dict(), indent=2) + "\n" if fmt == "json" else render_selftest(result)
+    _emit(text, output)
+    if not result.ok:
+        raise AssignmentError("selftest failed: see the report above")
 
 
 @cli.command()

@@ -1,0 +1,83 @@
+"""CSV exports: the class gradebook and one student's checks, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from grader.models import ClassReport, Report
+from grader.render.escape import redacted, visible
+from grader.render.overview import exercise_names, subtotals
+
+#: Leading characters that make Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+DECIMALS = 4
+
+
+def number(value: float, decimals: int = DECIMALS) -> str:
+    """Format a score without float noise: ``12.5``, ``40``, ``0.3333``; never ``-0``."""
+    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text in {"-0", ""} else text
+
+
+def text_cell(value: str) -> str:
+    """Return student-derived text as a cell a spreadsheet shows but never evaluates.
+
+    Control and bidi characters are spelled out like everywhere else, then a
+    leading ``'`` defuses ``=HYPERLINK(...)``-style formula injection; the
+    apostrophe is what spreadsheets themselves use to mean "this is text".
+    Leading blanks are looked through because some spreadsheets trim them.
+    """
+    shown = visible(value)
+    if shown.startswith(FORMULA_STARTS) or shown.lstrip(" ").startswith(FORMULA_STARTS):
+        return "'" + shown
+    return shown
+
+
+def _write(rows: Iterable[Sequence[str]]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def render_grades_csv(report: ClassReport) -> str:
+    """Return the class gradebook: one row per student, then a column of points per exercise.
+
+    Exercise columns use the module names (stable identifiers for an import
+    script) in assignment order; numbers are written plainly so a
+    spreadsheet parses them as numbers.
+    """
+    exercises = exercise_names(report)
+    rows: list[Sequence[str]] = [["student", "score", "max_score", "percent", *(text_cell(e) for e in exercises)]]
+    for student in report.reports:
+        rows.append(
+            [
+                text_cell(student.student),
+                number(student.score),
+                number(student.max_score),
+                number(student.percent, 2),
+                *(number(points) for points in subtotals(student, exercises)),
+            ]
+        )
+    return _write(rows)
+
+
+def render_checks_csv(report: Report) -> str:
+    """Return one student's checks, one row each; hidden checks keep only their name and verdict."""
+    rows: list[Sequence[str]] = [["exercise", "function", "check", "outcome", "points", "max_points", "message"]]
+    for raw in report.checks:
+        check = redacted(raw)
+        rows.append(
+            [
+                text_cell(check.exercise),
+                text_cell(check.function),
+                text_cell(check.name),
+                check.outcome.value,
+                number(check.points),
+                number(check.max_points),
+                text_cell(check.message),
+            ]
+        )
+    return _write(rows)

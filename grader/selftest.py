@@ -1,0 +1,196 @@
+"""``grader selftest``: do the checks accept the reference, reject the stubs and catch every mutant?
+
+Mutants live in ``checks/mutants/<exercise>.py`` as top-level functions named
+``<function>__<slug>``: each is a plausible wrong answer. A mutant is graded
+as the reference module with that one function swapped for the mutant, so a
+check that catches it is one that notices exactly that mistake.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.assignment import Assignment
+from grader.grading import Grader
+from grader.models import Outcome, Report
+from grader.plugin import Job
+from grader.submission import Submission, build_submission
+
+MUTANTS_DIR = "mutants"
+_REFERENCE = "reference"
+_STUBS = "stubs"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    exercise: str
+    function: str
+    name: str  # "<function>__<slug>"
+    source: bytes  # the module the worker imports: reference + mutant, function rebound
+    line: int
+
+    @property
+    def student(self) -> str:
+        return f"mutant:{self.exercise}:{self.name}"
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    mutant: Mutant
+    caught_by: tuple[str, ...]
+    #: Checks of other functions the mutant broke (a sign of a check that tests too much).
+    collateral: tuple[str, ...] = ()
+
+    @property
+    def caught(self) -> bool:
+        return bool(self.caught_by)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exercise": self.mutant.exercise,
+            "function": self.mutant.function,
+            "name": self.mutant.name,
+            "caught": self.caught,
+            "caught_by": list(self.caught_by),
+        }
+
+
+@dataclass(frozen=True)
+class SelftestResult:
+    assignment: str
+    #: Checks that did not pass on the reference solutions: "exercise::check: reason".
+    reference_failures: tuple[str, ...]
+    #: Checks that were not ``not_attempted`` on the stubs.
+    stub_failures: tuple[str, ...]
+    checks: int
+    mutants: tuple[MutantResult, ...]
+    #: Functions with no mutant at all, and broken mutant files.
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.reference_failures
+            and not self.stub_failures
+            and not self.problems
+            and all(m.caught for m in self.mutants)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "assignment": self.assignment,
+            "ok": self.ok,
+            "checks": self.checks,
+            "reference": {"failures": list(self.reference_failures)},
+            "stubs": {"failures": list(self.stub_failures)},
+            "mutants": [m.to_dict() for m in self.mutants],
+            "uncaught": [m.mutant.name for m in self.mutants if not m.caught],
+            "problems": list(self.problems),
+        }
+
+
+def find_mutants(assignment: Assignment) -> tuple[list[Mutant], list[str]]:
+    """Every mutant of the assignment, and problems (unparseable files, unknown functions)."""
+    mutants: list[Mutant] = []
+    problems: list[str] = []
+    for exercise in assignment.exercises:
+        path = assignment.checks_dir / MUTANTS_DIR / f"{exercise.name}.py"
+        if not path.is_file():
+            problems.append(f"{exercise.name}: no mutants ({path} is missing)")
+            continue
+        source = path.read_bytes()
+        try:
+            tree = ast.parse(source, filename=str(path))
+        except SyntaxError as exc:
+            problems.append(f"{path}, line {exc.lineno}: {exc.msg}")
+            continue
+        reference = exercise.solution.read_bytes()
+        covered = set()
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or "__" not in node.name.strip("_"):
+                continue
+            function, _, _slug = node.name.partition("__")
+            if function not in exercise.functions:
+                problems.append(f"{path}, line {node.lineno}: {node.name} names no function of {exercise.name}")
+                continue
+            covered.add(function)
+            module = reference + b"\n\n" + source + f"\n\n{function} = {node.name}\n".encode()
+            mutants.append(Mutant(exercise.name, function, node.name, module, node.lineno))
+        problems += [f"{exercise.name}.{f}: no mutant" for f in exercise.functions if f not in covered]
+    return mutants, problems
+
+
+def selftest(assignment: Assignment, grader: Grader) -> SelftestResult:
+    """Grade the reference, the stubs and every mutant in one session."""
+    mutants, problems = find_mutants(assignment)
+    by_student = {m.student: m for m in mutants}
+    reports: dict[str, Report] = {}
+
+    def jobs() -> Iterator[Job]:
+        yield Job(_folder(assignment, "solution", _REFERENCE), assignment.names)
+        yield Job(_folder(assignment, "stub", _STUBS), assignment.names)
+        for mutant in mutants:
+            files = {f"{mutant.exercise}.py": mutant.source}
+            yield Job(build_submission(files, assignment, name=mutant.student), (mutant.exercise,))
+
+    grader.run(jobs(), lambda report: reports.__setitem__(report.student, report))
+    reference = reports[_REFERENCE]
+    stubs = reports[_STUBS]
+    results = []
+    for student, mutant in by_student.items():
+        report = reports[student]
+        failed = [c for c in report.checks if not c.outcome.ok]
+        results.append(
+            MutantResult(
+                mutant,
+                caught_by=tuple(c.name for c in failed if c.function == mutant.function),
+                collateral=tuple(c.name for c in failed if c.function != mutant.function),
+            )
+        )
+    return SelftestResult(
+        assignment=assignment.title,
+        reference_failures=tuple(
+            f"{c.exercise}::{c.name}: {c.outcome.value}: {c.message.splitlines()[0] if c.message else ''}"
+            for c in reference.checks
+            if not c.outcome.ok
+        ),
+        stub_failures=tuple(
+            f"{c.exercise}::{c.name}: {c.outcome.value}: {c.message.splitlines()[0] if c.message else ''}"
+            for c in stubs.checks
+            if c.outcome is not Outcome.NOT_ATTEMPTED
+        ),
+        checks=len(reference.checks),
+        mutants=tuple(results),
+        problems=tuple(problems),
+    )
+
+
+def _folder(assignment: Assignment, kind: str, name: str) -> Submission:
+    files = {
+        f"{e.name}.py": (e.solution if kind == "solution" else e.stub).read_bytes() for e in assignment.exercises
+    }
+    return build_submission(files, assignment, name=name)
+
+
+def render_selftest(result: SelftestResult) -> str:
+    """Plain-text summary: what is off first, then each function's mutants and the checks that catch them."""
+    lines = [f"selftest of {result.assignment}: {result.checks} checks, {len(result.mutants)} mutants"]
+    lines.append(
+        f"  reference solutions: {result.checks - len(result.reference_failures)}/{result.checks} checks pass"
+    )
+    lines += [f"    NOT PASSING on the reference: {f}" for f in result.reference_failures]
+    lines.append(
+        f"  stubs: {result.checks - len(result.stub_failures)}/{result.checks} checks are not_attempted"
+    )
+    lines += [f"    NOT not_attempted on the stubs: {f}" for f in result.stub_failures]
+    caught = sum(1 for m in result.mutants if m.caught)
+    lines.append(f"  mutants: {caught}/{len(result.mutants)} caught")
+    for mutant in result.mutants:
+        verdict = f"caught by {', '.join(mutant.caught_by)}" if mutant.caught else "NOT CAUGHT by any check"
+        lines.append(f"    {mutant.mutant.exercise}.{mutant.mutant.name}: {verdict}")
+    lines += [f"  problem: {p}" for p in result.problems]
+    lines.append("selftest passed" if result.ok else "selftest FAILED")
+    return "\n".join(lines) + "\n"
