@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -15,12 +16,12 @@ from grader.batch import default_class_dir, grade_class
 from grader.catalog import catalog, render_catalog
 from grader.doctor import diagnose, meaning
 from grader.errors import EXIT_CODES, AssignmentError, GraderError, SandboxError, ScoreBelowThreshold, UsageError
-from grader.handout import write_handout
 from grader.grading import Grader, exercises_to_check
+from grader.handout import write_handout
 from grader.models import Report
-from grader.output import write_atomic, write_class_outputs, write_student_outputs
+from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
 from grader.progress import progress_display, summarize_class
-from grader.render import print_report, render_html, render_json, render_text
+from grader.render import REPORT_FORMATS, print_report, render_html
 from grader.sandbox.limits import Limits
 from grader.selftest import render_selftest
 from grader.selftest import selftest as run_selftest
@@ -76,10 +77,12 @@ def cli() -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("path", type=click.Path(path_type=Path))
 @assignment_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
+@click.option("--format", "-f", "formats", multiple=True, metavar="NAME[:FILE]",
+              help=f"Output format, optionally with the file it goes to; repeatable. One of: "
+              f"{', '.join(sorted(REPORT_FORMATS))} (default: text). github prints annotations and, under "
+              "GitHub Actions, appends the job summary; classroom sets the Classroom 'result' output.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the output to FILE instead of the terminal.")
+              help="Write the output to FILE instead of the terminal (with a single --format).")
 @click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also write the HTML report card to FILE.")
 @click.option("--student", default=None, help="Student name on the report (default: the file's or folder's name).")
@@ -89,18 +92,25 @@ def cli() -> None:
               help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
               help="Exit with code 1 when the score is below PERCENT.")
+@click.option("--step-summary", type=click.Path(path_type=Path, dir_okay=False), envvar="GITHUB_STEP_SUMMARY",
+              default=None, help="With --format github: append the markdown summary here [env: GITHUB_STEP_SUMMARY].")
+@click.option("--github-output", type=click.Path(path_type=Path, dir_okay=False), envvar="GITHUB_OUTPUT",
+              default=None, help="With --format classroom: append result=... here [env: GITHUB_OUTPUT].")
 def check(
     path: Path,
     assignment_dir: Path | None,
-    fmt: str,
+    formats: tuple[str, ...],
     output: Path | None,
     html_path: Path | None,
     student: str | None,
     timeout: float | None,
     memory: int | None,
     fail_under: float | None,
+    step_summary: Path | None,
+    github_output: Path | None,
 ) -> None:
     """Grade the exercises in PATH: an exercise file, a notebook, a folder or a .zip."""
+    targets = _format_targets(formats, output)
     assignment = _load(assignment_dir)
     if not path.exists():
         raise UsageError(f"{path} does not exist")
@@ -110,13 +120,35 @@ def check(
         report = grader.grade(submission, exercises=exercises_to_check(submission, assignment))
     if html_path is not None:
         write_atomic(html_path, render_html(report))
-    if fmt == "json":
-        _emit(render_json(report), output)
-    elif output is not None:
-        write_atomic(output, render_text(report))
-    else:
-        print_report(report)
+    for name, target in targets:
+        if name == "text" and target is None:
+            print_report(report)
+        else:
+            _emit(REPORT_FORMATS[name][0](report), target)
+    names = {name for name, _ in targets}
+    write_ci_files(
+        report,
+        step_summary=step_summary if "github" in names else None,
+        github_output=github_output if "classroom" in names else None,
+    )
     _enforce(report, fail_under)
+
+
+def _format_targets(specs: tuple[str, ...], output: Path | None) -> list[tuple[str, Path | None]]:
+    """``--format NAME[:FILE]`` options (and ``--output``) as (format, file or None for the terminal)."""
+    targets: list[tuple[str, Path | None]] = []
+    for spec in specs or ("text",):
+        name, _, file = spec.partition(":")
+        if name not in REPORT_FORMATS:
+            raise UsageError(f"unknown --format {name!r}; choose from {', '.join(sorted(REPORT_FORMATS))}")
+        targets.append((name, Path(file) if file else None))
+    if output is not None:
+        if len(targets) != 1 or targets[0][1] is not None:
+            raise UsageError("--output goes with a single --format; with several, write --format NAME:FILE")
+        targets = [(targets[0][0], output)]
+    if sum(1 for _, target in targets if target is None) > 1:
+        raise UsageError("only one --format can go to the terminal: give the others a file (--format NAME:FILE)")
+    return targets
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -147,6 +179,8 @@ def list_(assignment_dir: Path | None) -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Parallel grading processes (default: the number of cores).")
 @click.option("--force", is_flag=True, help="Regrade every student, ignoring cached results.")
+@click.option("--format", "-f", "formats", type=click.Choice(sorted(REPORT_FORMATS)), multiple=True,
+              help="Also write this format for every student, in OUT/<student>/ (repeatable).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
               help="Wall-clock limit per call, in seconds (default: the assignment's, 5).")
 @click.option("--memory", type=click.IntRange(min=256), default=None,
@@ -157,6 +191,7 @@ def grade(
     assignment_dir: Path | None,
     jobs: int | None,
     force: bool,
+    formats: tuple[str, ...],
     timeout: float | None,
     memory: int | None,
 ) -> None:
@@ -177,7 +212,7 @@ def grade(
             force=force,
             limits=limits,
             on_progress=on_progress,
-            write_student=write_student_outputs,
+            write_student=functools.partial(write_student_outputs, formats=formats),
         )
     write_class_outputs(out_dir, result)
     summary = summarize_class(result)

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from grader.errors import OutputError
 from grader.models import ClassReport, Report
-from grader.render import render_grades_csv, render_html, render_overview
+from grader.render import (
+    REPORT_FORMATS,
+    classroom_output_line,
+    render_grades_csv,
+    render_html,
+    render_junit,
+    render_overview,
+    render_step_summary,
+)
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -39,10 +47,31 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def write_student_outputs(folder: Path, report: Report) -> None:
-    """One student's report card and JSON result (timings left out so reruns are identical)."""
+def write_student_outputs(folder: Path, report: Report, *, formats: tuple[str, ...] = ()) -> None:
+    """One student's report card and JSON result (timings left out so reruns are identical), plus ``formats``."""
     write_atomic(folder / "report.html", render_html(report))
     write_atomic(folder / "result.json", json.dumps(report.to_dict(timings=False), indent=2, ensure_ascii=True) + "\n")
+    for name in formats:
+        if name not in ("html", "json"):
+            renderer, filename = REPORT_FORMATS[name]
+            write_atomic(folder / filename, renderer(report))
+
+
+def append_to(path: Path, text: str) -> None:
+    """Append to a file another program owns (``$GITHUB_STEP_SUMMARY``, ``$GITHUB_OUTPUT``)."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        raise OutputError(f"cannot append to {path}: {exc.strerror or exc}") from None
+
+
+def write_ci_files(report: Report, *, step_summary: Path | None, github_output: Path | None) -> None:
+    """The GitHub Actions side channels: the job summary and the Classroom ``result`` output."""
+    if step_summary is not None:
+        append_to(step_summary, render_step_summary(report))
+    if github_output is not None:
+        append_to(github_output, classroom_output_line(report))
 
 
 def write_class_outputs(out_dir: Path, result: ClassReport) -> None:
@@ -50,3 +79,4 @@ def write_class_outputs(out_dir: Path, result: ClassReport) -> None:
     write_atomic(out_dir / "results.json", json.dumps(result.to_dict(), indent=2, ensure_ascii=True) + "\n")
     write_atomic(out_dir / "grades.csv", render_grades_csv(result))
     write_atomic(out_dir / "index.html", render_overview(result))
+    write_atomic(out_dir / "junit.xml", render_junit(result.reports))

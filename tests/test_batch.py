@@ -1,0 +1,178 @@
+"""Batch grading: outputs, cache and resume, corrupt cache, faults that must lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.assignment import Assignment
+from grader.batch import CACHE_DIR, Progress, discover, grade_class
+from grader.errors import OutputError, UsageError
+from grader.grading import Grader
+from grader.models import Outcome, Report
+from grader.output import write_atomic, write_class_outputs, write_student_outputs
+from grader.plugin import Job
+from grader.submission import build_submission
+
+pytestmark = pytest.mark.slow
+
+CORRECT = "def double(x):\n    return x + x\n\ndef shout(text):\n    return text.upper() + '!'\n"
+SLOW = "import time\ntime.sleep(0.3)\n" + CORRECT
+WRONG = "def double(x):\n    return x\n\ndef shout(text):\n    return text\n"
+
+
+def make_class(root: Path, students: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, source in students.items():
+        folder = root / name
+        folder.mkdir()
+        (folder / "ex_tiny.py").write_text(source)
+    return root
+
+
+def run_batch(class_dir: Path, out: Path, tiny: Assignment, **options: object) -> tuple[list[Progress], bytes]:
+    seen: list[Progress] = []
+    result = grade_class(
+        class_dir, out, tiny, jobs=2, on_progress=seen.append, write_student=write_student_outputs, **options
+    )
+    write_class_outputs(out, result)
+    return seen, (out / "results.json").read_bytes()
+
+
+def test_outputs_cache_and_identical_rerun(tmp_path: Path, tiny: Assignment) -> None:
+    class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG, "carol": CORRECT})
+    out = tmp_path / "out"
+    first, results = run_batch(class_dir, out, tiny)
+    assert not any(p.cached for p in first)
+    data = json.loads(results)
+    assert [s["student"] for s in data["students"]] == ["alice", "bob", "carol"]
+    assert {s["student"]: s["score"] for s in data["students"]} == {"alice": 5.0, "bob": 0.0, "carol": 5.0}
+    for student in ("alice", "bob", "carol"):
+        assert (out / student / "report.html").is_file()
+        assert json.loads((out / student / "result.json").read_text())["student"] == student
+    grades = (out / "grades.csv").read_text().splitlines()
+    assert grades[0].startswith("student,score,max_score")
+    assert len(grades) == 4
+    assert "alice" in (out / "index.html").read_text()
+    # identical submissions are flagged
+    assert data["similar"] == [] or all(pair["similarity"] >= 0.85 for pair in data["similar"])
+
+    second, again = run_batch(class_dir, out, tiny)
+    assert all(p.cached for p in second)
+    assert again == results
+
+    forced, forced_results = run_batch(class_dir, out, tiny, force=True)
+    assert not any(p.cached for p in forced)
+    assert forced_results == results
+
+
+def test_corrupt_cache_entry_is_regraded(tmp_path: Path, tiny: Assignment) -> None:
+    class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG})
+    out = tmp_path / "out"
+    _, results = run_batch(class_dir, out, tiny)
+    entries = sorted((out / CACHE_DIR).glob("*.json"))
+    assert len(entries) == 2
+    entries[0].write_text('{"key": "truncated')
+    seen, again = run_batch(class_dir, out, tiny)
+    assert sorted(p.cached for p in seen) == [False, True]
+    assert again == results
+
+
+def test_killed_batch_resumes_to_the_same_results(tmp_path: Path, tiny: Assignment) -> None:
+    students = {f"s{i:02d}": (SLOW if i % 3 else WRONG) for i in range(12)}
+    class_dir = make_class(tmp_path / "class", students)
+    reference_out = tmp_path / "uninterrupted"
+    _, expected = run_batch(class_dir, reference_out, tiny)
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grader", "grade", str(class_dir), "--out", str(out),
+               "--assignment", str(tiny.root), "--jobs", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*/result.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(out.glob("*/result.json")))
+    assert 3 <= done < len(students), "the batch was not interrupted half-way"
+    assert not (out / "results.json").exists()
+
+    resumed, results = run_batch(class_dir, out, tiny)
+    assert sum(p.cached for p in resumed) >= done - 2  # a student may be written but not yet cached
+    assert results == expected
+
+
+def test_unreadable_entries_get_a_reason_not_a_traceback(tmp_path: Path, tiny: Assignment) -> None:
+    class_dir = make_class(tmp_path / "class", {"alice": CORRECT})
+    (class_dir / "broken.zip").write_bytes(b"this is not a zip")
+    (class_dir / "bad.ipynb").write_text('{"cells": [')
+    (class_dir / "notes.txt").write_text("ignored: not a submission")
+    out = tmp_path / "out"
+    _, results = run_batch(class_dir, out, tiny)
+    students = {s["student"]: s for s in json.loads(results)["students"]}
+    assert set(students) == {"alice", "bad", "broken"}
+    assert students["alice"]["score"] == 5.0
+    assert "not a readable zip" in " ".join(students["broken"]["problems"])
+    assert "not a valid notebook" in " ".join(students["bad"]["problems"])
+    assert all(c["outcome"] == Outcome.NOT_ATTEMPTED.value for c in students["bad"]["checks"])
+
+
+def test_class_zip_is_a_whole_class(tmp_path: Path, tiny: Assignment) -> None:
+    import zipfile
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("export/alice/ex_tiny.py", CORRECT)
+        z.writestr("export/bob.py", WRONG)
+        z.writestr("../evil/ex_tiny.py", CORRECT)  # zip-slip: ignored
+    entries = discover(archive, workdir=tmp_path / "work")
+    assert sorted(e.student for e in entries) == ["alice", "bob"]
+    assert not (tmp_path / "evil").exists()
+    with pytest.raises(UsageError, match="does not exist"):
+        discover(tmp_path / "missing", workdir=tmp_path / "work2")
+
+
+def test_zygote_death_mid_batch_is_survived(tiny: Assignment) -> None:
+    def jobs():  # type: ignore[no-untyped-def]
+        for index in range(3):
+            if index == 1:
+                grader.zygote._proc.kill()  # type: ignore[union-attr]
+                grader.zygote._proc.wait()  # type: ignore[union-attr]
+            yield Job(build_submission({"ex_tiny.py": CORRECT.encode()}, tiny, name=f"s{index}"), tiny.names)
+
+    reports: list[Report] = []
+    with Grader(tiny) as grader:
+        grader.run(jobs(), reports.append)
+    assert [r.score for r in reports] == [5.0, 5.0, 5.0]
+
+
+def test_worker_killed_mid_call_fails_only_that_call(tiny_grader: Grader, tiny: Assignment) -> None:
+    source = b"import os, signal\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n\n" + (
+        b"def shout(text):\n    return text.upper() + '!'\n"
+    )
+    report = tiny_grader.grade(build_submission({"ex_tiny.py": source}, tiny, name="k"))
+    outcomes = {c.name: c.outcome for c in report.checks}
+    assert outcomes["double_values"] is Outcome.ERROR
+    assert outcomes["shout"] is Outcome.PASSED
+
+
+def test_unwritable_output_is_a_clear_error_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot write"):
+        write_atomic(blocker / "sub" / "report.html", "<p>")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OutputError, match="No space left"):
+        write_atomic(tmp_path / "report.html", "<p>")
+    assert list(tmp_path.iterdir()) == [blocker]
