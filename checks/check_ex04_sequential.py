@@ -1,0 +1,208 @@
+"""Checks for ex04_sequential: stack_layers, stacked_param_count, layer_sizes_for."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from types import ModuleType
+from typing import Any, cast
+
+import torch
+from torch import nn
+
+from grader.assertions import (
+    assert_int,
+    assert_layers,
+    assert_tensor_close,
+    copy_weights,
+    describe,
+    run_module,
+    shape_text,
+)
+from grader.checking import StudentRaised, check, fail
+
+HINT_NOTHING_ELSE = "Only nn.Linear layers: no activation (ReLU, Sigmoid...) between them."
+HINT_OFF_BY_ONE = "n sizes give n - 1 layers: layer i maps sizes[i] to sizes[i+1] (pairwise(sizes))."
+HINT_SWAPPED = "Layer i maps sizes[i] inputs to sizes[i+1] outputs: nn.Linear(sizes[i], sizes[i+1])."
+HINT_VALUE_ERROR = "Check len(sizes) first and raise ValueError(...) when it is below 2."
+HINT_FORGOT_BIAS = "Each layer also has sizes[i+1] biases, one per output."
+HINT_BIAS_PER_INPUT = "Each layer has one bias per output (sizes[i+1]), not per input."
+HINT_MAX_LABEL = (
+    "Count the distinct labels present (torch.unique(labels)): labels {0, 3, 7} are 3 classes, not labels.max() + 1."
+)
+HINT_SAMPLES = "features has shape (n_samples, n_features): the number of inputs is features.shape[1]."
+HINT_TUPLE = "Return a tuple (n_inputs, n_outputs), not a list."
+HINT_ITEM = "Return Python ints: convert a tensor count with int(...) or .item()."
+
+
+def _dims(low: int = 2, high: int = 9) -> int:
+    return int(torch.randint(low, high, ()))
+
+
+def _random_sizes(length: int) -> list[int]:
+    return torch.randint(2, 12, (length,)).tolist()
+
+
+# --------------------------------------------------------------------------- stack_layers
+
+
+def _structure_hint(got: Any, sizes: list[int]) -> str:
+    if type(got) is not nn.Sequential:
+        return ""
+    layers = list(got)
+    linears = [layer for layer in layers if type(layer) is nn.Linear]
+    if len(linears) != len(layers) and len(linears) == len(sizes) - 1:
+        return HINT_NOTHING_ELSE
+    if len(linears) in (len(sizes) - 2, len(sizes)):
+        return HINT_OFF_BY_ONE
+    pairs = [(layer.in_features, layer.out_features) for layer in linears]
+    if pairs == [(b, a) for a, b in pairwise(sizes)]:
+        return HINT_SWAPPED
+    return ""
+
+
+def _check_stack(student: Any, sizes: list[int]) -> nn.Sequential:
+    got = student.stack_layers(sizes)
+    expected = [nn.Linear(a, b) for a, b in pairwise(sizes)]
+    assert_layers(got, expected, what=f"stack_layers({sizes})", hint=_structure_hint(got, sizes))
+    return cast(nn.Sequential, got)
+
+
+@check("stack_layers", points=1, hint="nn.Sequential(*[nn.Linear(a, b) for each consecutive pair of sizes]).")
+def check_stack_layers_structure(student: Any, reference: ModuleType) -> None:
+    """Returns an nn.Sequential of exactly len(sizes) - 1 Linear layers, layer i mapping sizes[i] to sizes[i+1]."""
+    for length in (3, 4, 5):
+        _check_stack(student, _random_sizes(length))
+
+
+@check("stack_layers", points=1, hint="Two sizes give a Sequential holding a single Linear layer.")
+def check_stack_layers_two_sizes(student: Any, reference: ModuleType) -> None:
+    """With two sizes, returns a Sequential holding one Linear layer."""
+    _check_stack(student, _random_sizes(2))
+
+
+@check("stack_layers", points=1, hint="The stack must compute Linear after Linear, with nothing in between.")
+def check_stack_layers_behaviour(student: Any, reference: ModuleType) -> None:
+    """Given the reference's weights, the stack computes the same outputs."""
+    sizes = _random_sizes(4)
+    got = _check_stack(student, sizes)
+    expected = reference.stack_layers(sizes)
+    copy_weights(expected, got)
+    x = torch.randn(_dims(2, 6), sizes[0])
+    with torch.no_grad():
+        want = expected(x)
+    what = f"stack_layers({sizes}) with the reference's weights"
+    assert_tensor_close(
+        run_module(got, x, what=what), want, rtol=1e-4, atol=1e-5, what=f"{what}, on x of shape {shape_text(x.shape)}"
+    )
+
+
+@check("stack_layers", points=1, hint=HINT_VALUE_ERROR)
+def check_stack_layers_rejects_short_sizes(student: Any, reference: ModuleType) -> None:
+    """Raises ValueError when sizes has fewer than 2 entries ([] or a single size)."""
+    for sizes in ([], [_dims(2, 20)]):
+        try:
+            got = student.stack_layers(sizes)
+        except ValueError:
+            continue
+        except StudentRaised as exc:
+            fail(f"stack_layers({sizes}) raised {exc.type_name}; expected ValueError", hint=HINT_VALUE_ERROR)
+        fail(f"stack_layers({sizes}) returned {describe(got)}; expected it to raise ValueError", hint=HINT_VALUE_ERROR)
+
+
+# --------------------------------------------------------------------------- stacked_param_count
+
+
+def _check_param_count(student: Any, reference: ModuleType, sizes: list[int]) -> None:
+    got = student.stacked_param_count(sizes)
+    pairs = list(pairwise(sizes))
+    hint = ""
+    if type(got) is int:
+        if got == sum(a * b for a, b in pairs):
+            hint = HINT_FORGOT_BIAS
+        elif got == sum(a * b + a for a, b in pairs) and sizes[:-1] != sizes[1:]:
+            hint = HINT_BIAS_PER_INPUT
+    assert_int(got, reference.stacked_param_count(sizes), what=f"stacked_param_count({sizes})", hint=hint)
+
+
+@check("stacked_param_count", points=1, hint="Add in * out + out over consecutive pairs of sizes.")
+def check_stacked_param_count_random_sizes(student: Any, reference: ModuleType) -> None:
+    """Counts weights and biases of every layer for several lists of sizes."""
+    for length in (3, 4, 5, 6):
+        _check_param_count(student, reference, torch.randint(2, 40, (length,)).tolist())
+
+
+@check("stacked_param_count", points=1, hint="Two sizes make one layer: in * out + out parameters.")
+def check_stacked_param_count_two_sizes(student: Any, reference: ModuleType) -> None:
+    """With two sizes, counts the parameters of the single layer."""
+    _check_param_count(student, reference, [_dims(2, 50), _dims(50, 90)])
+    _check_param_count(student, reference, [1, 1])
+
+
+@check("stacked_param_count", points=1, hint="The count must equal the parameters of the stack_layers(sizes) model.")
+def check_stacked_param_count_matches_model(student: Any, reference: ModuleType) -> None:
+    """Agrees with counting the parameters of the built model, as a Python int."""
+    sizes = torch.randint(1, 30, (4,)).tolist()
+    model = reference.stack_layers(sizes)
+    got = student.stacked_param_count(sizes)
+    assert_int(got, sum(p.numel() for p in model.parameters()), what=f"stacked_param_count({sizes})")
+
+
+# --------------------------------------------------------------------------- layer_sizes_for
+
+
+def _labels_from(values: list[int], n_samples: int) -> torch.Tensor:
+    """``n_samples`` int64 labels drawn from ``values``, each value present at least once, shuffled."""
+    picks = torch.tensor(values)[torch.randint(0, len(values), (n_samples,))]
+    picks[: len(values)] = torch.tensor(values)
+    return picks[torch.randperm(n_samples)]
+
+
+def _check_sizes(student: Any, reference: ModuleType, features: torch.Tensor, labels: torch.Tensor) -> None:
+    expected = reference.layer_sizes_for(features, labels)
+    what = (
+        f"layer_sizes_for(features, labels) for features of shape {shape_text(features.shape)} "
+        f"and labels {sorted(set(labels.tolist()))} (each present)"
+    )
+    got = student.layer_sizes_for(features, labels)
+    if type(got) is not tuple or len(got) != 2:
+        hint = HINT_TUPLE if type(got) is list and len(got) == 2 else ""
+        fail(f"{what}: expected the tuple {expected}, got {describe(got)}", hint=hint)
+    if any(isinstance(v, torch.Tensor) for v in got):
+        fail(
+            f"{what}: expected the tuple of ints {expected}, got {describe(got[0])} and {describe(got[1])}",
+            hint=HINT_ITEM,
+        )
+    n_inputs, n_outputs = got
+    hint = HINT_SAMPLES if type(n_inputs) is int and n_inputs == features.shape[0] else ""
+    assert_int(n_inputs, expected[0], what=f"{what}, n_inputs", hint=hint)
+    maximum = int(labels.max())
+    hint = HINT_MAX_LABEL if type(n_outputs) is int and n_outputs in (maximum, maximum + 1) else ""
+    assert_int(n_outputs, expected[1], what=f"{what}, n_outputs", hint=hint)
+
+
+@check("layer_sizes_for", points=1, hint="n_inputs is features.shape[1]; n_outputs the number of distinct labels.")
+def check_layer_sizes_for_all_labels_present(student: Any, reference: ModuleType) -> None:
+    """Returns (number of features, number of classes) when the labels are 0 .. k-1."""
+    for _ in range(2):
+        k, n_features = _dims(2, 6), _dims(6, 12)
+        n_samples = _dims(12, 30)
+        _check_sizes(student, reference, torch.randn(n_samples, n_features), _labels_from(list(range(k)), n_samples))
+
+
+@check("layer_sizes_for", points=1, hint="Count the distinct labels present, whatever their values.")
+def check_layer_sizes_for_labels_with_gaps(student: Any, reference: ModuleType) -> None:
+    """Counts the distinct labels present, e.g. labels {0, 3, 7} give 3 outputs (not 7 or 8)."""
+    k = _dims(3, 6)
+    gappy = sorted([0, *(torch.randperm(15)[: k - 1] + 5).tolist()])
+    shifted = list(range(_dims(2, 5), _dims(2, 5) + 10))[: _dims(2, 5)]
+    for values in (gappy, shifted):
+        n_samples = _dims(15, 40)
+        _check_sizes(student, reference, torch.randn(n_samples, _dims(2, 9)), _labels_from(values, n_samples))
+
+
+@check("layer_sizes_for", points=1, hint="Return a tuple of two Python ints.")
+def check_layer_sizes_for_types(student: Any, reference: ModuleType) -> None:
+    """Returns a tuple of two Python ints, for a single-feature data set too."""
+    n_samples = _dims(5, 15)
+    _check_sizes(student, reference, torch.randn(n_samples, 1), _labels_from([0, 1], n_samples))
+    _check_sizes(student, reference, torch.randn(n_samples, _dims(3, 9)), torch.zeros(n_samples, dtype=torch.int64))

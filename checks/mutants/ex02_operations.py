@@ -1,0 +1,51 @@
+"""Known-wrong versions of ex02_operations, each a plausible student mistake the checks must catch."""
+
+import torch
+
+
+def add__in_place(a, b):
+    return a.add_(b)
+
+
+def add__expand_to_first(a, b):
+    return a + b.expand_as(a)
+
+
+def add__as_float(a, b):
+    return a.float() + b.float()
+
+
+def add__docstring_answer(a, b):
+    return torch.tensor([[11.0, 21.0], [12.0, 22.0]])
+
+
+def multiply__matmul(a, b):
+    return a @ b
+
+
+def multiply__dot_product(a, b):
+    return (a * b).sum()
+
+
+def multiply__docstring_answer(a, b):
+    return torch.tensor([2.0, 4.0, 6.0])
+
+
+def linear_forward__no_transpose(x, weight, bias):
+    return x @ weight + bias
+
+
+def linear_forward__no_bias(x, weight, bias):
+    return x @ weight.T
+
+
+def linear_forward__weight_first(x, weight, bias):
+    return weight @ x + bias
+
+
+def linear_forward__addmm(x, weight, bias):
+    return torch.addmm(bias, x, weight.T)
+
+
+def linear_forward__docstring_answer(x, weight, bias):
+    return torch.tensor([3.5, 8.5, 7.5])

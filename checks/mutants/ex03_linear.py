@@ -1,0 +1,69 @@
+"""Known-wrong versions of ex03_linear, each a plausible student mistake the checks must catch."""
+
+from torch import nn
+
+
+def make_linear__swapped(n_features, n_classes):
+    return nn.Linear(n_classes, n_features)
+
+
+def make_linear__no_bias(n_features, n_classes):
+    return nn.Linear(n_features, n_classes, bias=False)
+
+
+def make_linear__wrapped_in_sequential(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes))
+
+
+def make_linear__docstring_answer(n_features, n_classes):
+    return nn.Linear(4, 3)
+
+
+def linear_param_count__forgot_bias(in_features, out_features):
+    return in_features * out_features
+
+
+def linear_param_count__bias_per_input(in_features, out_features):
+    return in_features * out_features + in_features
+
+
+def linear_param_count__float(in_features, out_features):
+    return float(in_features * out_features + out_features)
+
+
+def linear_param_count__docstring_answer(in_features, out_features):
+    return 40
+
+
+def count_parameters__trainable_only(model):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_parameters__state_dict(model):
+    return sum(v.numel() for v in model.state_dict().values())
+
+
+def count_parameters__shared_counted_twice(model):
+    return sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+
+
+def count_parameters__parameter_tensors(model):
+    return len(list(model.parameters()))
+
+
+class _AlwaysEqual(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+def count_parameters__int_always_equal(model):
+    return _AlwaysEqual(0)
+
+
+def count_parameters__docstring_answer(model):
+    return 40

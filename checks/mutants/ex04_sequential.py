@@ -1,0 +1,82 @@
+"""Known-wrong versions of ex04_sequential, each a plausible student mistake the checks must catch."""
+
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+
+def stack_layers__relu_between(sizes):
+    if len(sizes) < 2:
+        raise ValueError("need at least two sizes")
+    layers = []
+    for n_in, n_out in pairwise(sizes):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def stack_layers__one_layer_short(sizes):
+    if len(sizes) < 2:
+        raise ValueError("need at least two sizes")
+    return nn.Sequential(*(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 2)))
+
+
+def stack_layers__no_validation(sizes):
+    return nn.Sequential(*(nn.Linear(a, b) for a, b in pairwise(sizes)))
+
+
+def stack_layers__index_error(sizes):
+    first = nn.Linear(sizes[0], sizes[1])
+    return nn.Sequential(first, *(nn.Linear(a, b) for a, b in pairwise(sizes[1:])))
+
+
+def stack_layers__swapped(sizes):
+    if len(sizes) < 2:
+        raise ValueError("need at least two sizes")
+    return nn.Sequential(*(nn.Linear(b, a) for a, b in pairwise(sizes)))
+
+
+def stack_layers__docstring_answer(sizes):
+    if len(sizes) < 2:
+        raise ValueError("need at least two sizes")
+    return nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+
+
+def stacked_param_count__forgot_bias(sizes):
+    return sum(a * b for a, b in pairwise(sizes))
+
+
+def stacked_param_count__bias_per_input(sizes):
+    return sum(a * b + a for a, b in pairwise(sizes))
+
+
+def stacked_param_count__tensor(sizes):
+    return torch.tensor(sizes[:-1]) @ torch.tensor(sizes[1:]) + sum(sizes[1:])
+
+
+def stacked_param_count__docstring_answer(sizes):
+    return 58
+
+
+def layer_sizes_for__max_plus_one(features, labels):
+    return features.shape[1], int(labels.max()) + 1
+
+
+def layer_sizes_for__max_label(features, labels):
+    return features.shape[1], int(labels.max())
+
+
+def layer_sizes_for__samples_not_features(features, labels):
+    return features.shape[0], torch.unique(labels).numel()
+
+
+def layer_sizes_for__list(features, labels):
+    return [features.shape[1], len(torch.unique(labels))]
+
+
+def layer_sizes_for__tensor_count(features, labels):
+    return features.shape[1], labels.unique().shape[0] * torch.tensor(1)
+
+
+def layer_sizes_for__docstring_answer(features, labels):
+    return 2, 3

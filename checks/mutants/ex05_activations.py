@@ -1,0 +1,86 @@
+"""Known-wrong versions of ex05_activations, each a plausible student mistake the checks must catch."""
+
+import torch
+from torch import nn
+
+
+def apply_sigmoid__exp_ratio(x):
+    return torch.exp(x) / (1 + torch.exp(x))
+
+
+def apply_sigmoid__sign_flipped(x):
+    return 1 / (1 + torch.exp(x))
+
+
+def apply_sigmoid__tanh(x):
+    return torch.tanh(x)
+
+
+def apply_sigmoid__docstring_answer(x):
+    return torch.tensor([0.5, 1.0, 0.0])
+
+
+def apply_softmax__naive_exp(x, dim):
+    e = torch.exp(x)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def apply_softmax__always_last_dim(x, dim):
+    return torch.softmax(x, dim=-1)
+
+
+def apply_softmax__whole_tensor(x, dim):
+    e = torch.exp(x - x.max())
+    return e / e.sum()
+
+
+def apply_softmax__sigmoid(x, dim):
+    return torch.sigmoid(x)
+
+
+def apply_softmax__docstring_answer(x, dim):
+    return torch.tensor([[0.5, 0.5], [0.0, 1.0]])
+
+
+def binary_classifier__no_sigmoid(n_features):
+    return nn.Sequential(nn.Linear(n_features, 1))
+
+
+def binary_classifier__softmax(n_features):
+    return nn.Sequential(nn.Linear(n_features, 1), nn.Softmax(dim=1))
+
+
+def binary_classifier__two_outputs(n_features):
+    return nn.Sequential(nn.Linear(n_features, 2), nn.Sigmoid())
+
+
+def binary_classifier__swapped(n_features):
+    return nn.Sequential(nn.Linear(1, n_features), nn.Sigmoid())
+
+
+def binary_classifier__docstring_answer(n_features):
+    return nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+
+
+def multiclass_classifier__softmax_dim1(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=1))
+
+
+def multiclass_classifier__softmax_dim0(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=0))
+
+
+def multiclass_classifier__no_softmax(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes))
+
+
+def multiclass_classifier__log_softmax(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes), nn.LogSoftmax(dim=-1))
+
+
+def multiclass_classifier__swapped(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_classes, n_features), nn.Softmax(dim=-1))
+
+
+def multiclass_classifier__docstring_answer(n_features, n_classes):
+    return nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=-1))

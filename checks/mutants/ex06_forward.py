@@ -1,0 +1,51 @@
+"""Known-wrong versions of ex06_forward, each a plausible student mistake the checks must catch."""
+
+import torch
+
+
+def forward_pass__training_step(model, x):
+    out = model(x)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    out.sum().backward()
+    optimizer.step()
+    return out.detach()
+
+
+def forward_pass__first_layer_only(model, x):
+    return model[0](x)
+
+
+def forward_pass__edits_weights(model, x):
+    out = model(x)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    return out
+
+
+def forward_pass__returns_input(model, x):
+    return x
+
+
+def predict_class__argmax_dim0(model, x):
+    return model(x).argmax(dim=0)
+
+
+def predict_class__max_values(model, x):
+    return model(x).max(dim=1).values
+
+
+def predict_class__keepdim(model, x):
+    return model(x).argmax(dim=1, keepdim=True)
+
+
+def predict_class__flat_argmax(model, x):
+    return model(x).argmax()
+
+
+def predict_class__float(model, x):
+    return model(x).argmax(dim=1).float()
+
+
+def predict_class__docstring_answer(model, x):
+    return torch.tensor([0, 0])

@@ -1,0 +1,238 @@
+"""Assertions for checks: compare a student's value with the expected one and say what differs.
+
+Every helper raises ``CheckFailed`` naming the first property that differs
+(type, then shape, dtype, values), with expected vs got, so a message reads
+like "apply_softmax(x, dim=-1) for x of shape (4, 7): values differ at index
+(2, 5): expected 0.1234, got 0.0871 (rtol=1e-05, atol=1e-06)".
+
+Values that come back from a student are plain data (see ``grader.codec``),
+but they are still never asked to compare themselves: exact types are checked
+before any ``==``, and tensors are compared by ``torch.isclose`` in this,
+the trusted, process.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import torch
+from torch import nn
+
+from grader.checking import CheckFailed
+
+__all__ = [
+    "assert_int",
+    "assert_layers",
+    "assert_tensor_close",
+    "assert_tensor_equal",
+    "assert_type",
+    "copy_weights",
+    "describe",
+    "describe_layer",
+    "looks_like",
+    "run_module",
+    "shape_text",
+]
+
+_MAX_TEXT = 80
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    """Write a shape the way Python writes a tuple: ``(3, 4)``, ``(5,)``, ``()``."""
+    return str(tuple(int(d) for d in shape))
+
+
+def describe(value: Any) -> str:
+    """A short, safe description of any value a student returned, for messages."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {shape_text(value.shape)} and dtype {value.dtype}"
+    if isinstance(value, nn.Module):
+        return f"an nn.{type(value).__name__}"
+    if isinstance(value, bool):
+        return f"the bool {value}"
+    if isinstance(value, (int, float, str, tuple, list, torch.Size, torch.dtype)) or value is None:
+        text = repr(value)
+        if len(text) > _MAX_TEXT:
+            text = text[: _MAX_TEXT - 3] + "..."
+        kind = type(value).__name__
+        return text if value is None else f"the {kind} {text}"
+    return f"a value of type {type(value).__name__}"
+
+
+def describe_layer(layer: nn.Module | type[nn.Module]) -> str:
+    """``Linear(in_features=3, out_features=1, bias=True)``; a class alone reads ``Softmax(...)``."""
+    if isinstance(layer, type):
+        return f"{layer.__name__}(...)"
+    return f"{type(layer).__name__}({layer.extra_repr()})"
+
+
+def _fail(what: str, detail: str, hint: str) -> NoReturn:
+    raise CheckFailed(f"{what}: {detail}", hint=hint)
+
+
+def assert_type(got: Any, expected: type | tuple[type, ...], *, what: str, hint: str = "") -> None:
+    """Fail unless ``type(got)`` is exactly ``expected`` (or one of them): subclasses do not count."""
+    options = expected if isinstance(expected, tuple) else (expected,)
+    if type(got) not in options:
+        names = " or ".join(_type_text(t) for t in options)
+        _fail(what, f"expected {names}, got {describe(got)}", hint)
+
+
+def _type_text(cls: type) -> str:
+    if cls is torch.Tensor:
+        return "a torch.Tensor"
+    if issubclass(cls, nn.Module):
+        return f"an nn.{cls.__name__}"
+    return f"a {cls.__name__}" if cls.__module__ == "builtins" else f"a {cls.__module__}.{cls.__name__}"
+
+
+def assert_int(got: Any, expected: int, *, what: str, hint: str = "") -> None:
+    """Fail unless ``got`` is a Python ``int`` (not a bool, float or tensor) equal to ``expected``."""
+    if type(got) is not int:
+        if not hint and isinstance(got, torch.Tensor):
+            hint = "Return a Python int, not a tensor: convert with int(...) or .item()."
+        elif not hint and isinstance(got, (float, bool)):
+            hint = f"Return a Python int, not a {type(got).__name__}: convert with int(...)."
+        _fail(what, f"expected the int {expected}, got {describe(got)}", hint)
+    if got != expected:
+        _fail(what, f"expected {expected}, got {got}", hint)
+
+
+def assert_tensor_close(
+    got: Any,
+    expected: torch.Tensor,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    what: str = "the result",
+    hint: str = "",
+    check_dtype: bool = True,
+) -> None:
+    """Fail unless ``got`` is a plain tensor of ``expected``'s shape (and dtype) and close values.
+
+    With ``check_dtype=False`` any floating dtype is accepted when ``expected``
+    is floating (a float64 sigmoid is still a sigmoid). Integer and bool
+    tensors are compared exactly; a NaN or infinity where a finite value is
+    expected always differs.
+    """
+    if type(got) is not torch.Tensor:
+        _fail(what, f"expected a torch.Tensor of shape {shape_text(expected.shape)}, got {describe(got)}", hint)
+    if got.shape != expected.shape:
+        _fail(what, f"expected shape {shape_text(expected.shape)}, got {shape_text(got.shape)}", hint)
+    exact = not (expected.dtype.is_floating_point or expected.dtype.is_complex)
+    if check_dtype or exact:
+        if got.dtype != expected.dtype:
+            _fail(what, f"expected dtype {expected.dtype}, got {got.dtype}", hint)
+    elif not (got.dtype.is_floating_point or got.dtype.is_complex):
+        _fail(what, f"expected a floating-point tensor like {expected.dtype}, got dtype {got.dtype}", hint)
+    g, e = got.detach(), expected.detach()
+    if exact:
+        bad = g != e
+        tolerance = ""
+    else:
+        wide = torch.complex128 if e.dtype.is_complex or g.dtype.is_complex else torch.float64
+        bad = ~torch.isclose(g.to(wide), e.to(wide), rtol=rtol, atol=atol)
+        tolerance = f" (rtol={rtol:g}, atol={atol:g})" if rtol or atol else " (compared exactly)"
+    count = int(bad.sum())
+    if count:
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        others = f"; {count} of {e.numel()} values differ" if count > 1 else ""
+        _fail(
+            what,
+            f"values differ at index {index}: expected {_number(e[index])}, got {_number(g[index])}{tolerance}{others}",
+            hint,
+        )
+
+
+def assert_tensor_equal(got: Any, expected: torch.Tensor, *, what: str = "the result", hint: str = "") -> None:
+    """``assert_tensor_close`` with no tolerance and the same dtype: for indices, masks, exact data."""
+    assert_tensor_close(got, expected, rtol=0.0, atol=0.0, what=what, hint=hint, check_dtype=True)
+
+
+def _number(value: torch.Tensor) -> str:
+    item = value.item()
+    return f"{item:.6g}" if isinstance(item, float) else str(item)
+
+
+def assert_layers(
+    module: Any,
+    expected: Sequence[nn.Module | type[nn.Module]],
+    *,
+    what: str,
+    hint: str = "",
+) -> None:
+    """Fail unless ``module`` is an ``nn.Sequential`` whose layers are exactly ``expected``.
+
+    An expected module must match in class and constructor settings
+    (``extra_repr``); an expected class matches any instance of exactly that
+    class, for layers where any setting is judged by behaviour instead.
+    """
+    assert_type(module, nn.Sequential, what=what, hint=hint)
+    layers = list(module)  # iteration keeps a layer used twice; .children() would hide it
+    if len(layers) == len(expected):
+        for index, (layer, want) in enumerate(zip(layers, expected, strict=True)):
+            if not _layer_matches(layer, want):
+                _fail(what, f"layer {index}: expected {describe_layer(want)}, got {describe_layer(layer)}", hint)
+        return
+    want_text = ", ".join(describe_layer(w) for w in expected)
+    got_text = ", ".join(describe_layer(layer) for layer in layers)
+    _fail(what, f"expected {len(expected)} layers [{want_text}], got {len(layers)} [{got_text}]", hint)
+
+
+def _layer_matches(layer: nn.Module, want: nn.Module | type[nn.Module]) -> bool:
+    if isinstance(want, type):
+        return type(layer) is want
+    return type(layer) is type(want) and describe_layer(layer) == describe_layer(want)
+
+
+def copy_weights(source: nn.Module, target: nn.Module) -> None:
+    """Copy every parameter and buffer of ``source`` into ``target``, in order, so both compute alike.
+
+    Pairs by position rather than by name, so a ``Sequential`` built from an
+    ``OrderedDict`` ("fc1", "fc2") still receives the reference's "0", "1".
+    Call it only after the structure has been asserted.
+    """
+    pairs = [
+        *zip(source.parameters(), target.parameters(), strict=True),
+        *zip(source.buffers(), target.buffers(), strict=True),
+    ]
+    with torch.no_grad():
+        for src, dst in pairs:
+            dst.copy_(src)
+
+
+def run_module(module: nn.Module, x: torch.Tensor, *, what: str, hint: str = "") -> torch.Tensor:
+    """Run a module a student built (rebuilt here from standard layers) on ``x``; a crash fails the check."""
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. nn.Softmax() without dim: judged by behaviour, not warned
+            out: torch.Tensor = module(x)
+            return out
+    except Exception as exc:  # noqa: BLE001 - any error of the student's layers is their failure, reported
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(what, f"running it on an input of shape {shape_text(x.shape)} raised {type(exc).__name__}: {first}", hint)
+
+
+def looks_like(got: Any, candidate: Any, *, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    """Whether ``got`` is (within tolerance) ``candidate``: used to recognise a known mistake for a hint.
+
+    Never raises and never trusts ``got``'s own ``==``.
+    """
+    try:
+        if isinstance(candidate, torch.Tensor):
+            return (
+                type(got) is torch.Tensor
+                and got.shape == candidate.shape
+                and bool(
+                    torch.isclose(
+                        got.detach().to(torch.float64), candidate.detach().to(torch.float64), rtol=rtol, atol=atol
+                    ).all()
+                )
+            )
+        if type(got) is not type(candidate):
+            return False
+        return bool(got == candidate)
+    except Exception:  # noqa: BLE001 - a comparison that cannot be made is simply no match
+        return False
