@@ -1,4 +1,4 @@
-"""Operations: addition, element-wise multiplication and the linear layer.
+"""Operations: addition, multiplication and the linear layer.
 
 Arithmetic operators on tensors work element by element and *broadcast*:
 dimensions of size 1 (or missing leading dimensions) are stretched to match

@@ -149,7 +149,8 @@ def _read_file(path: Path, rel: str, problems: list[str]) -> bytes | None:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            problems.append(f"{rel}: skipped, {size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // 2**20} MiB limit per file")
+            limit = MAX_FILE_BYTES // 2**20
+            problems.append(f"{rel}: skipped, {size / 1e6:.1f} MB is over the {limit} MiB limit per file")
             return None
         return path.read_bytes()
     except OSError as exc:
@@ -175,7 +176,8 @@ def _read_dir(root: Path, problems: list[str]) -> dict[str, bytes]:
             continue
         total += len(data)
         if total > MAX_TOTAL_BYTES:
-            problems.append(f"the submission is over {MAX_TOTAL_BYTES // 2**20} MiB: {rel} and later files were skipped")
+            limit = MAX_TOTAL_BYTES // 2**20
+            problems.append(f"the submission is over {limit} MiB: {rel} and later files were skipped")
             break
         raw[rel] = data
     return raw
@@ -229,14 +231,27 @@ def _definitions(source: bytes) -> dict[str, int]:
     if tree is None:
         return {}
     found: dict[str, int] = {}
-    for node in tree.body:
+    _collect_definitions(tree.body, found)
+    return found
+
+
+def _collect_definitions(body: list[ast.stmt], found: dict[str, int]) -> None:
+    """Module-level definitions in source order, also inside top-level ``if``/``try`` blocks.
+
+    A notebook's assignments reach the worker wrapped in ``try:`` guards, and
+    its definition-only ``if``/``try`` blocks are kept as written.
+    """
+    for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             found[node.name] = node.lineno
         elif isinstance(node, ast.Assign):  # apply_sigmoid = torch.sigmoid
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     found[target.id] = node.lineno
-    return found
+        elif isinstance(node, ast.If):
+            _collect_definitions(node.body + node.orelse, found)
+        elif isinstance(node, (ast.Try, ast.TryStar)):
+            _collect_definitions(node.body + [n for h in node.handlers for n in h.body] + node.orelse, found)
 
 
 def _defines_any(source: bytes, functions: tuple[str, ...]) -> bool:

@@ -1,4 +1,4 @@
-"""Operations: addition, element-wise multiplication and the linear layer (reference solution)."""
+"""Operations: addition, multiplication and the linear layer (reference solution)."""
 
 import torch
 
