@@ -23,6 +23,7 @@ from grader.output import write_atomic, write_ci_files, write_class_outputs, wri
 from grader.progress import progress_display, summarize_class
 from grader.render import REPORT_FORMATS, print_report, render_html
 from grader.sandbox.limits import Limits
+from grader.scaffold import new_exercise
 from grader.selftest import render_selftest
 from grader.selftest import selftest as run_selftest
 from grader.submission import load_submission
@@ -249,6 +250,19 @@ def assign(out_dir: Path, assignment_dir: Path | None) -> None:
     """Write the student hand-out: each exercise's stub file and a teaching notebook."""
     written = write_handout(_load(assignment_dir), out_dir)
     click.echo(f"wrote {len(written)} files to {out_dir}")
+
+
+@cli.command(name="new-exercise")
+@click.argument("name")
+@click.option("--assignment", "assignment_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Assignment folder to add to (default: the current folder; created if needed).")
+@click.option("--title", default=None, help="The exercise's title (first line of the stub's docstring).")
+def new_exercise_command(name: str, assignment_dir: Path | None, title: str | None) -> None:
+    """Scaffold exercise NAME: a stub, a solution, a checks file, a mutant, and its assignment.toml entry."""
+    written = new_exercise(assignment_dir or Path.cwd(), name, title=title)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo("next: fill them in, then run `grader selftest" + (f" --assignment {assignment_dir}`" if assignment_dir else "`"))
 
 
 @cli.command()

@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import torch
+
 from grader import __version__
 from grader.assignment import Assignment
 from grader.errors import SandboxError
@@ -29,6 +31,9 @@ class Grader:
     def __init__(self, assignment: Assignment, *, limits: Limits | None = None) -> None:
         self.assignment = assignment
         self.limits = limits or assignment.limits
+        # One thread: the checks' tensors are tiny (a thread pool costs more than it
+        # saves), and results must not depend on the machine's core count.
+        torch.set_num_threads(1)
         # Started first: the zygote must never see a check or a solution.
         self.zygote = Zygote().start()
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))

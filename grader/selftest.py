@@ -9,13 +9,25 @@ check that catches it is one that notices exactly that mistake.
 from __future__ import annotations
 
 import ast
+import copy
+import importlib.util
+import random
+import traceback
+import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import numpy as np
+import torch
+
 from grader.assignment import Assignment
+from grader.checking import CheckFailed
 from grader.grading import Grader
-from grader.models import Outcome, Report
+from grader.models import CheckResult, Outcome, Report
 from grader.plugin import Job
 from grader.submission import Submission, build_submission
 
@@ -153,19 +165,109 @@ def selftest(assignment: Assignment, grader: Grader) -> SelftestResult:
     return SelftestResult(
         assignment=assignment.title,
         reference_failures=tuple(
-            f"{c.exercise}::{c.name}: {c.outcome.value}: {c.message.splitlines()[0] if c.message else ''}"
+            _failure(assignment, c, diagnose=c.outcome in (Outcome.FAILED, Outcome.ERROR))
             for c in reference.checks
             if not c.outcome.ok
         ),
-        stub_failures=tuple(
-            f"{c.exercise}::{c.name}: {c.outcome.value}: {c.message.splitlines()[0] if c.message else ''}"
-            for c in stubs.checks
-            if c.outcome is not Outcome.NOT_ATTEMPTED
-        ),
+        stub_failures=tuple(_failure(assignment, c) for c in stubs.checks if c.outcome is not Outcome.NOT_ATTEMPTED),
         checks=len(reference.checks),
         mutants=tuple(results),
         problems=tuple(problems),
     )
+
+
+def _failure(assignment: Assignment, result: CheckResult, *, diagnose: bool = False) -> str:
+    """``exercise::check (checks/check_x.py, line N): outcome: message``, plus where the reference run raised."""
+    message = result.message.splitlines()[0] if result.message else ""
+    where = _check_location(assignment, result)
+    text = f"{result.exercise}::{result.name} ({where}): {result.outcome.value}: {message}"
+    raised = _where_it_raises(assignment, result) if diagnose else ""
+    return f"{text}; {raised}" if raised else text
+
+
+def _relative(assignment: Assignment, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(assignment.root))
+    except ValueError:
+        return str(path)
+
+
+def _check_location(assignment: Assignment, result: CheckResult) -> str:
+    path = assignment.exercise(result.exercise).checks
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError):
+        return _relative(assignment, path)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == f"check_{result.name}":
+            return f"{_relative(assignment, path)}, line {node.lineno}"
+    return _relative(assignment, path)
+
+
+class _LocalFunction:
+    def __init__(self, function: Any) -> None:
+        self._function = function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._function(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+
+    def returning_args(self, *args: Any, **kwargs: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+        args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+        return self._function(*args, **kwargs), args, kwargs
+
+
+class _LocalStudent:
+    """The reference standing in for the student, called in this process, so a traceback says where it broke."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> _LocalFunction:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _LocalFunction(getattr(self._module, name))
+
+
+def _import(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _where_it_raises(assignment: Assignment, result: CheckResult) -> str:
+    """Re-run a check the reference failed, in this process, and name the assignment's line that raised.
+
+    The grading run only keeps a message, and for an exception in the check or
+    in the reference it reads like the student's fault ("the value returned
+    could not be checked"); the teacher needs the file and line instead.
+    Returns "" when the re-run raises nothing, or only a check's own failure.
+    """
+    exercise = assignment.exercise(result.exercise)
+    try:
+        reference = _import(exercise.solution, f"_selftest_reference_{exercise.name}")
+        checks = _import(exercise.checks, f"_selftest_checks_{exercise.name}")
+        function = getattr(checks, f"check_{result.name}")
+        seed = zlib.crc32(f"{result.exercise}::{result.name}".encode())
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            function(student=_LocalStudent(reference), reference=reference)
+    except (CheckFailed, AssertionError):
+        return ""
+    except Exception as exc:  # noqa: BLE001 - the teacher's code raised: report where
+        root = assignment.root
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(root)]
+        detail = f"{type(exc).__name__}: {exc}".strip()
+        if not frames:
+            return f"it raises {detail}"
+        frame = frames[-1]
+        return f"it raises {detail} at {_relative(assignment, Path(frame.filename))}, line {frame.lineno}"
+    return ""
 
 
 def _folder(assignment: Assignment, kind: str, name: str) -> Submission:

@@ -207,10 +207,15 @@ class _Server:
             self._reply({"status": "missing", "output": self._take_output()})
             return
         seed = int(request["seed"])
-        torch.manual_seed(seed)
+        # Not torch.manual_seed: it also queues a lazy CUDA seeding call, with a formatted
+        # stack trace, on every call when CUDA is not initialised.
+        torch.random.default_generator.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)
-        args, kwargs = request["args"], request["kwargs"]
+        if "arguments" in request:
+            args, kwargs = codec.decode(request["arguments"])
+        else:
+            args, kwargs = request["args"], request["kwargs"]
         started = time.perf_counter()
         try:
             value = function(*args, **kwargs)

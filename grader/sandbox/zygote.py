@@ -27,7 +27,9 @@ torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
 
 import numpy  # noqa: E402,F401  (warm: students import it too)
+import torch._dynamo  # noqa: E402,F401  (the codec's meta-device rebuild of an Embedding imports it: 0.75 s)
 import torch.nn.functional  # noqa: E402
+import torch.optim  # noqa: E402,F401  (1.3 s on first use: it would eat a call's timeout)
 
 from grader.sandbox import isolation, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
