@@ -131,9 +131,7 @@ def _exercise(root: Path, name: str) -> Exercise:
     except SyntaxError as exc:
         raise AssignmentError(f"{stub}, line {exc.lineno}: {exc.msg}") from None
     functions = tuple(
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
     )
     doc = ast.get_docstring(tree) or name
     return Exercise(

@@ -31,6 +31,7 @@ from grader.grading import Grader
 from grader.models import ClassReport, Report
 from grader.output import write_atomic
 from grader.plugin import Job
+from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.similarity import find_similar
 from grader.submission import MAX_TOTAL_BYTES, Submission, build_submission, load_submission
@@ -126,8 +127,13 @@ def read_entry(entry: Entry, assignment: Assignment) -> Submission:
 def cache_key(submission: Submission, assignment: Assignment, limits: Limits, fingerprint: str) -> str:
     """Everything that decides this student's grade, hashed."""
     digest = hashlib.sha256()
-    for part in (__version__, fingerprint, json.dumps(limits.to_dict(), sort_keys=True),
-                 submission.name, submission.digest):
+    for part in (
+        __version__,
+        fingerprint,
+        json.dumps(limits.to_dict(), sort_keys=True),
+        submission.name,
+        submission.digest,
+    ):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -237,11 +243,13 @@ def _grade_parallel(
         count = min(workers, len(remaining))
         for _ in range(count):
             tasks.put(None)
+        # One zygote for all engines: its torch import is paid once, not per engine.
+        zygote_process, zygotes = Zygote.start_shared(count)
         engines = [
             context.Process(
-                target=_engine, args=(assignment.root, limits.to_dict(), tasks, results), daemon=True
+                target=_engine, args=(assignment.root, limits.to_dict(), zygote, tasks, results), daemon=True
             )
-            for _ in range(count)
+            for zygote in zygotes
         ]
         for engine in engines:
             engine.start()
@@ -269,13 +277,17 @@ def _grade_parallel(
                 if engine.is_alive():
                     engine.kill()
                     engine.join()
+            for zygote in zygotes:
+                zygote.close()
+            zygote_process.kill()
+            zygote_process.wait()
         last_errors = errors
     if remaining:
         detail = "; ".join(dict.fromkeys(last_errors)) or "its grading process died"
         raise SandboxError(f"could not grade {', '.join(sorted(remaining))}: {detail}")
 
 
-def _engine(root: Path, limits: dict[str, Any], tasks: Any, results: Any) -> None:
+def _engine(root: Path, limits: dict[str, Any], zygote: Zygote, tasks: Any, results: Any) -> None:
     """One engine process: a Grader serving submissions from ``tasks`` until a ``None``."""
     torch.set_num_threads(1)  # one core per engine; also keeps float results reproducible
     try:
@@ -285,7 +297,7 @@ def _engine(root: Path, limits: dict[str, Any], tasks: Any, results: Any) -> Non
             while (submission := tasks.get()) is not None:
                 yield Job(submission, assignment.names)
 
-        with Grader(assignment, limits=Limits.from_dict(limits)) as grader:
+        with Grader(assignment, limits=Limits.from_dict(limits), zygote=zygote) as grader:
             grader.run(jobs(), lambda report: results.put(("report", report.to_dict())))
     except GraderError as exc:
         results.put(("error", exc.message))
@@ -298,4 +310,3 @@ def _engine(root: Path, limits: dict[str, Any], tasks: Any, results: Any) -> Non
 def default_class_dir() -> Path:
     """The bundled sample class, so the README's main command works on a fresh clone."""
     return bundled_assignment_path() / "samples" / "class"
-

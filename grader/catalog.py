@@ -31,8 +31,9 @@ def render_catalog(assignment: Assignment, checks: tuple[CheckInfo, ...], *, wid
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, highlight=False)
     total = sum(c.points for c in checks)
-    console.print(f"{escape(assignment.title)}: {len(assignment.exercises)} exercises, "
-                  f"{len(checks)} checks, {total:g} points")
+    console.print(
+        f"{escape(assignment.title)}: {len(assignment.exercises)} exercises, {len(checks)} checks, {total:g} points"
+    )
     for exercise in assignment.exercises:
         mine = [c for c in checks if c.exercise == exercise.name]
         table = Table(title=f"{exercise.name}: {escape(exercise.title)}", title_justify="left")

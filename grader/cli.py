@@ -78,25 +78,63 @@ def cli() -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("path", type=click.Path(path_type=Path))
 @assignment_option
-@click.option("--format", "-f", "formats", multiple=True, metavar="NAME[:FILE]",
-              help=f"Output format, optionally with the file it goes to; repeatable. One of: "
-              f"{', '.join(sorted(REPORT_FORMATS))} (default: text). github prints annotations and, under "
-              "GitHub Actions, appends the job summary; classroom sets the Classroom 'result' output.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the output to FILE instead of the terminal (with a single --format).")
-@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Also write the HTML report card to FILE.")
+@click.option(
+    "--format",
+    "-f",
+    "formats",
+    multiple=True,
+    metavar="NAME[:FILE]",
+    help=f"Output format, optionally with the file it goes to; repeatable. One of: "
+    f"{', '.join(sorted(REPORT_FORMATS))} (default: text). github prints annotations and, under "
+    "GitHub Actions, appends the job summary; classroom sets the Classroom 'result' output.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the output to FILE instead of the terminal (with a single --format).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the HTML report card to FILE.",
+)
 @click.option("--student", default=None, help="Student name on the report (default: the file's or folder's name).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
-              help="Wall-clock limit per call, in seconds (default: the assignment's, 5).")
-@click.option("--memory", type=click.IntRange(min=256), default=None,
-              help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).")
-@click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
-              help="Exit with code 1 when the score is below PERCENT.")
-@click.option("--step-summary", type=click.Path(path_type=Path, dir_okay=False), envvar="GITHUB_STEP_SUMMARY",
-              default=None, help="With --format github: append the markdown summary here [env: GITHUB_STEP_SUMMARY].")
-@click.option("--github-output", type=click.Path(path_type=Path, dir_okay=False), envvar="GITHUB_OUTPUT",
-              default=None, help="With --format classroom: append result=... here [env: GITHUB_OUTPUT].")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Wall-clock limit per call, in seconds (default: the assignment's, 5).",
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(min=256),
+    default=None,
+    help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).",
+)
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Exit with code 1 when the score is below PERCENT.",
+)
+@click.option(
+    "--step-summary",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="GITHUB_STEP_SUMMARY",
+    default=None,
+    help="With --format github: append the markdown summary here [env: GITHUB_STEP_SUMMARY].",
+)
+@click.option(
+    "--github-output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="GITHUB_OUTPUT",
+    default=None,
+    help="With --format classroom: append result=... here [env: GITHUB_OUTPUT].",
+)
 def check(
     path: Path,
     assignment_dir: Path | None,
@@ -174,18 +212,43 @@ def list_(assignment_dir: Path | None) -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("class_dir", type=click.Path(path_type=Path), required=False)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("report"),
-              show_default=True, help="Folder for the report cards, results.json, grades.csv and index.html.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("report"),
+    show_default=True,
+    help="Folder for the report cards, results.json, grades.csv and index.html.",
+)
 @assignment_option
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Parallel grading processes (default: the number of cores).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel grading processes (default: the number of cores).",
+)
 @click.option("--force", is_flag=True, help="Regrade every student, ignoring cached results.")
-@click.option("--format", "-f", "formats", type=click.Choice(sorted(REPORT_FORMATS)), multiple=True,
-              help="Also write this format for every student, in OUT/<student>/ (repeatable).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
-              help="Wall-clock limit per call, in seconds (default: the assignment's, 5).")
-@click.option("--memory", type=click.IntRange(min=256), default=None,
-              help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).")
+@click.option(
+    "--format",
+    "-f",
+    "formats",
+    type=click.Choice(sorted(REPORT_FORMATS)),
+    multiple=True,
+    help="Also write this format for every student, in OUT/<student>/ (repeatable).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Wall-clock limit per call, in seconds (default: the assignment's, 5).",
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(min=256),
+    default=None,
+    help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).",
+)
 def grade(
     class_dir: Path | None,
     out_dir: Path,
@@ -224,10 +287,16 @@ def grade(
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @assignment_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the output to FILE instead of the terminal.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the output to FILE instead of the terminal.",
+)
 def selftest(assignment_dir: Path | None, fmt: str, output: Path | None) -> None:
     """Check the checks: the reference passes all, the stubs are not_attempted, every mutant is caught.
 
@@ -243,8 +312,13 @@ def selftest(assignment_dir: Path | None, fmt: str, output: Path | None) -> None
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
-              help="Folder to write the hand-out into.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write the hand-out into.",
+)
 @assignment_option
 def assign(out_dir: Path, assignment_dir: Path | None) -> None:
     """Write the student hand-out: each exercise's stub file and a teaching notebook."""
@@ -254,15 +328,23 @@ def assign(out_dir: Path, assignment_dir: Path | None) -> None:
 
 @cli.command(name="new-exercise")
 @click.argument("name")
-@click.option("--assignment", "assignment_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Assignment folder to add to (default: the current folder; created if needed).")
+@click.option(
+    "--assignment",
+    "assignment_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Assignment folder to add to (default: the current folder; created if needed).",
+)
 @click.option("--title", default=None, help="The exercise's title (first line of the stub's docstring).")
 def new_exercise_command(name: str, assignment_dir: Path | None, title: str | None) -> None:
     """Scaffold exercise NAME: a stub, a solution, a checks file, a mutant, and its assignment.toml entry."""
     written = new_exercise(assignment_dir or Path.cwd(), name, title=title)
     for path in written:
         click.echo(f"wrote {path}")
-    click.echo("next: fill them in, then run `grader selftest" + (f" --assignment {assignment_dir}`" if assignment_dir else "`"))
+    click.echo(
+        "next: fill them in, then run `grader selftest"
+        + (f" --assignment {assignment_dir}`" if assignment_dir else "`")
+    )
 
 
 @cli.command()

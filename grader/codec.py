@@ -290,9 +290,7 @@ class _Encoder:
                 node = self.tensor(param)
                 node["grad"] = bool(param.requires_grad)
                 params.append([pname, node])
-        buffers = [
-            [bname, self.tensor(buf)] for bname, buf in module._buffers.items() if buf is not None
-        ]
+        buffers = [[bname, self.tensor(buf)] for bname, buf in module._buffers.items() if buf is not None]
         children = [[cname, self.encode(child, depth + 1)] for cname, child in module._modules.items()]
         return {
             "t": "module",
@@ -410,7 +408,7 @@ class _Decoder:
         try:
             with torch.device("meta"):
                 module = cls(**init) if name not in _CONTAINERS else cls()
-        except Exception as exc:  # invalid constructor values from the worker
+        except Exception as exc:  # noqa: BLE001 - any constructor error from worker-chosen values
             raise DecodeError(f"cannot rebuild {name}: {exc}") from None
         module_id = node.get("id")
         if not isinstance(module_id, int) or module_id in self.modules:

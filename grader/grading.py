@@ -28,14 +28,15 @@ from grader.submission import Submission
 class Grader:
     """A grading session: one warm zygote, the assignment's checks collected once."""
 
-    def __init__(self, assignment: Assignment, *, limits: Limits | None = None) -> None:
+    def __init__(self, assignment: Assignment, *, limits: Limits | None = None, zygote: Zygote | None = None) -> None:
         self.assignment = assignment
         self.limits = limits or assignment.limits
         # One thread: the checks' tensors are tiny (a thread pool costs more than it
         # saves), and results must not depend on the machine's core count.
         torch.set_num_threads(1)
-        # Started first: the zygote must never see a check or a solution.
-        self.zygote = Zygote().start()
+        # Started first: the zygote must never see a check or a solution. A batch
+        # passes in a client of a zygote shared by all its grading processes.
+        self.zygote = zygote if zygote is not None else Zygote().start()
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
 
     def close(self) -> None:

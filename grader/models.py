@@ -204,9 +204,7 @@ class Report:
             "assignment": self.assignment,
             "checks": [c.to_dict() for c in self.checks],
             "problems": list(self.problems),
-            "exercises": [
-                {"name": name, "title": title} for name, title in self.exercise_titles.items()
-            ],
+            "exercises": [{"name": name, "title": title} for name, title in self.exercise_titles.items()],
             "isolation": list(self.isolation),
             "duration_s": round(self.duration_s, 3),
             "grader_version": self.grader_version,
@@ -224,7 +222,6 @@ class Report:
             duration_s=float(data.get("duration_s", 0.0)),
             grader_version=str(data.get("grader_version", "")),
         )
-
 
 
 @dataclass(frozen=True)

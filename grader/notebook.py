@@ -91,8 +91,13 @@ def _plain_notebook(data: dict[str, object]) -> nbformat.NotebookNode | None:
 
 
 _KEEP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_GUARDED = {ast.Import: "ImportError", ast.ImportFrom: "ImportError", ast.Assign: "Exception",
-            ast.AnnAssign: "Exception", ast.AugAssign: "Exception"}
+_GUARDED = {
+    ast.Import: "ImportError",
+    ast.ImportFrom: "ImportError",
+    ast.Assign: "Exception",
+    ast.AnnAssign: "Exception",
+    ast.AugAssign: "Exception",
+}
 _COMPOUND = (ast.If, ast.Try, ast.TryStar)
 #: Cell magics whose body is Python run in the notebook's namespace (``%%timeit`` runs it in a function).
 _PYTHON_CELL_MAGICS = frozenset({"time", "capture"})
@@ -303,10 +308,13 @@ def handout_notebook(stub_source: str, *, module: str) -> str:
         )
     )
     cells.append(new_code_cell(f"!grader check {module}.ipynb"))
-    notebook = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    })
+    notebook = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+    )
     nbformat.validate(notebook)
     return nbformat.writes(notebook)
 

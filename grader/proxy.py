@@ -35,9 +35,7 @@ class CallLog:
 class StudentModule:
     """Stands for the student's module of one exercise; attribute access gives a callable."""
 
-    def __init__(
-        self, runner: SubmissionRunner, exercise: str, *, provided: bool, seed: int, log: CallLog
-    ) -> None:
+    def __init__(self, runner: SubmissionRunner, exercise: str, *, provided: bool, seed: int, log: CallLog) -> None:
         self._runner = runner
         self._exercise = exercise
         self._provided = provided
@@ -58,9 +56,7 @@ class StudentModule:
         log = self._log
         seed = (self._seed + 1_000_003 * log.calls) % 2**31
         log.calls += 1
-        result = self._runner.call(
-            self._exercise, function, args, kwargs, seed=seed, return_args=return_args
-        )
+        result = self._runner.call(self._exercise, function, args, kwargs, seed=seed, return_args=return_args)
         if result.output:
             log.outputs.append((function, result.output))
         if result.status == "ok":

@@ -271,22 +271,16 @@ def _where_it_raises(assignment: Assignment, result: CheckResult) -> str:
 
 
 def _folder(assignment: Assignment, kind: str, name: str) -> Submission:
-    files = {
-        f"{e.name}.py": (e.solution if kind == "solution" else e.stub).read_bytes() for e in assignment.exercises
-    }
+    files = {f"{e.name}.py": (e.solution if kind == "solution" else e.stub).read_bytes() for e in assignment.exercises}
     return build_submission(files, assignment, name=name)
 
 
 def render_selftest(result: SelftestResult) -> str:
     """Plain-text summary: what is off first, then each function's mutants and the checks that catch them."""
     lines = [f"selftest of {result.assignment}: {result.checks} checks, {len(result.mutants)} mutants"]
-    lines.append(
-        f"  reference solutions: {result.checks - len(result.reference_failures)}/{result.checks} checks pass"
-    )
+    lines.append(f"  reference solutions: {result.checks - len(result.reference_failures)}/{result.checks} checks pass")
     lines += [f"    NOT PASSING on the reference: {f}" for f in result.reference_failures]
-    lines.append(
-        f"  stubs: {result.checks - len(result.stub_failures)}/{result.checks} checks are not_attempted"
-    )
+    lines.append(f"  stubs: {result.checks - len(result.stub_failures)}/{result.checks} checks are not_attempted")
     lines += [f"    NOT not_attempted on the stubs: {f}" for f in result.stub_failures]
     caught = sum(1 for m in result.mutants if m.caught)
     lines.append(f"  mutants: {caught}/{len(result.mutants)} caught")

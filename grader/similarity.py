@@ -28,11 +28,7 @@ _SKIP = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokeni
 def shingles(source: bytes) -> set[tuple[str, ...]]:
     """Token n-grams of ``source``; unparseable code falls back to whitespace-split words."""
     try:
-        words = [
-            tok.string
-            for tok in tokenize.tokenize(io.BytesIO(source).readline)
-            if tok.type not in _SKIP
-        ]
+        words = [tok.string for tok in tokenize.tokenize(io.BytesIO(source).readline) if tok.type not in _SKIP]
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
         words = source.decode("utf-8", errors="replace").split()
     return {tuple(words[i : i + SHINGLE]) for i in range(max(len(words) - SHINGLE + 1, 0))}

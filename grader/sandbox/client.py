@@ -60,26 +60,31 @@ class Zygote:
         self.landlock_abi = 0
 
     def start(self) -> Zygote:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "grader.sandbox.zygote", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=_ZYGOTE_ENV,
-                cwd=tempfile.gettempdir(),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise SandboxError(f"cannot start the sandbox's zygote process: {exc}") from None
-        finally:
-            theirs.close()
-        self._control = ours
+        proc, (control,) = _spawn(1)
+        self._proc = proc
+        self._attach(control)
+        return self
+
+    @classmethod
+    def start_shared(cls, count: int) -> tuple[subprocess.Popen[bytes], list[Zygote]]:
+        """One zygote process serving ``count`` clients, one per grading process.
+
+        Each client is meant to be inherited by one forked grading process; none
+        owns the process (the returned handle does), so closing a client only
+        closes its channel. A client whose shared zygote dies starts a private one.
+        """
+        proc, controls = _spawn(count)
+        clients = []
+        for control in controls:
+            client = cls()
+            client._attach(control)
+            clients.append(client)
+        return proc, clients
+
+    def _attach(self, control: socket.socket) -> None:
+        self._control = control
         self._buffer = b""
         self._ready = False
-        return self
 
     @property
     def alive(self) -> bool:
@@ -109,7 +114,7 @@ class Zygote:
         return answer
 
     def _ensure_ready(self) -> None:
-        if self._proc is None:
+        if self._control is None:
             self.start()
         if not self._ready:
             try:
@@ -181,6 +186,31 @@ class Zygote:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _spawn(count: int) -> tuple[subprocess.Popen[bytes], list[socket.socket]]:
+    """Start a zygote process with ``count`` control channels."""
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
+    theirs = [pair[1].fileno() for pair in pairs]
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "grader.sandbox.zygote", *map(str, theirs)],
+            pass_fds=theirs,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_ZYGOTE_ENV,
+            cwd=tempfile.gettempdir(),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        for pair in pairs:
+            pair[0].close()
+        raise SandboxError(f"cannot start the sandbox's zygote process: {exc}") from None
+    finally:
+        for pair in pairs:
+            pair[1].close()
+    return proc, [pair[0] for pair in pairs]
 
 
 class Worker:

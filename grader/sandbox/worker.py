@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import importlib
 import io
 import os
@@ -144,8 +143,9 @@ class _Server:
         self.output_fd = output_fd
         self.layers = layers
         self.modules: dict[str, Any] = {}
-        # Unfreeze so the student's garbage is collected normally.
-        gc.unfreeze()
+        # The zygote's heap stays frozen (gc.freeze): the student's new objects are
+        # collected as usual, and a full collection never walks (and copies, page by
+        # page) the millions of objects torch left behind.
 
     def serve(self) -> None:
         self._reply({"status": "ready", "layers": self.layers, "pid": os.getpid()})
@@ -267,7 +267,7 @@ class _Server:
         try:
             frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(src)]
             lines = [
-                f'  File "{f.filename[len(src):]}", line {f.lineno}, in {f.name}\n    {f.line or ""}'
+                f'  File "{f.filename[len(src) :]}", line {f.lineno}, in {f.name}\n    {f.line or ""}'
                 for f in frames[-8:]
             ]
             return "\n".join(lines)[:4000]
