@@ -26,7 +26,7 @@ import torch
 
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path, load_assignment
-from grader.errors import GraderError, SandboxError, SubmissionError, UsageError
+from grader.errors import GraderError, OutputError, SandboxError, SubmissionError, UsageError
 from grader.grading import Grader
 from grader.models import ClassReport, Report
 from grader.output import write_atomic
@@ -177,6 +177,10 @@ def grade_class(
     """
     limits = limits or assignment.limits
     workers = max(1, jobs or os.cpu_count() or 1)
+    try:  # fail before grading anyone, not after the first student
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
     with tempfile.TemporaryDirectory(prefix="grader-class-") as workdir:
         entries = discover(class_dir, workdir=Path(workdir))
         submissions = {entry.student: read_entry(entry, assignment) for entry in entries}

@@ -24,7 +24,7 @@ import torch
 from _pytest.runner import runtestprotocol  # the documented way custom run loops run an item
 
 from grader.assignment import Assignment
-from grader.checking import MARKER, CheckFailed, StudentCodeError
+from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError
 from grader.models import CheckResult, Outcome
 from grader.proxy import CallLog, StudentModule
@@ -255,7 +255,9 @@ class GraderPlugin:
             outcome, message = Outcome.PASSED, ""
         elif isinstance(exc, StudentCodeError):
             outcome, message = exc.outcome, exc.reason
-            if outcome is not Outcome.NOT_ATTEMPTED:
+            # The check's hint is about the function; it says nothing useful when the
+            # function was never written or its file could not even be imported.
+            if outcome is not Outcome.NOT_ATTEMPTED and not isinstance(exc, LoadFailed):
                 hint = info.hint
         elif isinstance(exc, CheckFailed):
             outcome, message, hint = Outcome.FAILED, exc.message, exc.hint or info.hint

@@ -41,12 +41,17 @@ class Listener:
     def __init__(self) -> None:
         self.hits = 0
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", LISTEN_PORT))
-        self.tcp.listen()
-        self.tcp.settimeout(0.2)
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", LISTEN_PORT))
+        try:
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.tcp.bind(("127.0.0.1", LISTEN_PORT))
+            self.tcp.listen()
+            self.udp.bind(("127.0.0.1", LISTEN_PORT))
+        except OSError:  # the port is taken (another run): no listener, but no leaked sockets
+            self.tcp.close()
+            self.udp.close()
+            raise
+        self.tcp.settimeout(0.2)
         self.udp.settimeout(0.2)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -73,7 +78,9 @@ class Listener:
 
 
 @pytest.fixture(scope="module")
-def graded(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClassReport, Path, int]]:
+def graded(
+    bundled: Assignment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ClassReport, Path, int | None]]:
     class_dir = tmp_path_factory.mktemp("class")
     for case in EXPECTED:
         shutil.copytree(ATTACKS / case, class_dir / case)
@@ -90,7 +97,7 @@ def graded(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Ite
         result = grade_class(class_dir, out, bundled, jobs=2, limits=limits, write_student=write_student_outputs)
         write_class_outputs(out, result)
     finally:
-        hits = listener.hits if listener else 0
+        hits = listener.hits if listener else None
         if listener:
             listener.close()
     after = sorted(CANARY.rglob("*")) if CANARY.exists() else []
@@ -99,7 +106,7 @@ def graded(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
-def test_each_function_gets_its_verdict(graded: tuple[ClassReport, Path, int], case: str) -> None:
+def test_each_function_gets_its_verdict(graded: tuple[ClassReport, Path, int | None], case: str) -> None:
     result, _, _ = graded
     report = next(r for r in result.reports if r.student == case)
     spec = EXPECTED[case]
@@ -114,7 +121,7 @@ def test_each_function_gets_its_verdict(graded: tuple[ClassReport, Path, int], c
             assert check.message.strip(), f"{case}: {check.name} has no reason"
 
 
-def test_the_honest_student_keeps_full_marks(graded: tuple[ClassReport, Path, int]) -> None:
+def test_the_honest_student_keeps_full_marks(graded: tuple[ClassReport, Path, int | None]) -> None:
     result, _, _ = graded
     honest = next(r for r in result.reports if r.student == "zz_honest")
     failed = [(c.name, c.message) for c in honest.checks if not c.outcome.ok]
@@ -122,13 +129,15 @@ def test_the_honest_student_keeps_full_marks(graded: tuple[ClassReport, Path, in
     assert honest.score == honest.max_score > 0
 
 
-def test_no_attack_reaches_the_network(graded: tuple[ClassReport, Path, int]) -> None:
+def test_no_attack_reaches_the_network(graded: tuple[ClassReport, Path, int | None]) -> None:
     _, out, hits = graded
+    if hits is None:
+        pytest.skip(f"port {LISTEN_PORT} was busy: no listener could watch it")
     assert hits == 0
     assert "ALLOWED" not in (out / "results.json").read_text()
 
 
-def test_no_answer_key_text_in_any_output(graded: tuple[ClassReport, Path, int], bundled: Assignment) -> None:
+def test_no_answer_key_text_in_any_output(graded: tuple[ClassReport, Path, int | None], bundled: Assignment) -> None:
     _, out, _ = graded
     solution = bundled.exercise("ex05_activations").solution.read_text()
     docstring_free = solution.split('"""')[-1].strip()  # the code after the module docstring
@@ -139,7 +148,7 @@ def test_no_answer_key_text_in_any_output(graded: tuple[ClassReport, Path, int],
             assert docstring_free[:200] not in text, path
 
 
-def test_student_text_is_never_live_markup(graded: tuple[ClassReport, Path, int]) -> None:
+def test_student_text_is_never_live_markup(graded: tuple[ClassReport, Path, int | None]) -> None:
     result, out, _ = graded
     for path in list(out.rglob("*.html")):
         html = path.read_text()
