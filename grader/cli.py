@@ -21,7 +21,7 @@ from grader.handout import write_handout
 from grader.models import Report
 from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
 from grader.progress import progress_display, summarize_class
-from grader.render import REPORT_FORMATS, print_report, render_html
+from grader.render import REPORT_FORMATS, print_report, render_annotations, render_html
 from grader.sandbox.limits import Limits
 from grader.scaffold import new_exercise
 from grader.selftest import render_selftest
@@ -162,6 +162,8 @@ def check(
     for name, target in targets:
         if name == "text" and target is None:
             print_report(report)
+        elif name == "github":  # annotations need paths relative to the checkout, not the submission
+            _emit(render_annotations(report, path_prefix=_checkout_prefix(path)), target)
         else:
             _emit(REPORT_FORMATS[name][0](report), target)
     names = {name for name, _ in targets}
@@ -171,6 +173,16 @@ def check(
         github_output=github_output if "classroom" in names else None,
     )
     _enforce(report, fail_under)
+
+
+def _checkout_prefix(path: Path) -> str:
+    """Where the submission's files are, relative to the current directory (the CI checkout)."""
+    base = (path if path.is_dir() else path.parent).resolve()
+    try:
+        relative = base.relative_to(Path.cwd().resolve())
+    except ValueError:  # outside the checkout: GitHub could not place it anyway
+        return ""
+    return "" if str(relative) == "." else relative.as_posix()
 
 
 def _format_targets(specs: tuple[str, ...], output: Path | None) -> list[tuple[str, Path | None]]:

@@ -38,8 +38,7 @@ import json
 from typing import Any
 
 from grader.models import CheckResult, Outcome, Report
-from grader.render.escape import redacted, visible
-from grader.render.github import neutralize_commands
+from grader.render.escape import neutralize_commands, redacted, visible
 
 MESSAGE_CHARS = 500
 

@@ -81,3 +81,18 @@ def redacted(check: CheckResult) -> CheckResult:
     if not check.hidden:
         return check
     return dataclasses.replace(check, description="", message="", hint="", output="", location=None)
+
+
+_DOUBLE_COLON = re.compile(r":(?=:)")
+
+
+def neutralize_commands(text: str) -> str:
+    """Return ``text`` with every ``::`` written ``: :`` and every ``##[`` written ``## [``.
+
+    GitHub's runner reads ``::command::`` at the start of any line of a job's
+    output (after leading spaces) and ``##[`` anywhere, so student text that
+    may reach a CI log (the terminal report, markdown, annotations) must not
+    carry either. Every ``::`` is broken, not only those at line starts,
+    because wrapping can move any of them to the start of a line.
+    """
+    return _DOUBLE_COLON.sub(": ", text).replace("##[", "## [")

@@ -19,24 +19,10 @@ from a student is an injection vector (``::add-mask::``, ``::stop-commands::``,
 from __future__ import annotations
 
 import posixpath
-import re
 
 from grader.models import CheckResult, Outcome, Report
-from grader.render.escape import redacted, visible
+from grader.render.escape import neutralize_commands, redacted, visible
 from grader.render.markdown import WORDS, render_markdown
-
-_DOUBLE_COLON = re.compile(r":(?=:)")
-
-
-def neutralize_commands(text: str) -> str:
-    """Return ``text`` with every ``::`` written ``: :`` and every ``##[`` written ``## [``.
-
-    The runner only honours ``::`` at the start of a line and escaping keeps
-    student text off line starts here; this second layer is for readers that
-    undo the escaping. A space keeps the text readable (``torch: :nn``) where a
-    percent code would show up verbatim in the annotation.
-    """
-    return _DOUBLE_COLON.sub(": ", text).replace("##[", "## [")
 
 
 def escape_data(text: str) -> str:

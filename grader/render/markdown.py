@@ -16,7 +16,7 @@ import html
 import re
 
 from grader.models import CheckResult, Outcome, Report
-from grader.render.escape import excerpt, redacted, visible
+from grader.render.escape import excerpt, neutralize_commands, redacted, visible
 
 OUTPUT_LINES = 30
 OUTPUT_CHARS = 3000
@@ -51,7 +51,7 @@ def _points(value: float) -> str:
 
 def md_inline(text: str) -> str:
     """Return ``text`` as literal inline markdown: one line, no markup, no HTML, nothing invisible."""
-    flat = " ".join(visible(text).split("\n"))
+    flat = " ".join(neutralize_commands(visible(text)).split("\n"))
     return html.escape(_MD_SPECIAL.sub(r"\\\1", flat), quote=False)
 
 
@@ -63,11 +63,11 @@ def md_code(text: str) -> str:
 def _html_inline(text: str) -> str:
     # Inside an HTML block (``<summary>``) markdown is not parsed, so only entities apply;
     # a blank line would end the block, so the text stays on one line.
-    return html.escape(" ".join(visible(text).split("\n")))
+    return html.escape(" ".join(neutralize_commands(visible(text)).split("\n")))
 
 
 def _pre(text: str) -> str:
-    return f"<pre>{html.escape(visible(text))}</pre>"
+    return f"<pre>{html.escape(neutralize_commands(visible(text)))}</pre>"
 
 
 def _check_label(check: CheckResult) -> str:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.models import CheckResult, Outcome, Report
-from grader.render.escape import excerpt, redacted, visible
+from grader.render.escape import excerpt, neutralize_commands, redacted, visible
 
 DEFAULT_WIDTH = 100
 OUTPUT_LINES = 20
@@ -39,7 +39,7 @@ def _points(value: float) -> str:
 
 def _safe(text: str, style: str = "") -> Text:
     # Text objects are never parsed as markup, whatever the console's settings.
-    return Text(visible(text), style=style)
+    return Text(neutralize_commands(visible(text)), style=style)
 
 
 def _outcome(outcome: Outcome) -> Text:
