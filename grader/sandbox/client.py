@@ -22,7 +22,7 @@ from typing import Any
 from grader import codec
 from grader.errors import SandboxError
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import ChannelClosed, recv_exact, send_frame
+from grader.sandbox.protocol import WORKER_BROKEN_EXIT, ChannelClosed, recv_exact, send_frame
 
 #: How long a cold zygote may take to import torch (first start on a slow disk).
 ZYGOTE_START_TIMEOUT_S = 180.0
@@ -329,14 +329,24 @@ def describe_exit(status: int | None, limits: Limits) -> str:
         if sig == signal.SIGBUS:
             return "crashed: bus error"
         if sig == signal.SIGKILL:
-            return f"was killed (SIGKILL), most likely out of memory (limit {limits.describe_memory()})"
+            # The grader's own kills are reported as timeouts before this is reached.
+            return (
+                f"was killed (SIGKILL): it ran out of memory (limit {limits.describe_memory()}) "
+                "or killed its own process"
+            )
         try:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
         return f"crashed: killed by {name}"
     if os.WIFEXITED(status):
-        return f"ended the grading process itself (exit code {os.WEXITSTATUS(status)}, e.g. os._exit or sys.exit)"
+        code = os.WEXITSTATUS(status)
+        if code == WORKER_BROKEN_EXIT:
+            return (
+                "broke the sandbox process it ran in (for example by closing its file descriptors "
+                "or replacing builtins), so its answer could not be sent back"
+            )
+        return f"ended the grading process itself (exit code {code}, e.g. os._exit or sys.exit)"
     return "crashed"
 
 

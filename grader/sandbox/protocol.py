@@ -32,3 +32,8 @@ def recv_frame(sock: socket.socket, *, max_bytes: int) -> bytes:
     if size > max_bytes:
         raise ValueError(f"frame of {size} bytes exceeds the {max_bytes}-byte limit")
     return recv_exact(sock, size)
+
+
+#: A worker's exit code when its own serving loop fails: the student's code broke
+#: the process it ran in (closed its descriptors, replaced builtins...).
+WORKER_BROKEN_EXIT = 70

@@ -31,7 +31,7 @@ import torch
 from grader import codec
 from grader.sandbox import isolation
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import ChannelClosed, recv_frame, send_frame
+from grader.sandbox.protocol import WORKER_BROKEN_EXIT, ChannelClosed, recv_frame, send_frame
 
 #: Largest request the grader sends (student files plus pickled arguments).
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -50,7 +50,7 @@ def run(sock: socket.socket, *, scratch: Path, limits: Limits, read_paths: list[
         layers = _lock_down(scratch=scratch, read_paths=read_paths)
         _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
     except BaseException:  # the worker must never fall back into the zygote's loop
-        code = 70
+        code = WORKER_BROKEN_EXIT
     os._exit(code)
 
 

@@ -33,6 +33,7 @@ import torch.optim  # noqa: E402  (1.3 s on first use: it would eat a call's tim
 
 from grader.sandbox import isolation, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
+from grader.sandbox.protocol import WORKER_BROKEN_EXIT  # noqa: E402
 
 MAX_CONTROL_BYTES = 64 * 1024
 
@@ -115,7 +116,7 @@ def _handle(
                 limits=Limits.from_dict(request["limits"]),
                 read_paths=read_paths,
             )
-            os._exit(70)  # worker.run never returns; belt and braces
+            os._exit(WORKER_BROKEN_EXIT)  # worker.run never returns; belt and braces
         os.close(fds[0])
         return {"pid": pid}
     for fd in fds:
