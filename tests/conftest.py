@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +121,60 @@ def bundled() -> Assignment:
 def bundled_grader(bundled: Assignment) -> Iterator[Grader]:
     with Grader(bundled) as grader:
         yield grader
+
+
+# --- the Nu Html Checker ------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CI_VNU_JAR = REPO_ROOT / ".ci" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def find_vnu_jar() -> Path | None:
+    """``$VNU_JAR`` if set, else the copy ``.ci/run`` installs with npm, else None."""
+    configured = os.environ.get("VNU_JAR", "")
+    jar = Path(configured) if configured else CI_VNU_JAR
+    return jar if jar.is_file() else None
+
+
+class Vnu:
+    """Runs the Nu Html Checker (``--Werror --also-check-css --format json``) on files, one JVM per call."""
+
+    def __init__(self, java: str, jar: Path) -> None:
+        self.java, self.jar = java, jar
+
+    def __call__(self, files: Sequence[Path]) -> list[dict[str, Any]]:
+        """Check all ``files`` in one invocation; its messages (an empty list: all valid, no warnings)."""
+        assert files, "vnu: no files to check"
+        command = [self.java, "-jar", str(self.jar), "--Werror", "--also-check-css", "--format", "json"]
+        result = subprocess.run([*command, *map(str, files)], capture_output=True, text=True, timeout=300, check=False)
+        try:
+            messages: list[dict[str, Any]] = json.loads(result.stderr)["messages"]
+        except (ValueError, KeyError, TypeError):
+            pytest.fail(f"vnu exited {result.returncode} without JSON output: {result.stderr[-2000:]}")
+        if result.returncode != 0 and not messages:
+            pytest.fail(f"vnu exited {result.returncode} with no messages: {result.stdout[-2000:]}")
+        return messages
+
+    @staticmethod
+    def describe(messages: list[dict[str, Any]]) -> str:
+        """One line per message, for an assertion's explanation."""
+        return "\n".join(
+            f"{m.get('url', '?')}:{m.get('lastLine', '?')}: {m.get('type')}/{m.get('subType', '-')}: "
+            f"{m.get('message')} [{m.get('extract', '')!r}]"
+            for m in messages
+        )
+
+
+@pytest.fixture(scope="session")
+def vnu() -> Vnu:
+    """``vnu(files)``: the Nu Html Checker's messages on ``files``; skips when there is no jar or no java.
+
+    The jar is ``$VNU_JAR``, else the one ``.ci/run`` installs with npm under ``.ci/vnu``.
+    """
+    jar = find_vnu_jar()
+    if jar is None:
+        pytest.skip("no vnu.jar: set VNU_JAR, or install it: npm install --no-save --prefix .ci/vnu vnu-jar")
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("the Nu Html Checker (vnu.jar) needs java on PATH")
+    return Vnu(java, jar)
