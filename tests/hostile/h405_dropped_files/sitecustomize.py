@@ -1,0 +1,2 @@
+import builtins
+builtins.HOSTILE_POISONED = True
