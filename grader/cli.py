@@ -60,6 +60,20 @@ def _load(assignment_dir: Path | None) -> Assignment:
     return load_assignment(assignment_dir)
 
 
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Wall-clock limit per call, in seconds (default: the assignment's, 5).",
+)
+memory_option = click.option(
+    "--memory",
+    type=click.IntRange(min=256),
+    default=None,
+    help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).",
+)
+
+
 def _limits(assignment: Assignment, timeout: float | None, memory: int | None) -> Limits:
     data = assignment.limits.to_dict()
     if timeout is not None:
@@ -103,18 +117,8 @@ def cli() -> None:
     help="Also write the HTML report card to FILE.",
 )
 @click.option("--student", default=None, help="Student name on the report (default: the file's or folder's name).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    help="Wall-clock limit per call, in seconds (default: the assignment's, 5).",
-)
-@click.option(
-    "--memory",
-    type=click.IntRange(min=256),
-    default=None,
-    help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).",
-)
+@timeout_option
+@memory_option
 @click.option(
     "--fail-under",
     type=click.FloatRange(0, 100),
@@ -249,18 +253,8 @@ def list_(assignment_dir: Path | None) -> None:
     multiple=True,
     help="Also write this format for every student, in OUT/<student>/ (repeatable).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    help="Wall-clock limit per call, in seconds (default: the assignment's, 5).",
-)
-@click.option(
-    "--memory",
-    type=click.IntRange(min=256),
-    default=None,
-    help="Memory above torch's baseline per worker, in MiB (default: the assignment's, 1024).",
-)
+@timeout_option
+@memory_option
 def grade(
     class_dir: Path | None,
     out_dir: Path,

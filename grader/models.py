@@ -28,6 +28,11 @@ class Outcome(enum.StrEnum):
     def ok(self) -> bool:
         return self is Outcome.PASSED
 
+    @property
+    def label(self) -> str:
+        """The outcome in a reader's words ("timed out", "not attempted"), for every report format."""
+        return self.value.replace("_", " ") if self is not Outcome.TIMEOUT else "timed out"
+
 
 @dataclass(frozen=True)
 class Location:

@@ -30,14 +30,14 @@ def shout(text):
     raise NotImplementedError
 '''
 
-TINY_SOLUTION = '''
+TINY_SOLUTION = """
 def double(x):
     return 2 * x
 
 
 def shout(text):
     return text.upper() + "!"
-'''
+"""
 
 TINY_CHECKS = '''
 import torch

@@ -92,8 +92,19 @@ def test_killed_batch_resumes_to_the_same_results(tmp_path: Path, tiny: Assignme
     _, expected = run_batch(class_dir, reference_out, tiny)
 
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "grader", "grade", str(class_dir), "--out", str(out),
-               "--assignment", str(tiny.root), "--jobs", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "grade",
+        str(class_dir),
+        "--out",
+        str(out),
+        "--assignment",
+        str(tiny.root),
+        "--jobs",
+        "1",
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while len(list(out.glob("*/result.json"))) < 3 and time.monotonic() < deadline:

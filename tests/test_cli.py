@@ -56,8 +56,20 @@ def test_check_json_is_the_stable_contract(runner: CliRunner, tmp_path: Path, ti
     html = tmp_path / "card.html"
     result = runner.invoke(
         cli,
-        ["check", str(submission(tmp_path, HALF)), "--assignment", str(tiny.root), "--format", "json",
-         "--output", str(out), "--html", str(html), "--student", "Zoë"],
+        [
+            "check",
+            str(submission(tmp_path, HALF)),
+            "--assignment",
+            str(tiny.root),
+            "--format",
+            "json",
+            "--output",
+            str(out),
+            "--html",
+            str(html),
+            "--student",
+            "Zoë",
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
@@ -73,8 +85,18 @@ def test_check_json_is_the_stable_contract(runner: CliRunner, tmp_path: Path, ti
 def test_fail_under_and_ci_formats(runner: CliRunner, tmp_path: Path, tiny: Assignment) -> None:
     summary = tmp_path / "summary.md"
     gh_output = tmp_path / "github_output"
-    args = ["check", str(submission(tmp_path, HALF)), "--assignment", str(tiny.root),
-            "-f", "github", "-f", f"junit:{tmp_path / 'junit.xml'}", "-f", f"classroom:{tmp_path / 'c.txt'}"]
+    args = [
+        "check",
+        str(submission(tmp_path, HALF)),
+        "--assignment",
+        str(tiny.root),
+        "-f",
+        "github",
+        "-f",
+        f"junit:{tmp_path / 'junit.xml'}",
+        "-f",
+        f"classroom:{tmp_path / 'c.txt'}",
+    ]
     env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(gh_output)}
     passing = runner.invoke(cli, [*args, "--fail-under", "60"], env=env)
     assert passing.exit_code == 0, passing.output
@@ -94,8 +116,9 @@ def test_fail_under_and_ci_formats(runner: CliRunner, tmp_path: Path, tiny: Assi
 
 
 def test_several_terminal_formats_are_refused(runner: CliRunner, tmp_path: Path, tiny: Assignment) -> None:
-    result = runner.invoke(cli, ["check", str(submission(tmp_path, CORRECT)), "--assignment", str(tiny.root),
-                                 "-f", "json", "-f", "text"])
+    result = runner.invoke(
+        cli, ["check", str(submission(tmp_path, CORRECT)), "--assignment", str(tiny.root), "-f", "json", "-f", "text"]
+    )
     assert result.exit_code == 2
     assert "only one --format" in result.output
 
@@ -115,11 +138,19 @@ def test_grade_writes_every_output(runner: CliRunner, tmp_path: Path, tiny: Assi
     (class_dir / "alice.py").write_text(CORRECT)
     (class_dir / "bob.py").write_text(HALF)
     out = tmp_path / "out"
-    result = runner.invoke(cli, ["grade", str(class_dir), "--out", str(out), "--assignment", str(tiny.root),
-                                 "-j", "1", "-f", "junit"])
+    result = runner.invoke(
+        cli, ["grade", str(class_dir), "--out", str(out), "--assignment", str(tiny.root), "-j", "1", "-f", "junit"]
+    )
     assert result.exit_code == 0, result.output
-    for name in ("index.html", "grades.csv", "results.json", "junit.xml", "alice/report.html",
-                 "bob/result.json", "bob/junit.xml"):
+    for name in (
+        "index.html",
+        "grades.csv",
+        "results.json",
+        "junit.xml",
+        "alice/report.html",
+        "bob/result.json",
+        "bob/junit.xml",
+    ):
         assert (out / name).is_file(), name
     assert "graded 2 students" in result.output
 

@@ -64,7 +64,9 @@ def test_hidden_check_reveals_only_its_verdict(tiny: Assignment, tiny_grader: Gr
 
 
 def test_student_exception_is_an_error_with_its_reason(tiny: Assignment, tiny_grader: Grader) -> None:
-    source = b"def double(x):\n    raise ValueError('no doubles today')\n\ndef shout(text):\n    return text.upper() + '!'\n"
+    source = (
+        b"def double(x):\n    raise ValueError('no doubles today')\n\ndef shout(text):\n    return text.upper() + '!'\n"
+    )
     report = tiny_grader.grade(submit(tiny, source))
     result = {c.name: c for c in report.checks}
     assert result["double_values"].outcome is Outcome.ERROR
@@ -126,7 +128,9 @@ def test_batch_keeps_students_apart(tiny: Assignment, tiny_grader: Grader) -> No
 
 
 def test_grading_is_deterministic(tiny: Assignment, tiny_grader: Grader) -> None:
-    source = b"import torch\ndef double(x):\n    return x * 2 + torch.rand(1) * 1e-3\n\ndef shout(text):\n    return text\n"
+    source = (
+        b"import torch\ndef double(x):\n    return x * 2 + torch.rand(1) * 1e-3\n\ndef shout(text):\n    return text\n"
+    )
 
     def stable(report: Report) -> list[tuple[str, str, str]]:
         return [(c.name, c.outcome.value, c.message) for c in report.checks]

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_attacks import CANARY, RAW_CONTROL, Listener
 
 from grader.assignment import Assignment
 from grader.batch import grade_class
@@ -42,7 +43,6 @@ from grader.output import write_class_outputs, write_student_outputs
 from grader.render import REPORT_FORMATS, render_step_summary, render_text
 from grader.sandbox.limits import Limits
 from grader.submission import load_submission
-from test_attacks import CANARY, RAW_CONTROL, Listener
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +55,24 @@ STUDENT = {case: case for case in EXPECTED} | {"h504_hostile_student_name": HOST
 #: Text that appears only if an attack read something it must not (or got a forbidden side effect through).
 FORBIDDEN = ("LEAK", "VICTIMSECRET", "ALLOWED", "pwned", "HOSTILE_POISONED")
 #: Workflow commands a student printed, which must never start a line of any output.
-FORGED_COMMAND = re.compile(r"^\s*(::(set-output|add-mask|stop-commands|notice title=FAKEPASS|warning::FAKEPASS|error file=grader)|##\[)", re.M)
+FORGED_COMMAND = re.compile(
+    r"^\s*(::(set-output|add-mask|stop-commands|notice title=FAKEPASS|warning::FAKEPASS|error file=grader)|##\[)", re.M
+)
 #: Cases that still fail because of a grader bug: case -> reason (strict xfail, remove when fixed).
 XFAIL: dict[str, str] = {}
 #: Files the poisoning cases try to create in every sys.path entry.
 POISON_NAMES = ("sitecustomize.py", "usercustomize.py", "hostile_poison.pth", "hostile_poison_torch")
-TMP_POISON = [Path("/tmp/HOSTILE_POISON.py"), Path("/dev/shm/HOSTILE_POISON"), Path("/var/tmp/HOSTILE_POISON"),
-              Path("/tmp/hostile_disk_fill.bin"), Path("/tmp/sitecustomize.py"), Path("/tmp/conftest.py"),
-              Path("/tmp/torch.py"), Path("/tmp/results.json"), Path("/tmp/report.html")]
+TMP_POISON = [
+    Path("/tmp/HOSTILE_POISON.py"),
+    Path("/dev/shm/HOSTILE_POISON"),
+    Path("/var/tmp/HOSTILE_POISON"),
+    Path("/tmp/hostile_disk_fill.bin"),
+    Path("/tmp/sitecustomize.py"),
+    Path("/tmp/conftest.py"),
+    Path("/tmp/torch.py"),
+    Path("/tmp/results.json"),
+    Path("/tmp/report.html"),
+]
 
 
 def _poison_paths() -> set[Path]:
@@ -142,7 +152,9 @@ def graded(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Ite
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     assert poison_after == poison_before, f"an attack wrote outside its scratch folder: {poison_after - poison_before}"
     canary_after = sorted(CANARY.rglob("*")) if CANARY.exists() else []
-    assert canary_after == canary_before, f"an attack wrote to the canary folder: {set(canary_after) - set(canary_before)}"
+    assert canary_after == canary_before, (
+        f"an attack wrote to the canary folder: {set(canary_after) - set(canary_before)}"
+    )
     # Every per-report format too, so the greps below see what a student or CI would see.
     for report in result.reports:
         folder = out / "formats" / _slug(report.student)
@@ -224,7 +236,9 @@ def test_no_attack_reaches_the_network(graded: tuple[ClassReport, Path, int]) ->
     assert hits == 0
 
 
-def test_no_answer_key_or_classmate_text_in_any_output(graded: tuple[ClassReport, Path, int], bundled: Assignment) -> None:
+def test_no_answer_key_or_classmate_text_in_any_output(
+    graded: tuple[ClassReport, Path, int], bundled: Assignment
+) -> None:
     _, out, _ = graded
     leaks = []
     for exercise in ("ex05_activations", "ex03_linear", "ex01_tensors"):

@@ -49,14 +49,6 @@ _STATUS = {
     Outcome.ERROR: "error",
     Outcome.TIMEOUT: "error",
 }
-_WORDS = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.ERROR: "error",
-    Outcome.TIMEOUT: "timed out",
-    Outcome.NOT_ATTEMPTED: "not attempted",
-}
-
 
 def _safe(text: str) -> str:
     return neutralize_commands(visible(text))
@@ -65,7 +57,7 @@ def _safe(text: str) -> str:
 def _message(check: CheckResult) -> str:
     if check.outcome.ok:
         return ""
-    text = check.message or _WORDS[check.outcome]
+    text = check.message or check.outcome.label
     if check.hint:
         text += f"\nHint: {check.hint}"
     if len(text) > MESSAGE_CHARS:

@@ -22,7 +22,7 @@ import posixpath
 
 from grader.models import CheckResult, Outcome, Report
 from grader.render.escape import neutralize_commands, redacted, visible
-from grader.render.markdown import WORDS, render_markdown
+from grader.render.markdown import render_markdown
 
 
 def escape_data(text: str) -> str:
@@ -41,7 +41,7 @@ def _safe(text: str) -> str:
 
 def _annotation(check: CheckResult, path_prefix: str) -> str:
     command = "warning" if check.outcome is Outcome.NOT_ATTEMPTED else "error"
-    verdict = WORDS[check.outcome]
+    verdict = check.outcome.label
     properties: list[tuple[str, str]] = []
     if check.hidden:
         title = f"{check.function}: {check.name} (hidden): {verdict}"

@@ -16,19 +16,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grader.models import CheckResult, Outcome, Report
+from grader.models import CheckResult, Report
 from grader.render.escape import excerpt, redacted, visible
 
 OUTPUT_LINES = 50
 OUTPUT_CHARS = 8000
-
-_WORDS = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.ERROR: "error",
-    Outcome.TIMEOUT: "timed out",
-    Outcome.NOT_ATTEMPTED: "not attempted",
-}
 
 # Gradescope's visibility values are "visible", "hidden" (never shown to
 # students), "after_due_date" and "after_published" (shown once the teacher
@@ -46,7 +38,7 @@ def _points(value: float) -> str:
 def _test_output(check: CheckResult) -> str:
     if check.outcome.ok:
         return check.description
-    parts = [f"{_WORDS[check.outcome].capitalize()}: {check.message}" if check.message else _WORDS[check.outcome]]
+    parts = [f"{check.outcome.label.capitalize()}: {check.message}" if check.message else check.outcome.label]
     if check.hint:
         parts.append(f"Hint: {check.hint}")
     if check.location:
@@ -76,7 +68,7 @@ def _test(check: CheckResult, number: str) -> dict[str, Any]:
 
 
 def _summary(report: Report) -> str:
-    counts = ", ".join(f"{n} {_WORDS[outcome]}" for outcome, n in report.counts().items() if n)
+    counts = ", ".join(f"{n} {outcome.label}" for outcome, n in report.counts().items() if n)
     lines = [
         f"Score: {_points(report.score)}/{_points(report.max_score)} ({report.percent:.1f}%)",
         counts or "no checks",

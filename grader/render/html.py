@@ -16,14 +16,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 OUTPUT_LINES = 200
 OUTPUT_CHARS = 16_000
 
-OUTCOME_LABELS = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.ERROR: "error",
-    Outcome.TIMEOUT: "timed out",
-    Outcome.NOT_ATTEMPTED: "not attempted",
-}
-
 
 def _points(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
@@ -56,7 +48,7 @@ def environment() -> Environment:
     )
     env.filters["visible"] = visible
     env.filters["points"] = _points
-    env.filters["outcome_label"] = OUTCOME_LABELS.__getitem__
+    env.filters["outcome_label"] = lambda outcome: Outcome(outcome).label
     env.filters["excerpt"] = functools.partial(excerpt, max_lines=OUTPUT_LINES, max_chars=OUTPUT_CHARS)
     env.filters["redacted"] = redacted
     return env

@@ -27,13 +27,6 @@ from grader.render.escape import excerpt, redacted, visible
 OUTPUT_LINES = 200
 OUTPUT_CHARS = 16_000
 
-_WORDS = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.ERROR: "error",
-    Outcome.TIMEOUT: "timed out",
-    Outcome.NOT_ATTEMPTED: "not attempted",
-}
 _ERRORS = (Outcome.ERROR, Outcome.TIMEOUT)
 _FAILURES = (Outcome.FAILED, Outcome.NOT_ATTEMPTED)
 
@@ -86,7 +79,7 @@ def _testcase(suite: ET.Element, check: CheckResult) -> None:
         },
     )
     if not check.outcome.ok:
-        verdict = _WORDS[check.outcome]
+        verdict = check.outcome.label
         body = [shown.message] if shown.message else []
         if shown.hint:
             body.append(f"Hint: {shown.hint}")

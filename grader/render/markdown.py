@@ -23,13 +23,6 @@ OUTPUT_CHARS = 3000
 #: GitHub rejects comments longer than 65,536 characters; leave room for the rest.
 DETAILS_BUDGET = 50_000
 
-WORDS = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.ERROR: "error",
-    Outcome.TIMEOUT: "timed out",
-    Outcome.NOT_ATTEMPTED: "not attempted",
-}
 _ICONS = {
     Outcome.PASSED: "✅",
     Outcome.FAILED: "❌",
@@ -37,7 +30,7 @@ _ICONS = {
     Outcome.TIMEOUT: "⏱️",
     Outcome.NOT_ATTEMPTED: "⬜",
 }
-LABELS = {outcome: f"{_ICONS[outcome]} {word}" for outcome, word in WORDS.items()}
+LABELS = {outcome: f"{_ICONS[outcome]} {outcome.label}" for outcome in Outcome}
 
 # Every ASCII punctuation character CommonMark gives a meaning to; a
 # backslash before any ASCII punctuation is always a literal, so escaping too
@@ -107,7 +100,7 @@ def _details(check: CheckResult) -> str:
 
 def render_markdown(report: Report) -> str:
     """Return the report as GitHub Flavored Markdown: score, a table per exercise, then what to fix."""
-    counts = ", ".join(f"{count} {WORDS[outcome]}" for outcome, count in report.counts().items() if count)
+    counts = ", ".join(f"{count} {outcome.label}" for outcome, count in report.counts().items() if count)
     title = "## Grader report"
     if report.assignment:
         title += f": {md_inline(report.assignment)}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from grader.models import CheckStats, ClassReport, Outcome, Report
-from grader.render.html import OUTCOME_LABELS, environment
+from grader.render.html import environment
 
 BINS = 10
 #: Drawing area of the score histogram, in SVG user units.
@@ -115,7 +115,7 @@ def _hidden_checks(report: ClassReport) -> set[tuple[str, str, str]]:
 def reason_text(reason: str, *, hidden: bool) -> str:
     """How a failure reason reads on the page: a hidden check's is only its outcome."""
     if hidden:
-        label = OUTCOME_LABELS[Outcome(reason)] if reason in _OUTCOMES else reason
+        label = Outcome(reason).label if reason in _OUTCOMES else reason
         return f"{label} (hidden check)"
     if len(reason) > REASON_CHARS:
         return reason[: REASON_CHARS - 3] + "..."

@@ -17,13 +17,6 @@ DEFAULT_WIDTH = 100
 OUTPUT_LINES = 20
 OUTPUT_CHARS = 4000
 
-_LABELS = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.ERROR: "error",
-    Outcome.TIMEOUT: "timed out",
-    Outcome.NOT_ATTEMPTED: "not attempted",
-}
 _STYLES = {
     Outcome.PASSED: "green",
     Outcome.FAILED: "bold red",
@@ -43,7 +36,7 @@ def _safe(text: str, style: str = "") -> Text:
 
 
 def _outcome(outcome: Outcome) -> Text:
-    return Text(_LABELS[outcome], style=_STYLES[outcome])
+    return Text(outcome.label, style=_STYLES[outcome])
 
 
 def _check_label(check: CheckResult) -> Text:
@@ -103,7 +96,7 @@ def _details(check: CheckResult) -> list[RenderableType]:
 
 
 def _summary(report: Report) -> Text:
-    counts = ", ".join(f"{count} {_LABELS[outcome]}" for outcome, count in report.counts().items() if count)
+    counts = ", ".join(f"{count} {outcome.label}" for outcome, count in report.counts().items() if count)
     return Text.assemble(
         ("Score: ", "bold"),
         (f"{_points(report.score)}/{_points(report.max_score)}", "bold"),
