@@ -194,7 +194,7 @@ class GraderPlugin:
             keywords={},
             outcome="passed" if excinfo is None else "failed",
             longrepr=None if excinfo is None else f"{excinfo.typename}: {excinfo.exconly()[:500]}",
-            when=call.when,
+            when=call.when,  # type: ignore[arg-type]  # "collect" never reaches this hook
             duration=call.duration,
             start=call.start,
             stop=call.stop,
@@ -305,7 +305,7 @@ def seed_rngs(seed: int) -> None:
     Not ``torch.manual_seed``: it also queues a lazy CUDA seeding call, with a
     formatted stack trace, every time CUDA is not initialised (once per check).
     """
-    torch.random.default_generator.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
 

@@ -42,8 +42,8 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
     own: dict[str, tuple[set[tuple[str, ...]], set[str]]] = {}
     for name, submission in submissions.items():
         grams: set[tuple[str, ...]] = set()
-        for exercise in submission.exercises:
-            grams |= shingles(submission.files.get(f"{exercise}.py", b""))
+        for module in submission.exercises:
+            grams |= shingles(submission.files.get(f"{module}.py", b""))
         grams -= common
         if len(grams) >= MIN_SHINGLES:
             own[name] = (grams, set(submission.exercises))

@@ -209,7 +209,7 @@ class _Server:
         seed = int(request["seed"])
         # Not torch.manual_seed: it also queues a lazy CUDA seeding call, with a formatted
         # stack trace, on every call when CUDA is not initialised.
-        torch.random.default_generator.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)
         if "arguments" in request:
