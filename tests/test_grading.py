@@ -138,3 +138,11 @@ def test_grading_is_deterministic(tiny: Assignment, tiny_grader: Grader) -> None
     first = tiny_grader.grade(submit(tiny, source))
     second = tiny_grader.grade(submit(tiny, source))
     assert stable(first) == stable(second)
+
+
+def test_printed_output_is_kept_for_the_check_that_made_it(tiny: Assignment, tiny_grader: Grader) -> None:
+    source = b"def double(x):\n    print('debug: got', tuple(x.shape))\n    return x\n\ndef shout(text):\n    return 'x'\n"
+    report = tiny_grader.grade(submit(tiny, source))
+    result = {c.name: c for c in report.checks}
+    assert "debug: got (3, 4)" in result["double_values"].output
+    assert result["shout"].output == ""

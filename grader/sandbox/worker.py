@@ -224,7 +224,8 @@ class _Server:
             return
         duration = time.perf_counter() - started
         payload: Any = (value, tuple(args), dict(kwargs)) if request.get("return_args") else value
-        self._reply({"status": "ok", "value": payload, "duration_s": duration}, value_may_fail=True)
+        answer = {"status": "ok", "value": payload, "duration_s": duration, "output": self._take_output()}
+        self._reply(answer, value_may_fail=True)
 
     # -- answers ----------------------------------------------------------------
 
@@ -299,12 +300,15 @@ class _Server:
     def _clear_output(self) -> None:
         self._flush()
         with contextlib.suppress(OSError):
-            os.ftruncate(self.output_fd, 0)
+            if os.fstat(self.output_fd).st_size:
+                os.ftruncate(self.output_fd, 0)
 
     def _take_output(self) -> str:
         self._flush()
         try:
             size = os.fstat(self.output_fd).st_size
+            if not size:  # the common case: one syscall, no read
+                return ""
             data = os.pread(self.output_fd, self.limits.output_bytes, 0)
         except OSError:
             return ""
