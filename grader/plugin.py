@@ -232,7 +232,7 @@ class GraderPlugin:
         item.stash[_EXC_KEY] = None
         started = time.perf_counter()
         try:
-            runtestprotocol(item, log=False, nextitem=following)
+            item.stash[_EXC_KEY] = _execute(item, following)
         finally:
             log = self._current.log
             self._current = None
@@ -293,6 +293,39 @@ class GraderPlugin:
 def _first_lines(text: str, limit: int = 2000) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _execute(item: pytest.Item, following: pytest.Item | None) -> BaseException | None:
+    """Set up, run and tear down one check; return what it raised.
+
+    Calls pytest's fixture set-up state directly rather than ``runtestprotocol``:
+    the protocol's setup/call/teardown hooks and reports run every plugin's
+    hook implementations three times per check, which measured as a third of
+    the grader's own CPU per student (18-23 ms of 45-65 ms). Falls back to the
+    protocol if a future pytest renames the set-up state.
+    """
+    state = getattr(item.session, "_setupstate", None)
+    if state is None or not hasattr(item, "_initrequest"):
+        runtestprotocol(item, log=False, nextitem=following)
+        return item.stash.get(_EXC_KEY, None)
+    raised: BaseException | None = None
+    # As runtestprotocol does: a fresh request, so fixture values (the student
+    # proxy above all) never carry over from the previous submission.
+    item._initrequest()  # type: ignore[attr-defined]
+    try:
+        state.setup(item)
+        item.runtest()
+    except BaseException as exc:  # noqa: BLE001 - a check's failure is data, whatever it is
+        raised = exc
+    try:
+        state.teardown_exact(following)
+    except BaseException as exc:  # noqa: BLE001
+        raised = raised or exc
+    item._request = False  # type: ignore[attr-defined]
+    item.funcargs = None  # type: ignore[attr-defined]
+    if isinstance(raised, KeyboardInterrupt):
+        raise raised
+    return raised
 
 
 def _is_under(file: str | None, folder: Path) -> bool:
