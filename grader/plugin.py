@@ -311,7 +311,7 @@ def _execute(item: pytest.Item, following: pytest.Item | None) -> BaseException 
     raised: BaseException | None = None
     # As runtestprotocol does: a fresh request, so fixture values (the student
     # proxy above all) never carry over from the previous submission.
-    item._initrequest()  # type: ignore[attr-defined]
+    item._initrequest()
     try:
         state.setup(item)
         item.runtest()
