@@ -215,7 +215,10 @@ class _Encoder:
         if isinstance(value, nn.Module):
             return self.module(value, depth)
         if isinstance(value, int):
-            return {"t": "int", "v": str(int.__index__(value))}
+            try:
+                return {"t": "int", "v": str(int.__index__(value))}
+            except ValueError:  # more digits than Python will convert
+                raise Unsupported("an integer too large to return") from None
         if isinstance(value, float):
             return {"t": "float", "v": repr(float.__float__(value))}
         if isinstance(value, str):
@@ -360,7 +363,10 @@ class _Decoder:
                 out[key] = self.decode(pair[1], depth + 1)
             return out
         if kind == "size":
-            return torch.Size([_int(d) for d in _list(value)])
+            dims = [_int(d) for d in _list(value)]
+            if any(not 0 <= d < 2**63 for d in dims):
+                raise DecodeError("bad size")
+            return torch.Size(dims)
         if kind == "dtype":
             if value not in DTYPES:
                 raise DecodeError("bad dtype")
@@ -548,3 +554,9 @@ def decode(message: bytes) -> Any:
         return decoder.decode(tree)
     except RecursionError:
         raise DecodeError("message nested too deeply") from None
+    except DecodeError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, RuntimeError) as exc:
+        # A worker controls every byte: whatever a malformed node makes the
+        # decoder trip on, the trusted side sees one error type.
+        raise DecodeError(f"malformed value ({type(exc).__name__})") from None

@@ -1,7 +1,7 @@
 """Flag identical or near-identical submissions in a class (for the teacher's overview).
 
-Code is compared as token 5-grams ("shingles"): whitespace, blank lines and
-reordering of whole functions do not hide a copy, and what every student
+Code is compared as token 5-grams ("shingles"): whitespace, comments, blank
+lines and reordering of whole functions do not hide a copy, and what every student
 shares (the stubs' signatures and docstrings) is ignored so that students who
 merely left the same exercises untouched are not flagged.
 """
@@ -22,7 +22,15 @@ SHINGLE = 5
 THRESHOLD = 0.85
 #: Submissions with fewer own shingles than this are too small to judge.
 MIN_SHINGLES = 40
-_SKIP = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING, tokenize.ENDMARKER}
+_SKIP = {
+    tokenize.COMMENT,
+    tokenize.NL,
+    tokenize.NEWLINE,
+    tokenize.INDENT,
+    tokenize.DEDENT,
+    tokenize.ENCODING,
+    tokenize.ENDMARKER,
+}
 
 
 def shingles(source: bytes) -> set[tuple[str, ...]]:
@@ -35,24 +43,33 @@ def shingles(source: bytes) -> set[tuple[str, ...]]:
 
 
 def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) -> tuple[SimilarPair, ...]:
-    """Pairs of students whose attempted code overlaps at or above ``THRESHOLD``."""
-    common: set[tuple[str, ...]] = set()
+    """Pairs of students with at least one exercise module overlapping at or above ``THRESHOLD``.
+
+    Exercises are compared one by one, so copying two exercises out of six
+    is flagged too; the pair's similarity is the highest of its exercises'.
+    """
+    per_exercise: dict[str, dict[str, set[tuple[str, ...]]]] = {}
     for exercise in assignment.exercises:
-        common |= shingles(exercise.stub.read_bytes())
-    own: dict[str, tuple[set[tuple[str, ...]], set[str]]] = {}
-    for name, submission in submissions.items():
-        grams: set[tuple[str, ...]] = set()
-        for module in submission.exercises:
-            grams |= shingles(submission.files.get(f"{module}.py", b""))
-        grams -= common
-        if len(grams) >= MIN_SHINGLES:
-            own[name] = (grams, set(submission.exercises))
-    pairs = []
-    for (a, (ga, ea)), (b, (gb, eb)) in itertools.combinations(sorted(own.items()), 2):
-        # Cheap bound first: Jaccard <= min/max of the set sizes.
-        if min(len(ga), len(gb)) < THRESHOLD * max(len(ga), len(gb)):
-            continue
-        score = len(ga & gb) / len(ga | gb)
-        if score >= THRESHOLD:
-            pairs.append(SimilarPair(a, b, score, tuple(e for e in assignment.names if e in ea & eb)))
+        common = shingles(exercise.stub.read_bytes())
+        students: dict[str, set[tuple[str, ...]]] = {}
+        for name, submission in submissions.items():
+            if exercise.name not in submission.exercises:
+                continue
+            grams = shingles(submission.files.get(f"{exercise.name}.py", b"")) - common
+            if len(grams) >= MIN_SHINGLES:
+                students[name] = grams
+        per_exercise[exercise.name] = students
+    matches: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for exercise, students in per_exercise.items():
+        for (a, ga), (b, gb) in itertools.combinations(sorted(students.items()), 2):
+            # Cheap bound first: Jaccard <= min/max of the set sizes.
+            if min(len(ga), len(gb)) < THRESHOLD * max(len(ga), len(gb)):
+                continue
+            score = len(ga & gb) / len(ga | gb)
+            if score >= THRESHOLD:
+                matches.setdefault((a, b), []).append((exercise, score))
+    pairs = [
+        SimilarPair(a, b, max(score for _, score in found), tuple(exercise for exercise, _ in found))
+        for (a, b), found in matches.items()
+    ]
     return tuple(sorted(pairs, key=lambda p: (-p.similarity, p.first, p.second)))

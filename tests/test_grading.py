@@ -141,7 +141,9 @@ def test_grading_is_deterministic(tiny: Assignment, tiny_grader: Grader) -> None
 
 
 def test_printed_output_is_kept_for_the_check_that_made_it(tiny: Assignment, tiny_grader: Grader) -> None:
-    source = b"def double(x):\n    print('debug: got', tuple(x.shape))\n    return x\n\ndef shout(text):\n    return 'x'\n"
+    source = (
+        b"def double(x):\n    print('debug: got', tuple(x.shape))\n    return x\n\ndef shout(text):\n    return 'x'\n"
+    )
     report = tiny_grader.grade(submit(tiny, source))
     result = {c.name: c for c in report.checks}
     assert "debug: got (3, 4)" in result["double_values"].output

@@ -1,0 +1,961 @@
+"""The pickle-free codec: what the worker returns is rebuilt as plain data, and a lying worker is refused.
+
+Round trips (tensors, scalars, containers, allowlisted ``nn`` modules), what
+the encoder refuses with ``Unsupported``, and what the decoder refuses with
+``DecodeError`` when the message is hostile: fast, never allocating what a
+header claims, never raising anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+from torch import nn
+
+from grader import codec
+from grader.codec import MAGIC, MAX_DEPTH, MAX_NODES, MODULE_CLASSES, DecodeError, Unsupported, decode, encode
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hypothesis keeps its caches under tmp_path, not in the repository's ``.hypothesis``."""
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    yield
+    set_hypothesis_home_dir(None)
+
+
+def roundtrip(value: Any) -> Any:
+    return decode(encode(value))
+
+
+def message(tree: Any, blob: bytes = b"") -> bytes:
+    """A hand-made codec message: the header may say anything."""
+    header = json.dumps(tree).encode()
+    return MAGIC + struct.pack(">II", len(header), len(blob)) + header + blob
+
+
+def split(data: bytes) -> tuple[Any, bytes]:
+    """A valid message's header tree and blob."""
+    header_len, _ = struct.unpack(">II", data[4:12])
+    return json.loads(data[12 : 12 + header_len]), data[12 + header_len :]
+
+
+def assert_rejected(data: bytes, match: str | None = None) -> None:
+    """``decode`` refuses ``data`` with ``DecodeError`` within a second, without a MemoryError."""
+    start = time.perf_counter()
+    with pytest.raises(DecodeError, match=match):
+        decode(data)
+    assert time.perf_counter() - start < 1.0
+
+
+def same(a: Any, b: Any) -> bool:
+    """Structural equality with exact types, nan == nan and the sign of zero."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return (
+            list(a) == list(b)
+            and all(same(k1, k2) for k1, k2 in zip(a, b, strict=True))
+            and all(same(a[k], b[k]) for k in a)
+        )
+    return bool(a == b)
+
+
+def I(n: int) -> dict[str, str]:  # noqa: E743 - reads like the node it builds
+    return {"t": "int", "v": str(n)}
+
+
+def module_node(cls: str, init: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    node = {"t": "module", "cls": cls, "id": 0, "init": init, "params": [], "buffers": [], "children": []}
+    node["training"] = True
+    node.update(fields)
+    return node
+
+
+def linear_node(in_features: int, out_features: int, params: list[Any], **fields: Any) -> dict[str, Any]:
+    init = {"in_features": I(in_features), "out_features": I(out_features), "bias": False}
+    return module_node("Linear", init, params=params, **fields)
+
+
+def tensor_node(dtype: str, shape: list[Any], off: int = 0, length: int | None = None) -> dict[str, Any]:
+    if length is None:
+        length = math.prod(shape) * torch.empty((), dtype=codec.DTYPES[dtype]).element_size()
+    return {"t": "tensor", "dtype": dtype, "shape": shape, "off": off, "len": length, "grad": False}
+
+
+# --------------------------------------------------------------------------- tensors
+
+ALL_DTYPES = list(codec.DTYPES.values())
+
+
+def sample(dtype: torch.dtype, shape: tuple[int, ...] = (3, 4)) -> torch.Tensor:
+    if dtype is torch.bool:
+        return torch.rand(shape) > 0.5
+    if dtype.is_floating_point or dtype.is_complex:
+        return torch.randn(shape, dtype=dtype)
+    info = torch.iinfo(dtype)
+    return torch.randint(max(info.min, -1000), min(info.max, 1000), shape, dtype=dtype)
+
+
+def assert_plain_equal(got: Any, want: torch.Tensor) -> None:
+    assert type(got) is torch.Tensor
+    assert got.dtype == want.dtype
+    assert got.shape == want.shape
+    assert got.is_contiguous()
+    assert torch.equal(got, want.detach())
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_tensor_roundtrip_every_dtype(dtype: torch.dtype) -> None:
+    x = sample(dtype)
+    assert_plain_equal(roundtrip(x), x)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_zero_dim_and_empty_tensors(dtype: torch.dtype) -> None:
+    for x in (sample(dtype, ()), sample(dtype, (0,)), sample(dtype, (2, 0, 3))):
+        assert_plain_equal(roundtrip(x), x)
+
+
+def test_float_specials_keep_their_bits() -> None:
+    x = torch.tensor([math.nan, math.inf, -math.inf, -0.0, 5e-324], dtype=torch.float64)
+    got = roundtrip(x)
+    assert got.view(torch.int64).tolist() == x.view(torch.int64).tolist()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x.t(),
+        lambda x: x[::2],
+        lambda x: x[:, 1],
+        lambda x: x[1:, 1:3],
+        lambda x: x[0, 0],
+        lambda x: x.unsqueeze(0).expand(3, 4, 5),
+        lambda x: x.view(2, 10)[:, ::3],
+        lambda x: torch.as_strided(x, (2, 2), (0, 1)),
+    ],
+    ids=["transpose", "step", "column", "slice", "element", "expand", "view-step", "stride-0"],
+)
+def test_non_contiguous_views_arrive_as_their_values(make: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    x = make(torch.randn(4, 5))
+    assert_plain_equal(roundtrip(x), x.contiguous())
+
+
+def test_conjugate_and_negative_views_are_resolved() -> None:
+    z = torch.randn(3, dtype=torch.complex64)
+    assert torch.equal(roundtrip(z.conj()), z.conj().resolve_conj())
+    neg = z.conj().imag  # a negative-bit view
+    assert torch.equal(roundtrip(neg), -z.imag)
+
+
+def test_view_of_a_big_storage_sends_only_its_elements() -> None:
+    big = torch.zeros(100_000)
+    assert len(encode(big[:3])) < 1_000
+
+
+def test_decoded_tensors_own_their_memory() -> None:
+    blob = struct.pack("<4f", 1, 2, 3, 4)
+    node = tensor_node("float32", [4])
+    a, b = decode(message({"t": "list", "v": [node, node]}, blob))
+    a += 1
+    assert b.tolist() == [1, 2, 3, 4]
+
+
+def test_requires_grad_is_kept_and_the_result_is_a_leaf() -> None:
+    leaf = torch.randn(3, requires_grad=True)
+    for x, grad in ((leaf, True), (leaf * 2, True), (leaf.detach(), False), (torch.arange(3), False)):
+        got = roundtrip(x)
+        assert got.requires_grad is grad
+        assert got.is_leaf
+        assert got.grad_fn is None
+
+
+def test_parameter_alone_arrives_as_a_plain_tensor() -> None:
+    p = nn.Parameter(torch.randn(2, 2))
+    got = roundtrip(p)
+    assert type(got) is torch.Tensor
+    assert got.requires_grad
+    assert torch.equal(got, p.detach())
+
+
+class LyingTensor(torch.Tensor):
+    """Claims equality with anything, through every door it has."""
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if getattr(func, "__name__", "") in ("equal", "allclose", "eq", "__eq__", "isclose"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+    def __eq__(self, other: object) -> Any:
+        return True
+
+    __hash__ = torch.Tensor.__hash__
+
+    def tolist(self) -> Any:
+        return [42]
+
+    def numpy(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("lying numpy")
+
+
+def test_tensor_subclass_is_stripped() -> None:
+    base = torch.randn(3, 2)
+    liar = base.clone().as_subclass(LyingTensor)
+    assert torch.equal(liar, torch.zeros(1))  # it does lie here
+    got = roundtrip(liar)
+    assert type(got) is torch.Tensor
+    assert torch.equal(got, base)
+    assert not torch.equal(got, torch.zeros(1))
+    assert got.tolist() == base.tolist()
+    assert isinstance(got == 0, torch.Tensor)
+
+
+def test_tensor_subclass_inside_containers_is_stripped() -> None:
+    liar = torch.ones(2).as_subclass(LyingTensor)
+    got = roundtrip({"a": [liar, (liar,)]})
+    assert type(got["a"][0]) is torch.Tensor
+    assert type(got["a"][1][0]) is torch.Tensor
+
+
+def test_unsupported_tensors_are_refused() -> None:
+    with pytest.raises(Unsupported, match="layout"):
+        encode(torch.eye(3).to_sparse())
+    with pytest.raises(Unsupported, match="CPU"):
+        encode(torch.empty(3, device="meta"))
+    exotic = [d for d in (getattr(torch, "uint16", None), getattr(torch, "float8_e4m3fn", None)) if d is not None]
+    for dtype in exotic:
+        with pytest.raises(Unsupported, match="dtype"):
+            encode(torch.zeros(2, dtype=dtype))
+        with pytest.raises(Unsupported, match="dtype"):
+            encode(dtype)
+
+
+# --------------------------------------------------------------------------- scalars and containers
+
+
+class LyingInt(int):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = int.__hash__
+
+    def __index__(self) -> int:
+        return 0
+
+    def __int__(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return "0"
+
+    __repr__ = __str__
+
+
+class LyingFloat(float):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = float.__hash__
+
+    def __float__(self) -> float:
+        return 0.0
+
+    def __repr__(self) -> str:
+        return "0.0"
+
+
+class LyingStr(str):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+    def __str__(self) -> str:
+        return "lie"
+
+    def upper(self) -> str:  # type: ignore[override]
+        return "LIE"
+
+
+def test_scalar_subclasses_become_plain_builtins_with_their_true_value() -> None:
+    got = roundtrip([LyingInt(7), LyingFloat(2.5), LyingStr("HI!")])
+    assert [type(v) for v in got] == [int, float, str]
+    assert got == [7, 2.5, "HI!"]
+    assert got[0] != 8 and got[1] != 3.0 and got[2] != "nope"
+
+
+def test_plain_scalars() -> None:
+    values = [None, True, False, 0, -1, 2**63, -(2**100), 0.1, -0.0, math.inf, -math.inf, "", "héllo\n\x00\u202e"]
+    got = roundtrip(values)
+    assert same(got, values)
+    assert math.isnan(roundtrip(math.nan))
+
+
+def test_tuples_and_lists_are_kept_apart() -> None:
+    value = ([1, (2, [3])], (), [], [()])
+    got = roundtrip(value)
+    assert same(got, value)
+
+
+def test_dicts_with_str_and_int_keys_keep_order_and_key_types() -> None:
+    value = {"b": 1, 2: "two", "a": {3: [4]}, -5: None, LyingInt(9): LyingStr("x")}
+    got = roundtrip(value)
+    assert list(got) == ["b", 2, "a", -5, 9]
+    assert [type(k) for k in got] == [str, int, str, int, int]
+    assert got[9] == "x" and type(got[9]) is str
+
+
+def test_dict_subclasses_become_plain_dicts() -> None:
+    got = roundtrip(OrderedDict(a=1))
+    assert type(got) is dict and got == {"a": 1}
+
+
+@pytest.mark.parametrize("key", [1.5, True, (1,), None, b"x"], ids=repr)
+def test_other_dict_keys_are_refused(key: Any) -> None:
+    with pytest.raises(Unsupported, match="dict key"):
+        encode({key: 1})
+
+
+def test_torch_size_and_dtype() -> None:
+    value = (torch.Size([2, 3]), torch.Size([]), torch.float32, torch.bool, torch.bfloat16)
+    got = roundtrip(value)
+    assert type(got[0]) is torch.Size and got[0] == (2, 3)
+    assert type(got[1]) is torch.Size and got[1] == ()
+    assert got[2:] == (torch.float32, torch.bool, torch.bfloat16)
+
+
+def test_nested_mixture() -> None:
+    x = torch.randn(2)
+    got = roundtrip({"t": [x, {"s": torch.Size([1])}], "d": (torch.int8, [None, 1.5])})
+    assert torch.equal(got["t"][0], x)
+    assert got["t"][1] == {"s": torch.Size([1])}
+    assert got["d"] == (torch.int8, [None, 1.5])
+
+
+def test_nesting_up_to_the_limit_is_fine_and_beyond_is_refused() -> None:
+    ok: Any = 1
+    for _ in range(MAX_DEPTH):
+        ok = [ok]
+    assert roundtrip(ok) == ok
+    with pytest.raises(Unsupported, match="deeply"):
+        encode([ok])
+
+
+def test_self_containing_list_is_refused() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(Unsupported, match="deeply"):
+        encode(loop)
+
+
+def test_too_many_parts_are_refused() -> None:
+    with pytest.raises(Unsupported, match="too large"):
+        encode([None] * MAX_NODES)
+
+
+def test_too_long_string_is_refused() -> None:
+    with pytest.raises(Unsupported, match="too long"):
+        encode("x" * (codec.MAX_STRING + 1))
+
+
+def test_oversized_message_is_refused_not_truncated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec, "MAX_MESSAGE_BYTES", 1000)
+    with pytest.raises(Unsupported, match="too large to return"):
+        encode(torch.zeros(1000))
+
+
+def test_huge_int_is_refused_with_unsupported() -> None:
+    with pytest.raises(Unsupported):
+        encode(10**5000)
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+class MyNet(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Linear(nn.Linear):
+    """A subclass hiding behind an allowlisted name."""
+
+
+class Reducing:
+    def __reduce__(self) -> Any:
+        return (print, ("pwned",))
+
+
+def _generator() -> Iterator[int]:
+    yield 1
+
+
+@pytest.mark.parametrize(
+    ("value", "type_words"),
+    [
+        (object(), "unsupported type object"),
+        (lambda x: x, "unsupported type function"),
+        (_generator(), "unsupported type generator"),
+        (Reducing(), f"unsupported type {__name__}.Reducing"),
+        ({1, 2}, "unsupported type set"),
+        (b"bytes", "unsupported type bytes"),
+        (1j, "unsupported type complex"),
+        (range(3), "unsupported type range"),
+        (len, "unsupported type builtin_function_or_method"),
+        (MyNet(), f"{__name__}.MyNet, which is not a standard torch.nn layer"),
+        (Linear(2, 2), f"{__name__}.Linear, which is not a standard torch.nn layer"),
+        (nn.Sequential(nn.ReLU(), MyNet()), f"{__name__}.MyNet"),
+        (nn.GRU(2, 2), "torch.nn.modules.rnn.GRU"),
+        ([1, {"k": (object(),)}], "unsupported type object"),
+    ],
+    ids=lambda v: type(v).__name__ if not isinstance(v, str) else "",
+)
+def test_refusals_name_the_type(value: Any, type_words: str) -> None:
+    with pytest.raises(Unsupported) as info:
+        encode(value)
+    assert type_words in str(info.value)
+
+
+# --------------------------------------------------------------------------- modules
+
+
+def _seq_named() -> nn.Module:
+    return nn.Sequential(OrderedDict(hidden=nn.Linear(4, 5), act=nn.ReLU(), out=nn.Linear(5, 3)))
+
+
+def _trained_batchnorm(cls: type[nn.Module], shape: tuple[int, ...]) -> nn.Module:
+    bn = cls(shape[1], momentum=0.3)
+    for _ in range(3):
+        bn(torch.randn(shape) * 3 + 1)
+    return bn.eval()
+
+
+def _frozen_linear() -> nn.Module:
+    layer = nn.Linear(4, 3)
+    layer.weight.requires_grad_(False)
+    return layer
+
+
+def _x(*shape: int) -> Callable[[], tuple[Any, ...]]:
+    return lambda: (torch.randn(*shape),)
+
+
+def _prob_target() -> tuple[Any, ...]:
+    return torch.rand(4, 3), torch.rand(4, 3)
+
+
+def _class_target() -> tuple[Any, ...]:
+    return torch.randn(4, 3), torch.tensor([0, 2, 1, 2])
+
+
+def _log_probs_target() -> tuple[Any, ...]:
+    return torch.randn(4, 3).log_softmax(1), torch.tensor([0, 2, 1, 2])
+
+
+class Holder(nn.Module):
+    """Only to hold a ModuleDict's forward input."""
+
+
+#: (name, builder, inputs); the builder's module is compared with its rebuilt copy on the inputs.
+MODULE_CASES: list[tuple[str, Callable[[], nn.Module], Callable[[], tuple[Any, ...]] | None]] = [
+    ("Sequential", _seq_named, _x(2, 4)),
+    ("ModuleList", lambda: nn.ModuleList([nn.Linear(2, 2), nn.Tanh()]), None),
+    ("ModuleDict", lambda: nn.ModuleDict({"enc": nn.Linear(2, 3), "act": nn.GELU()}), None),
+    ("Linear", lambda: nn.Linear(4, 3), _x(2, 4)),
+    ("Linear", lambda: nn.Linear(4, 3, bias=False), _x(2, 4)),
+    ("Linear", _frozen_linear, _x(2, 4)),
+    ("Bilinear", lambda: nn.Bilinear(3, 4, 2), lambda: (torch.randn(5, 3), torch.randn(5, 4))),
+    ("Identity", nn.Identity, _x(3)),
+    ("Flatten", lambda: nn.Flatten(1, 2), _x(2, 3, 4, 5)),
+    ("ReLU", nn.ReLU, _x(10)),
+    ("ReLU6", nn.ReLU6, _x(10)),
+    ("SiLU", nn.SiLU, _x(10)),
+    ("Mish", nn.Mish, _x(10)),
+    ("LeakyReLU", lambda: nn.LeakyReLU(0.2), _x(10)),
+    ("ELU", lambda: nn.ELU(0.5), _x(10)),
+    ("GELU", lambda: nn.GELU("tanh"), _x(10)),
+    ("Sigmoid", nn.Sigmoid, _x(10)),
+    ("Tanh", nn.Tanh, _x(10)),
+    ("Hardtanh", lambda: nn.Hardtanh(-0.5, 0.7), _x(10)),
+    ("Softplus", lambda: nn.Softplus(beta=2.0, threshold=5.0), _x(10)),
+    ("Softmax", lambda: nn.Softmax(dim=0), _x(3, 4)),
+    ("LogSoftmax", lambda: nn.LogSoftmax(dim=1), _x(3, 4)),
+    ("Softmin", lambda: nn.Softmin(dim=-1), _x(3, 4)),
+    ("Dropout", lambda: nn.Dropout(0.3).eval(), _x(10)),
+    ("BatchNorm1d", lambda: _trained_batchnorm(nn.BatchNorm1d, (8, 4)), _x(5, 4)),
+    ("BatchNorm1d", lambda: nn.BatchNorm1d(4, affine=False, track_running_stats=False), _x(5, 4)),
+    ("BatchNorm2d", lambda: _trained_batchnorm(nn.BatchNorm2d, (4, 3, 5, 5)), _x(2, 3, 5, 5)),
+    ("LayerNorm", lambda: nn.LayerNorm(4, eps=1e-3), _x(2, 4)),
+    ("LayerNorm", lambda: nn.LayerNorm((2, 4), elementwise_affine=False), _x(3, 2, 4)),
+    ("LayerNorm", lambda: nn.LayerNorm(4, bias=False), _x(2, 4)),
+    ("Embedding", lambda: nn.Embedding(10, 4, padding_idx=0), lambda: (torch.tensor([[0, 3], [9, 0]]),)),
+    ("Conv1d", lambda: nn.Conv1d(3, 4, 3, padding=1, dilation=2), _x(2, 3, 9)),
+    ("Conv2d", lambda: nn.Conv2d(3, 4, (3, 2), stride=2, padding=1, groups=1), _x(2, 3, 8, 8)),
+    ("Conv2d", lambda: nn.Conv2d(4, 4, 3, groups=2, bias=False), _x(1, 4, 6, 6)),
+    ("MSELoss", lambda: nn.MSELoss(reduction="sum"), _prob_target),
+    ("L1Loss", lambda: nn.L1Loss(reduction="none"), _prob_target),
+    ("BCELoss", nn.BCELoss, _prob_target),
+    ("BCEWithLogitsLoss", nn.BCEWithLogitsLoss, _prob_target),
+    ("CrossEntropyLoss", lambda: nn.CrossEntropyLoss(label_smoothing=0.1, ignore_index=1), _class_target),
+    ("NLLLoss", lambda: nn.NLLLoss(reduction="sum", ignore_index=2), _log_probs_target),
+]
+
+
+def test_every_allowlisted_class_has_a_roundtrip_case() -> None:
+    assert set(MODULE_CLASSES) == {name for name, _, _ in MODULE_CASES}
+
+
+def assert_same_module(got: nn.Module, want: nn.Module) -> None:
+    assert type(got) is type(want)
+    assert got.training == want.training
+    assert repr(got) == repr(want)  # constructor arguments, child names and order
+    got_state, want_state = got.state_dict(), want.state_dict()
+    assert list(got_state) == list(want_state)
+    for key, value in want_state.items():
+        assert got_state[key].dtype == value.dtype
+        assert torch.equal(got_state[key], value), key
+    got_params, want_params = dict(got.named_parameters()), dict(want.named_parameters())
+    assert list(got_params) == list(want_params)
+    for key, param in want_params.items():
+        assert type(got_params[key]) is nn.Parameter
+        assert got_params[key].requires_grad == param.requires_grad, key
+        assert got_params[key].device.type == "cpu"
+    for (name, child), (_, want_child) in zip(got.named_modules(), want.named_modules(), strict=True):
+        assert child.training == want_child.training, name
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "inputs"), MODULE_CASES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(MODULE_CASES)]
+)
+def test_module_roundtrip(
+    name: str, build: Callable[[], nn.Module], inputs: Callable[[], tuple[Any, ...]] | None
+) -> None:
+    torch.manual_seed(0)
+    module = build()
+    got = roundtrip(module)
+    assert type(got).__name__ == name
+    assert_same_module(got, module)
+    if inputs is not None:
+        args = inputs()
+        with torch.no_grad():
+            assert torch.equal(got(*args), module(*args))
+
+
+def test_training_flags_are_kept_per_child() -> None:
+    seq = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5), nn.Sequential(nn.BatchNorm1d(3), nn.ReLU()))
+    seq[1].eval()
+    seq[2][0].eval()
+    got = roundtrip(seq)
+    flags = [True, True, False, True, False, True]
+    assert [m.training for m in got.modules()] == [m.training for m in seq.modules()] == flags
+    seq.eval()
+    assert not any(m.training for m in roundtrip(seq).modules())
+
+
+def test_shared_parameter_stays_shared() -> None:
+    first, second = nn.Linear(4, 4), nn.Linear(4, 4)
+    second.weight = first.weight
+    seq = nn.Sequential(first, nn.ReLU(), second)
+    assert len(list(seq.parameters())) == 3
+    got = roundtrip(seq)
+    assert len(list(got.parameters())) == 3
+    assert got[0].weight is got[2].weight
+    assert got[0].bias is not got[2].bias
+    with torch.no_grad():
+        got[0].weight.fill_(1.0)
+    assert torch.equal(got[2].weight, torch.ones(4, 4))
+
+
+def test_shared_module_stays_shared() -> None:
+    layer = nn.Linear(3, 3)
+    seq = nn.Sequential(layer, nn.Tanh(), layer)
+    got = roundtrip(seq)
+    assert got[0] is got[2]
+    assert len(list(got.parameters())) == 2
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        assert torch.equal(got(x), seq(x))
+
+
+def test_tied_embedding_and_linear_share_a_parameter() -> None:
+    embed, head = nn.Embedding(7, 4), nn.Linear(4, 7, bias=False)
+    head.weight = embed.weight
+    got = roundtrip(nn.ModuleList([embed, head]))
+    assert got[0].weight is got[1].weight
+
+
+def test_module_inside_containers() -> None:
+    layer = nn.Linear(2, 2)
+    got = roundtrip({"model": layer, "extra": [layer, torch.ones(1)]})
+    assert got["model"] is got["extra"][0]
+    assert_same_module(got["model"], layer)
+
+
+def test_rebuilt_module_can_be_trained() -> None:
+    got = roundtrip(nn.Linear(3, 1))
+    loss = got(torch.randn(4, 3)).pow(2).sum()
+    loss.backward()
+    assert got.weight.grad is not None and got.weight.grad.shape == (1, 3)
+
+
+def test_rebuilt_module_is_fast_even_for_embeddings() -> None:
+    data = encode(nn.Sequential(*[nn.Embedding(50, 8) for _ in range(20)]))
+    start = time.perf_counter()
+    decode(data)
+    assert time.perf_counter() - start < 1.0
+
+
+# --------------------------------------------------------------------------- hostile messages
+
+VALID = encode({"x": torch.arange(6.0).reshape(2, 3), "m": nn.Linear(2, 2), "s": "text", "f": 0.5})
+
+
+def test_every_truncation_is_refused() -> None:
+    for cut in range(len(VALID)):
+        with pytest.raises(DecodeError):
+            decode(VALID[:cut])
+
+
+def test_trailing_bytes_are_refused() -> None:
+    assert_rejected(VALID + b"\0", "length")
+
+
+@pytest.mark.parametrize("magic", [b"GRC0", b"grc1", b"\x80\x04\x95\x00", b"PK\x03\x04"], ids=repr)
+def test_wrong_magic(magic: bytes) -> None:
+    assert_rejected(magic + VALID[4:], "not a codec message")
+
+
+def test_empty_and_tiny_messages() -> None:
+    for data in (b"", MAGIC, MAGIC + b"\0" * 7):
+        assert_rejected(data)
+
+
+@pytest.mark.parametrize("delta", [(1, 0), (-1, 0), (0, 1), (0, -1), (2**31, 0), (0, 2**31)])
+def test_header_and_blob_lengths_that_lie(delta: tuple[int, int]) -> None:
+    header_len, blob_len = struct.unpack(">II", VALID[4:12])
+    lie = struct.pack(">II", (header_len + delta[0]) % 2**32, (blob_len + delta[1]) % 2**32)
+    assert_rejected(MAGIC + lie + VALID[12:])
+
+
+def test_header_that_is_not_json() -> None:
+    for header in (b"{", b"\xff\xfe", b"nan", b"[" * 100_000, b'{"t": "int", "v": "1"} x'):
+        assert_rejected(MAGIC + struct.pack(">II", len(header), 0) + header)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        tensor_node("float32", [4], length=4 * 4),  # blob holds 8 bytes only
+        tensor_node("float32", [2], off=4, length=8),  # runs past the end
+        tensor_node("float32", [2], off=-4, length=8),
+        tensor_node("float32", [3], length=8),  # length does not fit the shape
+        tensor_node("float32", [-2], length=-8),
+        tensor_node("float32", [-2, -1], length=8),
+        tensor_node("float32", [2**31] * 16, length=8),
+        tensor_node("float32", [2**62, 2**62], length=8),
+        tensor_node("float32", [10**30], length=8),
+        tensor_node("float32", [1] * 17, length=4),  # more than MAX_DIMS
+        tensor_node("float128", [2], length=8),
+        tensor_node("object", [2], length=8),
+        tensor_node("float32", ["2"], length=8) | {"shape": "2"},
+        tensor_node("float32", [2.0], length=8),
+        tensor_node("float32", [True, True], length=4),
+        tensor_node("float32", [2]) | {"off": "x"},
+        tensor_node("float32", [2]) | {"len": None},
+    ],
+    ids=lambda n: f"{n['dtype']}{n['shape']}@{n['off']}+{n['len']}",
+)
+def test_tensor_headers_that_do_not_fit_the_blob(node: dict[str, Any]) -> None:
+    assert_rejected(message(node, b"\0" * 8))
+
+
+@pytest.mark.parametrize("shape", [[0, 10**30], [0, 2**62, 2**62]], ids=["zero-by-1e30", "zero-by-2**62-squared"])
+def test_empty_tensor_with_huge_dimensions(shape: list[int]) -> None:
+    assert_rejected(message(tensor_node("float32", shape, length=0)))
+
+
+def test_depth_bomb_of_valid_nodes() -> None:
+    node: Any = I(1)
+    for _ in range(MAX_DEPTH + 1):
+        node = {"t": "list", "v": [node]}
+    assert_rejected(message(node), "too deep")
+    node = None
+    for _ in range(50_000):
+        node = {"t": "tuple", "v": [node]}
+    header = ('{"t":"tuple","v":[' * 50_000 + "null" + "]}" * 50_000).encode()
+    assert_rejected(MAGIC + struct.pack(">II", len(header), 0) + header)
+
+
+def test_node_count_bomb() -> None:
+    assert_rejected(message({"t": "list", "v": [None] * (MAX_NODES + 1)}), "too large")
+    wide = {"t": "dict", "v": [[I(i), None] for i in range(MAX_NODES // 2 + 1)]}
+    assert_rejected(message(wide), "too large")
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"t": "pickle", "v": "gASVAAAAAAAAAACMCGJ1aWx0aW5zlIwFcHJpbnSUk5Qu"},
+        {"t": "eval", "v": "__import__('os')"},
+        {"v": 1},
+        [1, 2],
+        "str",
+        3,
+        1.5,
+        {"t": "int", "v": "1e5"},
+        {"t": "int", "v": 1.5},
+        {"t": "int", "v": True},
+        {"t": "int", "v": "9" * 4301},
+        {"t": "float", "v": 1.5},
+        {"t": "float", "v": "1" * 41},
+        {"t": "str", "v": 3},
+        {"t": "list", "v": {"a": 1}},
+        {"t": "tuple", "v": None},
+        {"t": "dict", "v": [[I(1)]]},
+        {"t": "dict", "v": [[{"t": "list", "v": []}, None]]},
+        {"t": "dict", "v": [[None, None]]},
+        {"t": "size", "v": [I(1), "x"]},
+        {"t": "dtype", "v": "torch.float32"},
+        {"t": "dtype", "v": "__class__"},
+    ],
+    ids=repr,
+)
+def test_malformed_value_nodes(node: Any) -> None:
+    assert_rejected(message(node))
+
+
+# Malformed headers that escape as a non-DecodeError today: client.py's ``except codec.DecodeError``
+# lets them into the trusted process instead of killing the worker.
+ESCAPING_NODES = {
+    "float-text": {"t": "float", "v": "abc"},
+    "int-superscript": {"t": "int", "v": "²"},
+    "int-double-minus": {"t": "int", "v": "--5"},
+    "dtype-list": {"t": "dtype", "v": []},
+    "tensor-dtype-list": {"t": "tensor", "dtype": [], "shape": [], "off": 0, "len": 0},
+    "module-cls-list": {"t": "module", "cls": []},
+    "module-ref-list": {"t": "module_ref", "id": []},
+    "param-not-a-node": linear_node(2, 3, [["weight", 5]]),
+    "param-ref-list": linear_node(2, 3, [["weight", {"t": "param_ref", "id": []}]]),
+    "buffer-not-a-node": module_node("ReLU", {"inplace": False}, buffers=[["b", "x"]]),
+    "init-bad-float": module_node("ReLU", {"inplace": {"t": "float", "v": "x"}}),
+}
+
+
+@pytest.mark.parametrize("node", ESCAPING_NODES.values(), ids=ESCAPING_NODES.keys())
+def test_malformed_nodes_that_escape_as_other_errors(node: Any) -> None:
+    assert_rejected(message(node))
+
+
+def test_size_beyond_int64_is_refused() -> None:
+    try:
+        value = decode(message({"t": "size", "v": [10**30]}))
+    except DecodeError:
+        return
+    repr(value)  # what a check's failure message does
+
+
+@pytest.mark.parametrize("cls", ["Module", "GRU", "os.system", "__import__", "MyNet", "", None, "linear"])
+def test_module_class_outside_the_allowlist(cls: Any) -> None:
+    assert_rejected(message(module_node(cls, {})), "not allowed")
+
+
+def test_absurd_linear_is_refused_without_allocating() -> None:
+    weight = tensor_node("float32", [10**9, 10**9], length=4 * 10**18)
+    assert_rejected(message(linear_node(10**9, 10**9, [["weight", weight]])))
+    assert_rejected(message(linear_node(10**9, 10**9, [])), "unexpected parameters")
+    assert_rejected(message(linear_node(10**9, 10**9, [["weight", tensor_node("float32", [2, 3])]]), b"\0" * 24))
+
+
+@pytest.mark.parametrize(
+    ("cls", "init"),
+    [
+        ("Embedding", {"num_embeddings": I(10**12), "embedding_dim": I(10**12), "padding_idx": None}),
+        (
+            "LayerNorm",
+            {
+                "normalized_shape": {"t": "tuple", "v": [I(10**9)] * 8},
+                "eps": {"t": "float", "v": "1e-5"},
+                "elementwise_affine": True,
+                "bias": True,
+            },
+        ),
+        (
+            "Conv2d",
+            {
+                "in_channels": I(10**9),
+                "out_channels": I(10**9),
+                "kernel_size": {"t": "tuple", "v": [I(10**9), I(10**9)]},
+                "stride": {"t": "tuple", "v": [I(1), I(1)]},
+                "padding": {"t": "tuple", "v": [I(0), I(0)]},
+                "dilation": {"t": "tuple", "v": [I(1), I(1)]},
+                "groups": I(1),
+                "bias": True,
+            },
+        ),
+        (
+            "BatchNorm1d",
+            {
+                "num_features": I(10**12),
+                "eps": {"t": "float", "v": "1e-5"},
+                "momentum": {"t": "float", "v": "0.1"},
+                "affine": True,
+                "track_running_stats": True,
+            },
+        ),
+    ],
+    ids=["Embedding", "LayerNorm", "Conv2d", "BatchNorm1d"],
+)
+def test_absurd_sizes_for_other_layers(cls: str, init: dict[str, Any]) -> None:
+    assert_rejected(message(module_node(cls, init)))
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        {},
+        {"in_features": I(2), "out_features": I(3)},
+        {"in_features": I(2), "out_features": I(3), "bias": False, "device": {"t": "str", "v": "cuda"}},
+        {"in_features": I(-2), "out_features": I(3), "bias": False},
+        {"in_features": {"t": "str", "v": "2"}, "out_features": I(3), "bias": False},
+        {"in_features": {"t": "list", "v": [I(2)]}, "out_features": I(3), "bias": False},
+        {"in_features": {"t": "dtype", "v": "float32"}, "out_features": I(3), "bias": False},
+        {"in_features": tensor_node("float32", [0]), "out_features": I(3), "bias": False},
+    ],
+    ids=["empty", "missing", "extra", "negative", "str", "list", "dtype", "tensor"],
+)
+def test_bad_constructor_arguments(init: dict[str, Any]) -> None:
+    assert_rejected(message(module_node("Linear", init)))
+
+
+def test_parameters_that_do_not_fit_the_module() -> None:
+    wrong_shape = tensor_node("float32", [2, 3])  # Linear(2, 3).weight is (3, 2)
+    assert_rejected(message(linear_node(2, 3, [["weight", wrong_shape]]), b"\0" * 24), "does not fit")
+    extra = [["weight", tensor_node("float32", [3, 2])], ["extra", tensor_node("float32", [1], off=24)]]
+    assert_rejected(message(linear_node(2, 3, extra), b"\0" * 28), "unexpected parameters")
+    assert_rejected(message(linear_node(2, 3, [["bias", tensor_node("float32", [3])]]), b"\0" * 12))
+
+
+def test_buffers_that_do_not_fit_the_module() -> None:
+    init = {
+        "num_features": I(3),
+        "eps": {"t": "float", "v": "1e-5"},
+        "momentum": {"t": "float", "v": "0.1"},
+        "affine": False,
+        "track_running_stats": True,
+    }
+    good = [
+        ["running_mean", tensor_node("float32", [3])],
+        ["running_var", tensor_node("float32", [3], off=12)],
+        ["num_batches_tracked", tensor_node("int64", [], off=24)],
+    ]
+    blob = b"\0" * 32
+    assert decode(message(module_node("BatchNorm1d", init, buffers=good), blob)).running_mean.shape == (3,)
+    assert_rejected(message(module_node("BatchNorm1d", init, buffers=good[:2]), blob), "unexpected buffers")
+    wrong = [good[0], ["running_var", tensor_node("float32", [2], off=12)], good[2]]
+    assert_rejected(message(module_node("BatchNorm1d", init, buffers=wrong), blob), "wrong shape")
+
+
+def test_dangling_and_duplicate_references() -> None:
+    assert_rejected(message({"t": "module_ref", "id": 0}), "dangling module")
+    assert_rejected(message(linear_node(2, 3, [["weight", {"t": "param_ref", "id": 0}]])), "dangling parameter")
+    relu = module_node("ReLU", {"inplace": False})
+    twice = module_node("Sequential", {}, children=[["a", relu], ["b", relu | {"id": 0}]])
+    assert_rejected(message(twice), "bad module id")
+    assert_rejected(message(module_node("ReLU", {"inplace": False}, id="0")), "bad module id")
+
+
+def test_children_are_checked() -> None:
+    relu = module_node("ReLU", {"inplace": False}, id=1)
+    assert_rejected(message(module_node("ReLU", {"inplace": False}, children=[["c", relu]])), "child")
+    assert_rejected(message(module_node("Sequential", {}, children=[["c", I(1)]])), "not a module")
+    for name in ("a.b", "", "training", "forward"):
+        assert_rejected(message(module_node("Sequential", {}, children=[[name, relu]])), "bad child name")
+    assert_rejected(message(module_node("Sequential", {}, children=[[1, relu]])), "pair")
+
+
+# --------------------------------------------------------------------------- properties
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**300), max_value=10**300)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec=None, categories=None), max_size=20)
+)
+keys = st.text(max_size=8) | st.integers(min_value=-(2**70), max_value=2**70)
+plain_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.lists(inner, max_size=5).map(tuple) | st.dictionaries(keys, inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(plain_values)
+def test_plain_values_roundtrip(value: Any) -> None:
+    assert same(roundtrip(value), value)
+
+
+def test_lone_surrogates_roundtrip() -> None:
+    assert roundtrip(["\ud800", "a\udfffb"]) == ["\ud800", "a\udfffb"]
+
+
+RICH = encode(
+    {
+        "t": torch.arange(12, dtype=torch.float32).reshape(3, 4),
+        "m": nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)),
+        "v": [1, -2.5, "s", (None, True), torch.Size([2])],
+        "d": torch.int64,
+    }
+)
+
+
+_HEADER_END = 12 + struct.unpack(">II", RICH[4:12])[0]
+#: Bytes outside the JSON header: the framing (magic, lengths) and the raw tensor data.
+_BINARY_POSITIONS = [*range(12), *range(_HEADER_END, len(RICH))]
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_BINARY_POSITIONS), st.integers(0, 255)), min_size=1, max_size=4))
+def test_flipped_framing_or_data_bytes_decode_or_raise_decode_error(flips: list[tuple[int, int]]) -> None:
+    data = bytearray(RICH)
+    for position, byte in flips:
+        data[position] = byte
+    with contextlib.suppress(DecodeError):
+        decode(bytes(data))
+
+
+def test_flipped_byte_in_a_float_raises_decode_error() -> None:
+    data = encode([0.5])
+    position = data.index(b'"0.5"') + 1
+    assert_rejected(data[:position] + b":" + data[position + 1 :])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.integers(min_value=12), st.binary(min_size=1, max_size=8))
+def test_spliced_bytes_of_a_valid_message_raise_decode_error(position: int, junk: bytes) -> None:
+    position = position % len(RICH)
+    with pytest.raises(DecodeError):
+        decode(RICH[:position] + junk + RICH[position:])

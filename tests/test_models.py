@@ -1,0 +1,238 @@
+"""The result model: JSON round trips, scores, exercise order and class statistics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader.models import (
+    SCHEMA_VERSION,
+    CheckResult,
+    ClassReport,
+    Location,
+    Outcome,
+    Report,
+    SimilarPair,
+)
+
+
+def result(
+    name: str,
+    outcome: Outcome = Outcome.PASSED,
+    *,
+    exercise: str = "ex01",
+    function: str = "f",
+    points: float | None = None,
+    max_points: float = 1.0,
+    **fields: object,
+) -> CheckResult:
+    earned = (max_points if outcome is Outcome.PASSED else 0.0) if points is None else points
+    return CheckResult(exercise, function, name, outcome, earned, max_points, **fields)  # type: ignore[arg-type]
+
+
+FULL = CheckResult(
+    exercise="ex02",
+    function="add",
+    name="add_values",
+    outcome=Outcome.FAILED,
+    points=0.5,
+    max_points=2.0,
+    description="add adds",
+    message="expected 3\ngot 4",
+    hint="Use +.",
+    hidden=False,
+    output="printed <b>\x1b[31m",
+    duration_s=0.123456,
+    location=Location(file="work.ipynb", line=4, cell=2),
+)
+
+
+def report(**fields: object) -> Report:
+    base: dict[str, object] = {
+        "student": "alice",
+        "checks": (
+            FULL,
+            result("a", exercise="ex01", duration_s=0.5),
+            result("h", Outcome.TIMEOUT, exercise="ex01", hidden=True),
+        ),
+        "problems": ("p1", "p2"),
+        "exercise_titles": {"ex01": "Tensors", "ex02": "Operations", "ex03": "Unused"},
+        "assignment": "PyTorch",
+        "isolation": ("rlimits", "seccomp"),
+        "duration_s": 1.23456,
+        "grader_version": "1.0",
+    }
+    base.update(fields)
+    return Report(**base)  # type: ignore[arg-type]
+
+
+def test_location_round_trip_and_describe() -> None:
+    for loc in (Location("a.py", 3), Location("n.ipynb", 2, cell=5)):
+        assert Location.from_dict(json.loads(json.dumps(loc.to_dict()))) == loc
+    assert Location("a.py", 3).describe() == "a.py, line 3"
+    assert Location("n.ipynb", 2, cell=5).describe() == "n.ipynb, cell 5, line 2"
+
+
+def test_check_result_round_trip() -> None:
+    data = json.loads(json.dumps(FULL.to_dict()))
+    assert data["outcome"] == "failed"
+    assert data["duration_s"] == 0.1235
+    back = CheckResult.from_dict(data)
+    assert back == CheckResult(**{**FULL.__dict__, "duration_s": 0.1235})
+    assert back.id == "ex02::add::add_values"
+    minimal = {"exercise": "e", "function": "f", "name": "n", "outcome": "error", "points": 0, "max_points": 1}
+    assert CheckResult.from_dict(minimal) == CheckResult("e", "f", "n", Outcome.ERROR, 0.0, 1.0)
+
+
+def test_check_result_from_dict_rejects_unknown_outcomes() -> None:
+    data = FULL.to_dict() | {"outcome": "cheated"}
+    with pytest.raises(ValueError):
+        CheckResult.from_dict(data)
+
+
+def test_report_round_trip() -> None:
+    original = report()
+    data = json.loads(json.dumps(original.to_dict()))
+    assert data["schema_version"] == SCHEMA_VERSION
+    back = Report.from_dict(data)
+    assert back.to_dict() == data
+    assert back.student == "alice"
+    assert back.problems == ("p1", "p2")
+    assert list(back.exercise_titles.items()) == [("ex01", "Tensors"), ("ex02", "Operations"), ("ex03", "Unused")]
+    assert back.isolation == ("rlimits", "seccomp")
+    assert back.duration_s == 1.235
+    assert back.checks[0].location == FULL.location
+    assert [c.outcome for c in back.checks] == [c.outcome for c in original.checks]
+    assert back.score == original.score and back.max_score == original.max_score
+
+
+def test_to_dict_without_timings_drops_durations() -> None:
+    data = report().to_dict(timings=False)
+    assert "duration_s" not in data
+    assert all("duration_s" not in check for check in data["checks"])
+    assert report(duration_s=9.0).to_dict(timings=False) == data
+    slower = report(checks=tuple(CheckResult(**{**c.__dict__, "duration_s": 7.0}) for c in report().checks))
+    assert slower.to_dict(timings=False) == data
+    assert slower.to_dict() != report().to_dict()
+    assert "duration_s" in report().to_dict()  # timings=False did not mutate anything shared
+    assert Report.from_dict(data).duration_s == 0.0
+
+
+def test_score_max_and_percent() -> None:
+    r = report()
+    assert r.score == 1.5 and r.max_score == 4.0
+    assert r.percent == 37.5
+    assert r.to_dict()["percent"] == 37.5
+    tenths = Report("x", tuple(result(str(i), points=0.1, max_points=0.1) for i in range(3)))
+    assert tenths.score == 0.3 and tenths.percent == 100.0
+    assert Report("x", ()).percent == 0.0
+    assert Report("x", (result("z", max_points=0.0, points=0.0),)).percent == 0.0
+
+
+def test_counts_cover_every_outcome() -> None:
+    counts = report().counts()
+    assert set(counts) == set(Outcome)
+    assert counts[Outcome.PASSED] == 1 and counts[Outcome.FAILED] == 1 and counts[Outcome.TIMEOUT] == 1
+    assert counts[Outcome.ERROR] == counts[Outcome.NOT_ATTEMPTED] == 0
+
+
+def test_outcome_labels() -> None:
+    assert Outcome.TIMEOUT.label == "timed out"
+    assert Outcome.NOT_ATTEMPTED.label == "not attempted"
+    assert [o.ok for o in Outcome] == [o is Outcome.PASSED for o in Outcome]
+
+
+def test_exercises_follow_exercise_titles_order() -> None:
+    checks = (
+        result("c1", exercise="ex03"),
+        result("a1", exercise="ex01", function="g"),
+        result("x1", exercise="extra"),
+        result("a2", exercise="ex01", function="f"),
+        result("c2", exercise="ex03"),
+    )
+    r = Report("s", checks, exercise_titles={"ex01": "One", "ex02": "Two", "ex03": "Three"})
+    summaries = r.exercises()
+    assert [(s.name, s.title) for s in summaries] == [("ex01", "One"), ("ex03", "Three"), ("extra", "extra")]
+    assert [c.name for c in summaries[0].checks] == ["a1", "a2"]
+    assert summaries[0].functions == ("g", "f")
+    assert summaries[1].score == 2.0 and summaries[1].max_score == 2.0
+
+
+def test_similar_pair_to_dict() -> None:
+    pair = SimilarPair("a", "b", 0.87654, ("ex01",))
+    assert pair.to_dict() == {"students": ["a", "b"], "similarity": 0.877, "exercises": ["ex01"]}
+
+
+def _student(name: str, outcomes: dict[str, tuple[Outcome, str]], hidden: frozenset[str] = frozenset()) -> Report:
+    checks = tuple(
+        result(check, outcome, message=message, hidden=check in hidden)
+        for check, (outcome, message) in outcomes.items()
+    )
+    return Report(name, checks, exercise_titles={"ex01": "One"})
+
+
+def test_class_report_check_stats_hardest_first() -> None:
+    fail, ok = Outcome.FAILED, Outcome.PASSED
+    reports = (
+        _student("a", {"easy": (ok, ""), "mid": (fail, "wrong\nmore"), "hard": (fail, "off by one")}),
+        _student("b", {"easy": (ok, ""), "mid": (ok, ""), "hard": (fail, "off by one")}),
+        _student("c", {"easy": (fail, "oops"), "mid": (fail, "wrong"), "hard": (Outcome.ERROR, "crashed")}),
+    )
+    stats = ClassReport("A", reports).check_stats()
+    assert [(s.name, s.passed, s.total) for s in stats] == [("hard", 0, 3), ("mid", 1, 3), ("easy", 2, 3)]
+    assert stats[0].pass_rate == 0.0 and stats[2].pass_rate == pytest.approx(2 / 3)
+    assert stats[0].reasons == (("off by one", 2), ("crashed", 1))
+    assert stats[1].reasons == (("wrong", 2),)  # first line only
+
+
+def test_class_report_ties_break_by_exercise_then_name() -> None:
+    reports = (
+        Report("a", (result("b", Outcome.FAILED, exercise="ex02"), result("z", Outcome.FAILED, exercise="ex01"))),
+        Report("b", (result("a", Outcome.FAILED, exercise="ex02"),)),
+    )
+    stats = ClassReport("A", reports).check_stats()
+    assert [(s.exercise, s.name) for s in stats] == [("ex01", "z"), ("ex02", "a"), ("ex02", "b")]
+
+
+def test_class_report_keeps_at_most_three_reasons() -> None:
+    reports = tuple(_student(str(i), {"c": (Outcome.FAILED, f"reason {i % 4}")}) for i in range(8))
+    (stats,) = ClassReport("A", reports).check_stats()
+    assert stats.reasons == (("reason 0", 2), ("reason 1", 2), ("reason 2", 2))
+
+
+def test_hidden_checks_reasons_are_only_the_outcome_word() -> None:
+    secret = "expected 'SECRET-INPUT!', got 'x'"
+    reports = (
+        _student("a", {"h": (Outcome.FAILED, secret)}, hidden=frozenset({"h"})),
+        _student("b", {"h": (Outcome.TIMEOUT, "timed out after 5 s on SECRET")}, hidden=frozenset({"h"})),
+        _student("c", {"h": (Outcome.FAILED, secret)}, hidden=frozenset({"h"})),
+        _student("d", {"h": (Outcome.PASSED, "")}, hidden=frozenset({"h"})),
+    )
+    class_report = ClassReport("A", reports)
+    (stats,) = class_report.check_stats()
+    assert stats.reasons == (("failed", 2), ("timeout", 1))
+    overview = class_report.to_dict()["checks"]
+    assert "SECRET" not in json.dumps(overview)
+
+
+def test_class_report_to_dict() -> None:
+    reports = (report(), report(student="bob"))
+    class_report = ClassReport(
+        "A", reports, exercise_titles={"ex01": "Tensors"}, similar=(SimilarPair("alice", "bob", 1.0),), errors=("x",)
+    )
+    data = json.loads(json.dumps(class_report.to_dict()))
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["exercises"] == [{"name": "ex01", "title": "Tensors"}]
+    assert [s["student"] for s in data["students"]] == ["alice", "bob"]
+    assert all("duration_s" not in s for s in data["students"])
+    assert data["similar"] == [{"students": ["alice", "bob"], "similarity": 1.0, "exercises": []}]
+    assert [c["name"] for c in data["checks"]] == [s.name for s in class_report.check_stats()]
+    assert data["checks"][0]["pass_rate"] == 0.0
+
+
+def test_records_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        FULL.points = 2.0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        report().student = "mallory"  # type: ignore[misc]

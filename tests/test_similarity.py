@@ -1,0 +1,192 @@
+"""Similar-submission detection: copies are flagged, shared stubs and independent work are not."""
+
+from __future__ import annotations
+
+import re
+
+from grader.assignment import Assignment
+from grader.models import SimilarPair
+from grader.similarity import MIN_SHINGLES, THRESHOLD, find_similar, shingles
+from grader.submission import Submission, build_submission
+
+EX05 = "ex05_activations"
+
+SOLUTION_A = '''
+import torch
+from torch import nn
+
+
+def apply_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """Sigmoid, computed stably for large magnitudes."""
+    positive = x >= 0
+    out = torch.empty_like(x)
+    out[positive] = 1.0 / (1.0 + torch.exp(-x[positive]))
+    exp_x = torch.exp(x[~positive])
+    out[~positive] = exp_x / (1.0 + exp_x)
+    return out
+
+
+def apply_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    shifted = x - x.max(dim=dim, keepdim=True).values
+    exps = shifted.exp()
+    return exps / exps.sum(dim=dim, keepdim=True)
+
+
+def binary_classifier(n_features: int) -> nn.Sequential:
+    layers = [nn.Linear(n_features, 1), nn.Sigmoid()]
+    return nn.Sequential(*layers)
+
+
+def multiclass_classifier(n_features: int, n_classes: int) -> nn.Sequential:
+    model = nn.Sequential()
+    model.append(nn.Linear(in_features=n_features, out_features=n_classes))
+    model.append(nn.Softmax(dim=-1))
+    return model
+'''
+
+SOLUTION_B = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+from collections import OrderedDict
+
+
+def apply_sigmoid(x):
+    return torch.where(x < 0, torch.exp(x) / (torch.exp(x) + 1), 1 / (torch.exp(-x) + 1))
+
+
+def apply_softmax(x, dim):
+    logsumexp = torch.logsumexp(x, dim, keepdim=True)
+    result = torch.exp(x - logsumexp)
+    assert result.shape == x.shape
+    return result
+
+
+def binary_classifier(n_features):
+    return nn.Sequential(OrderedDict([("fc", nn.Linear(n_features, 1)), ("act", nn.Sigmoid())]))
+
+
+def multiclass_classifier(n_features, n_classes):
+    head = nn.Linear(n_features, n_classes, bias=True)
+    probabilities = nn.Softmax(dim=1)
+    return nn.Sequential(head, probabilities)
+
+
+def _unused_helper(values):
+    return F.softmax(torch.as_tensor(values, dtype=torch.float32), dim=0).tolist()
+"""
+
+
+def sub(name: str, source: str | bytes, bundled: Assignment) -> Submission:
+    data = source.encode() if isinstance(source, str) else source
+    return build_submission({f"{EX05}.py": data}, bundled, name=name)
+
+
+def test_solutions_are_big_enough_to_judge() -> None:
+    assert len(shingles(SOLUTION_A.encode())) >= MIN_SHINGLES
+    assert len(shingles(SOLUTION_B.encode())) >= MIN_SHINGLES
+
+
+def test_identical_submissions_are_flagged_with_similarity_one(bundled: Assignment) -> None:
+    pairs = find_similar({"bob": sub("bob", SOLUTION_A, bundled), "alice": sub("alice", SOLUTION_A, bundled)}, bundled)
+    assert pairs == (SimilarPair("alice", "bob", 1.0, (EX05,)),)
+    assert pairs[0].to_dict() == {"students": ["alice", "bob"], "similarity": 1.0, "exercises": [EX05]}
+
+
+def test_whitespace_and_blank_line_changes_are_still_flagged(bundled: Assignment) -> None:
+    reformatted = re.sub(r"\n\n\n", "\n\n\n\n\n", SOLUTION_A)
+    reformatted = "\n".join(
+        line if '"""' in line else line.replace(" = ", "   =   ").replace(", ", " ,  ").replace("    ", "        ")
+        for line in reformatted.splitlines()
+    )
+    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", reformatted, bundled)}, bundled)
+    assert [(p.first, p.second, p.similarity) for p in pairs] == [("a", "b", 1.0)]
+
+
+def test_reordered_functions_are_still_flagged(bundled: Assignment) -> None:
+    blocks = SOLUTION_A.split("\n\n\ndef ")
+    reordered = "\n\n\ndef ".join([blocks[0], *reversed(blocks[1:])])
+    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", reordered, bundled)}, bundled)
+    assert len(pairs) == 1 and pairs[0].similarity >= THRESHOLD
+
+
+def test_a_few_comments_added_are_still_flagged(bundled: Assignment) -> None:
+    commented = SOLUTION_A.replace("    return out\n", "    # done\n    return out\n")
+    commented = commented.replace("def apply_softmax", "# softmax below\ndef apply_softmax")
+    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", commented, bundled)}, bundled)
+    assert [(p.first, p.second, p.similarity) for p in pairs] == [("a", "b", 1.0)]  # comments are ignored
+
+
+def test_comment_on_every_line_is_still_flagged(bundled: Assignment) -> None:
+    commented = "\n".join(f"{line}  # mine" if line.strip() else line for line in SOLUTION_A.splitlines())
+    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", commented, bundled)}, bundled)
+    assert len(pairs) == 1
+
+
+def test_copying_one_exercise_of_several_is_flagged_for_that_exercise(bundled: Assignment) -> None:
+    full = {f"{e.name}.py": e.solution.read_bytes() for e in bundled.exercises}
+    partial = {f"{EX05}.py": full[f"{EX05}.py"]}
+    students = {
+        "ada": build_submission(full, bundled, name="ada"),
+        "farid": build_submission(partial, bundled, name="farid"),
+    }
+    pairs = find_similar(students, bundled)
+    assert [(p.first, p.second, p.exercises) for p in pairs] == [("ada", "farid", (EX05,))]
+
+
+def test_stub_only_submissions_are_never_flagged(bundled: Assignment) -> None:
+    stub = bundled.exercise(EX05).stub.read_bytes()
+    students = {name: sub(name, stub, bundled) for name in ("a", "b", "c")}
+    assert find_similar(students, bundled) == ()
+
+
+def test_stub_with_one_line_changed_is_not_flagged(bundled: Assignment) -> None:
+    stub = bundled.exercise(EX05).stub.read_text()
+    one = stub.replace("raise NotImplementedError", "return torch.sigmoid(x)", 1)
+    students = {name: sub(name, one, bundled) for name in ("a", "b")}
+    assert find_similar(students, bundled) == ()
+
+
+def test_small_submissions_below_min_shingles_are_not_flagged(bundled: Assignment) -> None:
+    small = "import torch\n\ndef apply_sigmoid(x):\n    return torch.sigmoid(x)\n"
+    assert len(shingles(small.encode())) < MIN_SHINGLES
+    students = {name: sub(name, small, bundled) for name in ("a", "b")}
+    assert find_similar(students, bundled) == ()
+
+
+def test_different_correct_solutions_are_not_flagged(bundled: Assignment) -> None:
+    students = {"a": sub("a", SOLUTION_A, bundled), "b": sub("b", SOLUTION_B, bundled)}
+    assert find_similar(students, bundled) == ()
+    grams_a, grams_b = shingles(SOLUTION_A.encode()), shingles(SOLUTION_B.encode())
+    assert len(grams_a & grams_b) / len(grams_a | grams_b) < 0.2
+
+
+def test_students_without_the_exercise_are_ignored(bundled: Assignment) -> None:
+    empty = build_submission({}, bundled, name="empty")
+    other = build_submission({"notes.py": SOLUTION_A.encode()}, bundled, name="other")
+    assert other.exercises == (EX05,)  # pooled: notes.py provides ex05
+    pairs = find_similar({"empty": empty, "other": other, "a": sub("a", SOLUTION_A, bundled)}, bundled)
+    assert [(p.first, p.second) for p in pairs] == [("a", "other")]
+
+
+def test_unparseable_code_is_still_compared(bundled: Assignment) -> None:
+    broken = SOLUTION_A.replace("def apply_softmax(x: torch.Tensor, dim: int)", "def apply_softmax(x dim")
+    broken += '\n"""unterminated\n'
+    pairs = find_similar({"a": sub("a", broken, bundled), "b": sub("b", broken, bundled)}, bundled)
+    assert len(pairs) == 1 and pairs[0].similarity == 1.0
+
+
+def test_pair_order_is_deterministic(bundled: Assignment) -> None:
+    variant = SOLUTION_A.replace("    return out\n", "    result = out\n    return result\n")
+    sources = {"zoe": SOLUTION_A, "adam": SOLUTION_A, "mia": variant, "bea": SOLUTION_B, "carl": SOLUTION_B}
+    students = {name: sub(name, source, bundled) for name, source in sources.items()}
+    pairs = find_similar(students, bundled)
+    assert all(p.first < p.second for p in pairs)
+    similarities = [p.similarity for p in pairs]
+    assert similarities == sorted(similarities, reverse=True)
+    exact = [(p.first, p.second) for p in pairs if p.similarity == 1.0]
+    assert exact == sorted(exact) == [("adam", "zoe"), ("bea", "carl")]
+    assert {("adam", "mia"), ("mia", "zoe")} <= {(p.first, p.second) for p in pairs}
+    assert not {("adam", "bea"), ("bea", "zoe"), ("carl", "mia")} & {(p.first, p.second) for p in pairs}
+    shuffled = dict(reversed(list(students.items())))
+    assert find_similar(shuffled, bundled) == pairs
