@@ -40,7 +40,7 @@ class Location:
 
     file: str  # path relative to the submission root, e.g. "ex05_activations.py"
     line: int  # 1-based line in ``file`` (for a notebook: line in the cell)
-    cell: int | None = None  # 1-based code-cell number when ``file`` is a notebook
+    cell: int | None = None  # 1-based cell number (markdown cells counted, as Jupyter shows them) in a notebook
 
     def describe(self) -> str:
         if self.cell is not None:

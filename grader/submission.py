@@ -99,21 +99,24 @@ def build_submission(
             problems.extend(f"{rel}: {note}" for note in notebook.notes)
             pooled.append(_Source(rel, notebook.source.encode(), notebook))
 
-    providers: dict[str, _Source] = dict(named)
+    providers: dict[str, list[_Source]] = {name: [source] for name, source in named.items()}
     for exercise in assignment.exercises:
         if exercise.name in providers:
             continue
-        for source in reversed(pooled):  # the last source defining a function wins
-            if _defines_any(source.module_source, exercise.functions):
-                providers[exercise.name] = source
-                break
-    for exercise_name, source in providers.items():
-        files[f"{exercise_name}.py"] = source.module_source
+        # Every pooled source defining one of its functions, in order: a student may
+        # split an exercise across files or cells; the last definition wins, as if
+        # they ran one after the other.
+        found = [source for source in pooled if _defines_any(source.module_source, exercise.functions)]
+        if found:
+            providers[exercise.name] = found
+    for exercise_name, sources in providers.items():
+        files[f"{exercise_name}.py"] = b"\n\n".join(source.module_source for source in sources)
 
     locations: dict[tuple[str, str], Location] = {}
-    for exercise_name, source in providers.items():
-        for function, line in _definitions(source.module_source).items():
-            locations[(exercise_name, function)] = _location(source, line)
+    for exercise_name, sources in providers.items():
+        for source in sources:
+            for function, line in _definitions(source.module_source).items():
+                locations[(exercise_name, function)] = _location(source, line)
 
     ordered = tuple(n for n in assignment.names if n in providers)
     return Submission(
@@ -190,6 +193,7 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
         problems.append(f"{path.name}: not a readable zip archive ({exc})")
         return {}
     raw: dict[str, bytes] = {}
+    skipped: list[str] = []
     total = 0
     with archive:
         for info in archive.infolist():
@@ -201,7 +205,7 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
             if pure.suffix not in (".py", ".ipynb"):
                 continue
             if info.file_size > MAX_FILE_BYTES or total + info.file_size > MAX_TOTAL_BYTES or len(raw) >= MAX_FILES:
-                problems.append(f"{info.filename}: skipped, the archive is over the size limits")
+                skipped.append(info.filename)
                 continue
             try:
                 data = archive.read(info)
@@ -210,6 +214,9 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
                 continue
             total += len(data)
             raw[str(pure)] = data
+    if skipped:  # one line, however many entries: a zip of 10**5 files must not flood the report
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        problems.append(f"{', '.join(skipped[:3])}{more}: skipped, the archive is over the size limits")
     # An archive holding one folder is that folder.
     tops = {PurePosixPath(rel).parts[0] for rel in raw}
     if len(tops) == 1 and all(len(PurePosixPath(rel).parts) > 1 for rel in raw):
