@@ -50,7 +50,9 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 def write_student_outputs(folder: Path, report: Report, *, formats: tuple[str, ...] = ()) -> None:
     """One student's report card and JSON result (timings left out so reruns are identical), plus ``formats``."""
     write_atomic(folder / "report.html", render_html(report))
-    write_atomic(folder / "result.json", json.dumps(report.to_dict(timings=False), indent=2, ensure_ascii=True) + "\n")
+    # Compact JSON: with indent, json falls back to its pure-Python encoder, which was
+    # the batch's largest cost after grading itself (jq or any viewer pretty-prints).
+    write_atomic(folder / "result.json", json.dumps(report.to_dict(timings=False), ensure_ascii=True) + "\n")
     for name in formats:
         if name not in ("html", "json"):
             renderer, filename = REPORT_FORMATS[name]
@@ -76,7 +78,7 @@ def write_ci_files(report: Report, *, step_summary: Path | None, github_output: 
 
 def write_class_outputs(out_dir: Path, result: ClassReport) -> None:
     """The class-wide files, written after every student's own files."""
-    write_atomic(out_dir / "results.json", json.dumps(result.to_dict(), indent=2, ensure_ascii=True) + "\n")
+    write_atomic(out_dir / "results.json", json.dumps(result.to_dict(), ensure_ascii=True) + "\n")
     write_atomic(out_dir / "grades.csv", render_grades_csv(result))
     write_atomic(out_dir / "index.html", render_overview(result))
     write_atomic(out_dir / "junit.xml", render_junit(result.reports))
