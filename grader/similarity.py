@@ -60,16 +60,16 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
                 students[name] = grams
         per_exercise[exercise.name] = students
     matches: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for exercise, students in per_exercise.items():
+    for module, students in per_exercise.items():
         for (a, ga), (b, gb) in itertools.combinations(sorted(students.items()), 2):
             # Cheap bound first: Jaccard <= min/max of the set sizes.
             if min(len(ga), len(gb)) < THRESHOLD * max(len(ga), len(gb)):
                 continue
             score = len(ga & gb) / len(ga | gb)
             if score >= THRESHOLD:
-                matches.setdefault((a, b), []).append((exercise, score))
+                matches.setdefault((a, b), []).append((module, score))
     pairs = [
-        SimilarPair(a, b, max(score for _, score in found), tuple(exercise for exercise, _ in found))
+        SimilarPair(a, b, max(score for _, score in found), tuple(module for module, _ in found))
         for (a, b), found in matches.items()
     ]
     return tuple(sorted(pairs, key=lambda p: (-p.similarity, p.first, p.second)))

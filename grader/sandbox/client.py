@@ -57,7 +57,6 @@ class Zygote:
         self._control: socket.socket | None = None
         self._buffer = b""
         self._ready = False
-        self.landlock_abi = 0
 
     def start(self) -> Zygote:
         proc, (control,) = _spawn(1)
@@ -85,10 +84,6 @@ class Zygote:
         self._control = control
         self._buffer = b""
         self._ready = False
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def _line(self, timeout_s: float) -> dict[str, Any]:
         assert self._control is not None
@@ -118,14 +113,13 @@ class Zygote:
             self.start()
         if not self._ready:
             try:
-                hello = self._line(ZYGOTE_START_TIMEOUT_S)
+                self._line(ZYGOTE_START_TIMEOUT_S)  # the "ready" hello
             except ChannelClosed:
                 code = self._proc.wait() if self._proc else None
                 raise SandboxError(
                     f"the sandbox's zygote exited during start-up (exit status {code}); "
                     "check that `python -I -m grader.sandbox.zygote` can import torch"
                 ) from None
-            self.landlock_abi = int(hello.get("landlock_abi", 0))
             self._ready = True
 
     def _request(self, request: dict[str, Any], fds: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
@@ -367,7 +361,6 @@ class SubmissionRunner:
     _imported: set[str] = field(default_factory=set)
     _load_failures: dict[str, CallResult] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
-    workers_started: int = 0
 
     def call(
         self,
@@ -439,7 +432,6 @@ class SubmissionRunner:
     def _ensure_worker(self) -> Worker:
         if self._worker is None:
             worker = Worker(self.zygote, scratch_root=self.scratch_root, limits=self.limits)
-            self.workers_started += 1
             self.layers = worker.layers
             try:
                 answer = worker.request({"op": "init", "files": dict(self.files)}, timeout_s=WORKER_READY_TIMEOUT_S)
