@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,3 +203,26 @@ def test_example_losses_assignment_passes_selftest() -> None:
     for exercise in assignment.exercises:
         for function in exercise.functions:
             assert sum(m.mutant.function == function for m in result.mutants) >= 2, function
+
+
+@pytest.mark.slow
+def test_example_losses_assignment_end_to_end(tmp_path: Path) -> None:
+    """check, grade, assign and list work on the example assignment with no grader change."""
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "losses"
+    runner = CliRunner()
+    out = tmp_path / "report"
+    graded = runner.invoke(cli, ["grade", str(example / "class"), "--assignment", str(example), "--out", str(out)])
+    assert graded.exit_code == 0, graded.output
+    scores = {s["student"]: s["percent"] for s in json.loads((out / "results.json").read_text())["students"]}
+    assert scores["ana"] == 100.0 and scores["cy"] == 0.0 and 0 < scores["bo"] < 100
+    checked = runner.invoke(cli, ["check", str(example / "class" / "ana"), "--assignment", str(example), "-f", "json"])
+    assert checked.exit_code == 0 and json.loads(checked.output)["percent"] == 100.0
+    handout = runner.invoke(cli, ["assign", "--assignment", str(example), "--out", str(tmp_path / "handout")])
+    assert handout.exit_code == 0
+    assert len(list((tmp_path / "handout").glob("*.ipynb"))) == len(list((example / "exercises").glob("*.py")))
+    listed = runner.invoke(cli, ["list", "--assignment", str(example)])
+    assert listed.exit_code == 0 and "(hidden)" in listed.output
