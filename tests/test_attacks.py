@@ -10,14 +10,12 @@ network and shows no answer-key text or live markup anywhere.
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from watch import CANARY, LISTEN_PORT, RAW_CONTROL, Listener
 
 from grader.assignment import Assignment
 from grader.batch import grade_class
@@ -30,51 +28,6 @@ pytestmark = pytest.mark.slow
 
 ATTACKS = Path(__file__).parent / "attacks"
 EXPECTED = json.loads((ATTACKS / "expected.json").read_text())
-CANARY = Path("/tmp/grader-attack-canary")
-LISTEN_PORT = 47999
-RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-
-
-class Listener:
-    """Counts TCP connections and UDP datagrams on the port the network attacks aim at."""
-
-    def __init__(self) -> None:
-        self.hits = 0
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.tcp.bind(("127.0.0.1", LISTEN_PORT))
-            self.tcp.listen()
-            self.udp.bind(("127.0.0.1", LISTEN_PORT))
-        except OSError:  # the port is taken (another run): no listener, but no leaked sockets
-            self.tcp.close()
-            self.udp.close()
-            raise
-        self.tcp.settimeout(0.2)
-        self.udp.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            for sock in (self.tcp, self.udp):
-                try:
-                    if sock is self.tcp:
-                        conn, _ = sock.accept()
-                        conn.close()
-                    else:
-                        sock.recvfrom(4096)
-                    self.hits += 1
-                except (TimeoutError, OSError):
-                    pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.tcp.close()
-        self.udp.close()
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_attacks import CANARY, RAW_CONTROL, Listener
+from watch import CANARY, LISTEN_PORT, RAW_CONTROL, Listener
 
 from grader.assignment import Assignment
 from grader.batch import grade_class
@@ -129,7 +129,9 @@ def _build_class(class_dir: Path, bundled: Assignment) -> None:
 
 
 @pytest.fixture(scope="module")
-def graded(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClassReport, Path, int]]:
+def graded(
+    bundled: Assignment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ClassReport, Path, int | None]]:
     class_dir = tmp_path_factory.mktemp("hostile-class")
     _build_class(class_dir, bundled)
     canary_before = sorted(CANARY.rglob("*")) if CANARY.exists() else []
@@ -144,7 +146,7 @@ def graded(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Ite
         result = grade_class(class_dir, out, bundled, jobs=2, limits=limits, write_student=write_student_outputs)
         write_class_outputs(out, result)
     finally:
-        hits = listener.hits if listener else 0
+        hits = listener.hits if listener else None
         if listener:
             listener.close()
         poison_after = _poison_paths()
@@ -180,14 +182,14 @@ def _cases() -> list[object]:
     ]
 
 
-def test_every_student_is_graded(graded: tuple[ClassReport, Path, int]) -> None:
+def test_every_student_is_graded(graded: tuple[ClassReport, Path, int | None]) -> None:
     result, _, _ = graded
     assert not result.errors
     assert sorted(r.student for r in result.reports) == sorted([*STUDENT.values(), *HONEST])
 
 
 @pytest.mark.parametrize("case", _cases())
-def test_each_function_gets_its_verdict(graded: tuple[ClassReport, Path, int], case: str) -> None:
+def test_each_function_gets_its_verdict(graded: tuple[ClassReport, Path, int | None], case: str) -> None:
     result, _, _ = graded
     report = _report(result, case)
     spec = EXPECTED[case]
@@ -208,7 +210,7 @@ def test_each_function_gets_its_verdict(graded: tuple[ClassReport, Path, int], c
 
 
 @pytest.mark.parametrize("name", HONEST)
-def test_honest_students_keep_full_marks(graded: tuple[ClassReport, Path, int], name: str) -> None:
+def test_honest_students_keep_full_marks(graded: tuple[ClassReport, Path, int | None], name: str) -> None:
     result, _, _ = graded
     honest = next(r for r in result.reports if r.student == name)
     assert not [(c.name, c.message) for c in honest.checks if not c.outcome.ok]
@@ -216,7 +218,7 @@ def test_honest_students_keep_full_marks(graded: tuple[ClassReport, Path, int], 
 
 
 def test_an_honest_student_after_the_poisoners_in_the_same_grader(
-    graded: tuple[ClassReport, Path, int], bundled: Assignment, tmp_path: Path
+    graded: tuple[ClassReport, Path, int | None], bundled: Assignment, tmp_path: Path
 ) -> None:
     limits = Limits.from_dict({**bundled.limits.to_dict(), "timeout_s": 2.0})
     poisoners = [c for c in EXPECTED if c.startswith("h4")]
@@ -231,13 +233,15 @@ def test_an_honest_student_after_the_poisoners_in_the_same_grader(
     assert honest.score == honest.max_score > 0
 
 
-def test_no_attack_reaches_the_network(graded: tuple[ClassReport, Path, int]) -> None:
+def test_no_attack_reaches_the_network(graded: tuple[ClassReport, Path, int | None]) -> None:
     _, _, hits = graded
+    if hits is None:
+        pytest.skip(f"port {LISTEN_PORT} was busy: no listener could watch it")
     assert hits == 0
 
 
 def test_no_answer_key_or_classmate_text_in_any_output(
-    graded: tuple[ClassReport, Path, int], bundled: Assignment
+    graded: tuple[ClassReport, Path, int | None], bundled: Assignment
 ) -> None:
     _, out, _ = graded
     leaks = []
@@ -253,7 +257,7 @@ def test_no_answer_key_or_classmate_text_in_any_output(
     assert not sorted(set(leaks))
 
 
-def test_outputs_parse_and_no_fake_results_file_wins(graded: tuple[ClassReport, Path, int]) -> None:
+def test_outputs_parse_and_no_fake_results_file_wins(graded: tuple[ClassReport, Path, int | None]) -> None:
     _, out, _ = graded
     results = json.loads((out / "results.json").read_text())
     assert results != {"score": 100, "max_score": 100, "note": "FAKEPASS"}
@@ -274,7 +278,9 @@ STDOUT_FORMATS = ("text", "markdown", "github", "classroom")
     "fmt",
     STDOUT_FORMATS,
 )
-def test_no_forged_workflow_command_reaches_stdout_formats(graded: tuple[ClassReport, Path, int], fmt: str) -> None:
+def test_no_forged_workflow_command_reaches_stdout_formats(
+    graded: tuple[ClassReport, Path, int | None], fmt: str
+) -> None:
     result, _, _ = graded
     render = REPORT_FORMATS[fmt][0]
     forged = []
@@ -283,7 +289,7 @@ def test_no_forged_workflow_command_reaches_stdout_formats(graded: tuple[ClassRe
     assert not forged
 
 
-def test_student_text_is_never_live_markup(graded: tuple[ClassReport, Path, int]) -> None:
+def test_student_text_is_never_live_markup(graded: tuple[ClassReport, Path, int | None]) -> None:
     result, out, _ = graded
     bad = []
     for path in out.rglob("*"):
