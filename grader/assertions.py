@@ -178,7 +178,7 @@ def assert_layers(
         return
     want_text = ", ".join(describe_layer(w) for w in expected)
     got_text = ", ".join(describe_layer(layer) for layer in layers)
-    _fail(what, f"expected {len(expected)} layers [{want_text}], got {len(layers)} [{got_text}]", hint)
+    _fail(what, f"expected {_layers(len(expected))} [{want_text}], got {len(layers)} [{got_text}]", hint)
 
 
 def _layer_matches(layer: nn.Module, want: nn.Module | type[nn.Module]) -> bool:
@@ -236,3 +236,7 @@ def looks_like(got: Any, candidate: Any, *, rtol: float = 1e-5, atol: float = 1e
         return bool(got == candidate)
     except Exception:  # noqa: BLE001 - a comparison that cannot be made is simply no match
         return False
+
+
+def _layers(count: int) -> str:
+    return f"{count} layer" if count == 1 else f"{count} layers"
