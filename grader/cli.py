@@ -158,8 +158,14 @@ def check(
     if not path.exists():
         raise UsageError(f"{path} does not exist")
     limits = _limits(assignment, timeout, memory)
+    submission = load_submission(path, assignment, name=student)  # reads files; runs nothing
+    if not submission.exercises and not submission.problems:
+        example = assignment.exercises[0]
+        raise UsageError(
+            f"{path}: no exercise found. Name files after the exercises ({', '.join(assignment.names)}) "
+            f"or define their functions (for example {example.functions[0]} of {example.name})."
+        )
     with Grader(assignment, limits=limits) as grader:
-        submission = load_submission(path, assignment, name=student)
         report = grader.grade(submission, exercises=exercises_to_check(submission, assignment))
     if html_path is not None:
         write_atomic(html_path, render_html(report))

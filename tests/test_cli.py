@@ -166,3 +166,11 @@ def test_assign_writes_stubs_and_notebooks(runner: CliRunner, tmp_path: Path, ti
     result = runner.invoke(cli, ["assign", "--out", str(tmp_path / "handout"), "--assignment", str(tiny.root)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "handout").iterdir()) == ["ex_tiny.ipynb", "ex_tiny.py"]
+
+
+def test_a_path_with_no_exercise_is_a_usage_error(runner: CliRunner, tmp_path: Path, tiny: Assignment) -> None:
+    unrelated = tmp_path / "notes.py"
+    unrelated.write_text("def hello():\n    return 1\n")
+    result = runner.invoke(cli, ["check", str(unrelated), "--assignment", str(tiny.root)])
+    assert result.exit_code == 2
+    assert "no exercise found" in result.output and "ex_tiny" in result.output
