@@ -50,6 +50,7 @@ _STATUS = {
     Outcome.TIMEOUT: "error",
 }
 
+
 def _safe(text: str) -> str:
     return neutralize_commands(visible(text))
 

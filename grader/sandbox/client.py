@@ -22,7 +22,7 @@ from typing import Any
 from grader import codec
 from grader.errors import SandboxError
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import WORKER_BROKEN_EXIT, ChannelClosed, recv_exact, send_frame
+from grader.sandbox.protocol import WORKER_BROKEN_EXIT, BadAnswer, ChannelClosed, recv_exact, send_frame, unpack_answer
 
 #: How long a cold zygote may take to import torch (first start on a slow disk).
 ZYGOTE_START_TIMEOUT_S = 180.0
@@ -244,13 +244,12 @@ class Worker:
             self.kill()
             raise WorkerDied(self.status) from None
         try:
-            answer = codec.decode(frame)
-        except codec.DecodeError:
+            answer, value = unpack_answer(frame)
+            if value:
+                answer["value"] = codec.decode(value)
+        except (BadAnswer, codec.DecodeError):
             self.kill()
             raise WorkerDied(self.status) from None
-        if not isinstance(answer, dict) or not isinstance(answer.get("status"), str):
-            self.kill()
-            raise WorkerDied(self.status)
         return answer
 
     def _recv(self, size: int, deadline: float) -> bytes:

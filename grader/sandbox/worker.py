@@ -31,7 +31,7 @@ import torch
 from grader import codec
 from grader.sandbox import isolation
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import WORKER_BROKEN_EXIT, ChannelClosed, recv_frame, send_frame
+from grader.sandbox.protocol import WORKER_BROKEN_EXIT, ChannelClosed, pack_answer, recv_frame, send_frame
 
 #: Largest request the grader sends (student files plus pickled arguments).
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -276,17 +276,17 @@ class _Server:
             return ""
 
     def _reply(self, answer: dict[str, Any], *, value_may_fail: bool = False) -> None:
-        try:
-            message = codec.encode(answer)
-        except codec.Unsupported as exc:
-            if not value_may_fail:
-                raise
-            message = codec.encode({"status": "unsupported", "message": str(exc), "output": self._take_output()})
-        except BaseException as exc:  # a student's object broke while being read
-            message = codec.encode(
-                {"status": "unsupported", "message": f"the value could not be read: {_safe_str(exc)}"}
-            )
-        send_frame(self.sock, message)
+        value = b""
+        if "value" in answer:
+            try:
+                value = codec.encode(answer.pop("value"))
+            except codec.Unsupported as exc:
+                if not value_may_fail:
+                    raise
+                answer = {"status": "unsupported", "message": str(exc), "output": self._take_output()}
+            except BaseException as exc:  # a student's object broke while being read
+                answer = {"status": "unsupported", "message": f"the value could not be read: {_safe_str(exc)}"}
+        send_frame(self.sock, pack_answer(answer, value))
 
     # -- captured output ----------------------------------------------------------
 
