@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from grader.models import ClassReport, Report
 from grader.render.escape import redacted, visible
 from grader.render.overview import exercise_names, subtotals
+from grader.render.wording import points
 
 #: Leading characters that make Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -16,9 +17,8 @@ DECIMALS = 4
 
 
 def number(value: float, decimals: int = DECIMALS) -> str:
-    """Format a score without float noise: ``12.5``, ``40``, ``0.3333``; never ``-0``."""
-    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-    return "0" if text in {"-0", ""} else text
+    """A spreadsheet number: ``12.5``, ``40``, ``0.3333`` (more decimals than on screen)."""
+    return points(value, decimals)
 
 
 def text_cell(value: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from grader.models import CheckResult, Report
 from grader.render.escape import excerpt, redacted, visible
+from grader.render.wording import failure_lines, points
 
 OUTPUT_LINES = 50
 OUTPUT_CHARS = 8000
@@ -31,18 +32,14 @@ OUTPUT_CHARS = 8000
 HIDDEN_VISIBILITY = "after_published"
 
 
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def _test_output(check: CheckResult) -> str:
     if check.outcome.ok:
         return check.description
-    parts = [f"{check.outcome.label.capitalize()}: {check.message}" if check.message else check.outcome.label]
-    if check.hint:
-        parts.append(f"Hint: {check.hint}")
-    if check.location:
-        parts.append(f"Defined at: {check.location.describe()}")
+    lines = failure_lines(check)
+    if check.message:  # "Failed: <message>"; with no message, the verdict alone
+        parts = [f"{check.outcome.label.capitalize()}: {lines[0]}", *lines[1:]]
+    else:
+        parts = [check.outcome.label, *lines]
     if check.output:
         parts.append("Output:\n" + excerpt(check.output, max_lines=OUTPUT_LINES, max_chars=OUTPUT_CHARS))
     return "\n\n".join(parts)
@@ -70,7 +67,7 @@ def _test(check: CheckResult, number: str) -> dict[str, Any]:
 def _summary(report: Report) -> str:
     counts = ", ".join(f"{n} {outcome.label}" for outcome, n in report.counts().items() if n)
     lines = [
-        f"Score: {_points(report.score)}/{_points(report.max_score)} ({report.percent:.1f}%)",
+        f"Score: {points(report.score)}/{points(report.max_score)} ({report.percent:.1f}%)",
         counts or "no checks",
     ]
     if report.problems:

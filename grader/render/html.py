@@ -11,14 +11,11 @@ from markupsafe import Markup
 
 from grader.models import Outcome, Report
 from grader.render.escape import excerpt, redacted, visible
+from grader.render.wording import points
 
 TEMPLATES = Path(__file__).parent / "templates"
 OUTPUT_LINES = 200
 OUTPUT_CHARS = 16_000
-
-
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _finalize(value: Any) -> Any:
@@ -47,7 +44,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["visible"] = visible
-    env.filters["points"] = _points
+    env.filters["points"] = points
     env.filters["outcome_label"] = lambda outcome: Outcome(outcome).label
     env.filters["excerpt"] = functools.partial(excerpt, max_lines=OUTPUT_LINES, max_chars=OUTPUT_CHARS)
     env.filters["redacted"] = redacted

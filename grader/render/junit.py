@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from grader.models import CheckResult, Outcome, Report
 from grader.render.escape import excerpt, redacted, visible
+from grader.render.wording import failure_lines, points
 
 OUTPUT_LINES = 200
 OUTPUT_CHARS = 16_000
@@ -35,10 +36,6 @@ def _xml(text: str) -> str:
     # ``visible`` leaves U+FFFE and U+FFFF (noncharacters, but not invisible
     # ones) alone; XML 1.0 forbids them, so a conforming parser would reject the file.
     return visible(text).replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
-
-
-def _number(value: float) -> str:
-    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def _seconds(value: float) -> str:
@@ -72,19 +69,15 @@ def _testcase(suite: ET.Element, check: CheckResult) -> None:
     _add_properties(
         case,
         {
-            "points": _number(check.points),
-            "max_points": _number(check.max_points),
+            "points": points(check.points, 6),
+            "max_points": points(check.max_points, 6),
             "outcome": check.outcome.value,
             "hidden": "true" if check.hidden else "false",
         },
     )
     if not check.outcome.ok:
         verdict = check.outcome.label
-        body = [shown.message] if shown.message else []
-        if shown.hint:
-            body.append(f"Hint: {shown.hint}")
-        if shown.location:
-            body.append(f"Defined at: {shown.location.describe()}")
+        body = failure_lines(shown)
         headline = (shown.message.split("\n", 1)[0] if shown.message else "") or verdict
         tag = "error" if check.outcome in _ERRORS else "failure"
         kind = "timeout" if check.outcome is Outcome.TIMEOUT else check.outcome.value
@@ -108,8 +101,8 @@ def render_junit(reports: Report | Sequence[Report]) -> str:
         suite.attrib.update(_counts(report.checks))
         suite.set("time", _seconds(report.duration_s))
         properties = {
-            "score": _number(report.score),
-            "max_score": _number(report.max_score),
+            "score": points(report.score, 6),
+            "max_score": points(report.max_score, 6),
             "percent": f"{report.percent:.2f}",
         }
         if report.assignment:

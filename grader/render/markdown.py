@@ -17,6 +17,7 @@ import re
 
 from grader.models import CheckResult, Outcome, Report
 from grader.render.escape import excerpt, neutralize_commands, redacted, visible
+from grader.render.wording import failure_lines, points
 
 OUTPUT_LINES = 30
 OUTPUT_CHARS = 3000
@@ -36,10 +37,6 @@ LABELS = {outcome: f"{_ICONS[outcome]} {outcome.label}" for outcome in Outcome}
 # backslash before any ASCII punctuation is always a literal, so escaping too
 # much is harmless. ``&``, ``<`` and ``>`` become entities instead.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:@$^=\"'/])")
-
-
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def md_inline(text: str) -> str:
@@ -69,12 +66,12 @@ def _check_label(check: CheckResult) -> str:
 
 
 def _exercise_table(title: str, checks: tuple[CheckResult, ...]) -> list[str]:
-    score = _points(sum(c.points for c in checks))
-    max_score = _points(sum(c.max_points for c in checks))
+    score = points(sum(c.points for c in checks))
+    max_score = points(sum(c.max_points for c in checks))
     lines = [f"### {md_inline(title)} ({score}/{max_score})", "", "| check | outcome | points |", "| --- | --- | --- |"]
     for check in checks:
         lines.append(
-            f"| {_check_label(check)} | {LABELS[check.outcome]} | {_points(check.points)}/{_points(check.max_points)} |"
+            f"| {_check_label(check)} | {LABELS[check.outcome]} | {points(check.points)}/{points(check.max_points)} |"
         )
     lines.append("")
     return lines
@@ -85,13 +82,7 @@ def _details(check: CheckResult) -> str:
         return f"- {LABELS[check.outcome]}: {md_inline(check.function)}: {md_inline(check.name)} *(hidden check)*\n"
     name = check.description or check.name
     summary = f"{LABELS[check.outcome]}: {_html_inline(check.function)}: {_html_inline(name)}"
-    body: list[str] = []
-    if check.message:
-        body.append(check.message)
-    if check.hint:
-        body.append(f"Hint: {check.hint}")
-    if check.location:
-        body.append(f"Defined at: {check.location.describe()}")
+    body = failure_lines(check)
     if check.output:
         body.append("Output:\n" + excerpt(check.output, max_lines=OUTPUT_LINES, max_chars=OUTPUT_CHARS))
     text = "\n".join(body) or LABELS[check.outcome]
@@ -109,7 +100,7 @@ def render_markdown(report: Report) -> str:
         "",
         f"Student: {md_code(report.student)}",
         "",
-        f"**Score: {_points(report.score)}/{_points(report.max_score)} ({report.percent:.1f}%)**"
+        f"**Score: {points(report.score)}/{points(report.max_score)} ({report.percent:.1f}%)**"
         f" · {counts or 'no checks'}",
         "",
     ]

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from grader.models import CheckResult, Outcome, Report
 from grader.render.escape import excerpt, neutralize_commands, redacted, visible
+from grader.render.wording import points
 
 DEFAULT_WIDTH = 100
 OUTPUT_LINES = 20
@@ -24,10 +25,6 @@ _STYLES = {
     Outcome.TIMEOUT: "bold yellow",
     Outcome.NOT_ATTEMPTED: "dim",
 }
-
-
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _safe(text: str, style: str = "") -> Text:
@@ -47,8 +44,8 @@ def _check_label(check: CheckResult) -> Text:
 
 
 def _exercise_table(title: str, checks: tuple[CheckResult, ...]) -> Table:
-    score = _points(sum(c.points for c in checks))
-    max_score = _points(sum(c.max_points for c in checks))
+    score = points(sum(c.points for c in checks))
+    max_score = points(sum(c.max_points for c in checks))
     table = Table(
         title=Text.assemble(_safe(title, "bold"), f"  {score}/{max_score}"),
         title_justify="left",
@@ -64,7 +61,7 @@ def _exercise_table(title: str, checks: tuple[CheckResult, ...]) -> Table:
             _check_label(check),
             _safe(check.function),
             _outcome(check.outcome),
-            Text(f"{_points(check.points)}/{_points(check.max_points)}"),
+            Text(f"{points(check.points)}/{points(check.max_points)}"),
         )
     return table
 
@@ -99,7 +96,7 @@ def _summary(report: Report) -> Text:
     counts = ", ".join(f"{count} {outcome.label}" for outcome, count in report.counts().items() if count)
     return Text.assemble(
         ("Score: ", "bold"),
-        (f"{_points(report.score)}/{_points(report.max_score)}", "bold"),
+        (f"{points(report.score)}/{points(report.max_score)}", "bold"),
         f" ({report.percent:.1f}%)",
         f"  {counts or 'no checks'}",
     )
