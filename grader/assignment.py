@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from grader.errors import AssignmentError
 from grader.sandbox.limits import Limits
@@ -67,6 +69,16 @@ class Assignment:
         for folder in ("checks", "solutions"):
             files += [p for p in (self.root / folder).rglob("*.py") if "__pycache__" not in p.parts]
         return files
+
+
+def import_file(path: Path, name: str) -> ModuleType:
+    """Import an assignment's Python file (a solution, a checks file) under a private module name."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise AssignmentError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def bundled_assignment_path() -> Path:

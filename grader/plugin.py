@@ -14,7 +14,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib import util as importlib_util
 from pathlib import Path
 from types import ModuleType
 
@@ -23,7 +22,7 @@ import pytest
 import torch
 from _pytest.runner import runtestprotocol  # the documented way custom run loops run an item
 
-from grader.assignment import Assignment
+from grader.assignment import Assignment, import_file
 from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError
 from grader.models import CheckResult, Outcome
@@ -54,7 +53,7 @@ class CheckInfo:
 
     @property
     def seed(self) -> int:
-        return zlib.crc32(self.id.encode())
+        return check_seed(self.exercise, self.name)
 
 
 @dataclass(frozen=True)
@@ -166,12 +165,7 @@ class GraderPlugin:
     def _reference(self, exercise: str) -> ModuleType:
         module = self._references.get(exercise)
         if module is None:
-            path = self.assignment.exercise(exercise).solution
-            spec = importlib_util.spec_from_file_location(f"_grader_reference_{exercise}", path)
-            if spec is None or spec.loader is None:
-                raise AssignmentError(f"cannot import the reference solution {path}")
-            module = importlib_util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = import_file(self.assignment.exercise(exercise).solution, f"_grader_reference_{exercise}")
             self._references[exercise] = module
         return module
 
@@ -229,15 +223,14 @@ class GraderPlugin:
         info = self.infos[item.nodeid]
         self._current = _Current(runner, submission, info, CallLog())
         seed_rngs(info.seed)
-        item.stash[_EXC_KEY] = None
         started = time.perf_counter()
         try:
-            item.stash[_EXC_KEY] = _execute(item, following)
+            exc = _execute(item, following)
         finally:
             log = self._current.log
             self._current = None
         duration = time.perf_counter() - started
-        return self._result(info, item.stash.get(_EXC_KEY, None), log, runner, submission, duration)
+        return self._result(info, exc, log, runner, submission, duration)
 
     def _result(
         self,
@@ -306,6 +299,7 @@ def _execute(item: pytest.Item, following: pytest.Item | None) -> BaseException 
     """
     state = getattr(item.session, "_setupstate", None)
     if state is None or not hasattr(item, "_initrequest"):
+        item.stash[_EXC_KEY] = None  # filled by pytest_runtest_makereport
         runtestprotocol(item, log=False, nextitem=following)
         return item.stash.get(_EXC_KEY, None)
     raised: BaseException | None = None
@@ -330,6 +324,11 @@ def _execute(item: pytest.Item, following: pytest.Item | None) -> BaseException 
 
 def _is_under(file: str | None, folder: Path) -> bool:
     return file is not None and Path(file).resolve().is_relative_to(folder.resolve())
+
+
+def check_seed(exercise: str, check: str) -> int:
+    """The seed a check runs under: the same for every student, run and machine."""
+    return zlib.crc32(f"{exercise}::{check}".encode())
 
 
 def seed_rngs(seed: int) -> None:

@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib.util
-import random
 import traceback
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-import torch
-
-from grader.assignment import Assignment
+from grader.assignment import Assignment, import_file
 from grader.checking import CheckFailed
 from grader.grading import Grader
 from grader.models import CheckResult, Outcome, Report
-from grader.plugin import Job
+from grader.plugin import Job, check_seed, seed_rngs
 from grader.submission import Submission, build_submission
 
 MUTANTS_DIR = "mutants"
@@ -53,8 +47,6 @@ class Mutant:
 class MutantResult:
     mutant: Mutant
     caught_by: tuple[str, ...]
-    #: Checks of other functions the mutant broke (a sign of a check that tests too much).
-    collateral: tuple[str, ...] = ()
 
     @property
     def caught(self) -> bool:
@@ -154,14 +146,8 @@ def selftest(assignment: Assignment, grader: Grader) -> SelftestResult:
     results = []
     for student, mutant in by_student.items():
         report = reports[student]
-        failed = [c for c in report.checks if not c.outcome.ok]
-        results.append(
-            MutantResult(
-                mutant,
-                caught_by=tuple(c.name for c in failed if c.function == mutant.function),
-                collateral=tuple(c.name for c in failed if c.function != mutant.function),
-            )
-        )
+        caught_by = tuple(c.name for c in report.checks if not c.outcome.ok and c.function == mutant.function)
+        results.append(MutantResult(mutant, caught_by))
     return SelftestResult(
         assignment=assignment.title,
         reference_failures=tuple(
@@ -228,15 +214,6 @@ class _LocalStudent:
         return _LocalFunction(getattr(self._module, name))
 
 
-def _import(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _where_it_raises(assignment: Assignment, result: CheckResult) -> str:
     """Re-run a check the reference failed, in this process, and name the assignment's line that raised.
 
@@ -247,13 +224,10 @@ def _where_it_raises(assignment: Assignment, result: CheckResult) -> str:
     """
     exercise = assignment.exercise(result.exercise)
     try:
-        reference = _import(exercise.solution, f"_selftest_reference_{exercise.name}")
-        checks = _import(exercise.checks, f"_selftest_checks_{exercise.name}")
+        reference = import_file(exercise.solution, f"_selftest_reference_{exercise.name}")
+        checks = import_file(exercise.checks, f"_selftest_checks_{exercise.name}")
         function = getattr(checks, f"check_{result.name}")
-        seed = zlib.crc32(f"{result.exercise}::{result.name}".encode())
-        torch.manual_seed(seed)
-        random.seed(seed)
-        np.random.seed(seed)
+        seed_rngs(check_seed(result.exercise, result.name))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             function(student=_LocalStudent(reference), reference=reference)
