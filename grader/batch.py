@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import torch
-
 from grader import __version__
-from grader.assignment import Assignment, bundled_assignment_path, load_assignment
+from grader.assignment import Assignment, bundled_assignment_path
 from grader.errors import GraderError, OutputError, SandboxError, SubmissionError, UsageError
 from grader.grading import Grader
 from grader.models import ClassReport, Report
@@ -250,9 +248,7 @@ def _grade_parallel(
         # One zygote for all engines: its torch import is paid once, not per engine.
         zygote_process, zygotes = Zygote.start_shared(count)
         engines = [
-            context.Process(
-                target=_engine, args=(assignment.root, limits.to_dict(), zygote, tasks, results), daemon=True
-            )
+            context.Process(target=_engine, args=(assignment, limits, zygote, tasks, results), daemon=True)
             for zygote in zygotes
         ]
         for engine in engines:
@@ -291,17 +287,15 @@ def _grade_parallel(
         raise SandboxError(f"could not grade {', '.join(sorted(remaining))}: {detail}")
 
 
-def _engine(root: Path, limits: dict[str, Any], zygote: Zygote, tasks: Any, results: Any) -> None:
-    """One engine process: a Grader serving submissions from ``tasks`` until a ``None``."""
-    torch.set_num_threads(1)  # one core per engine; also keeps float results reproducible
+def _engine(assignment: Assignment, limits: Limits, zygote: Zygote, tasks: Any, results: Any) -> None:
+    """One engine process (forked: its arguments are inherited, not pickled), serving ``tasks`` until a ``None``."""
     try:
-        assignment = load_assignment(root)
 
         def jobs() -> Iterator[Job]:
             while (submission := tasks.get()) is not None:
                 yield Job(submission, assignment.names)
 
-        with Grader(assignment, limits=Limits.from_dict(limits), zygote=zygote) as grader:
+        with Grader(assignment, limits=limits, zygote=zygote) as grader:
             grader.run(jobs(), lambda report: results.put(("report", report.to_dict())))
     except GraderError as exc:
         results.put(("error", exc.message))
