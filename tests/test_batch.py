@@ -61,8 +61,8 @@ def test_outputs_cache_and_identical_rerun(tmp_path: Path, tiny: Assignment) -> 
     assert grades[0].startswith("student,score,max_score")
     assert len(grades) == 4
     assert "alice" in (out / "index.html").read_text()
-    # identical submissions are flagged
-    assert data["similar"] == [] or all(pair["similarity"] >= 0.85 for pair in data["similar"])
+    # alice and carol are identical but too small to judge (a few lines): never flagged
+    assert data["similar"] == []
 
     second, again = run_batch(class_dir, out, tiny)
     assert all(p.cached for p in second)
