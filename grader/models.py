@@ -257,6 +257,8 @@ class CheckStats:
     total: int
     #: Most common failure messages, with how many students got each.
     reasons: tuple[tuple[str, int], ...] = ()
+    #: A hidden check: its reasons are only outcome words.
+    hidden: bool = False
 
     @property
     def pass_rate(self) -> float:
@@ -289,7 +291,8 @@ class ClassReport:
                     reasons[reason] = reasons.get(reason, 0) + 1
             top = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
             passed = sum(1 for r in results if r.outcome.ok)
-            stats.append(CheckStats(exercise, function, name, passed, len(results), top))
+            hidden = any(r.hidden for r in results)
+            stats.append(CheckStats(exercise, function, name, passed, len(results), top, hidden))
         return tuple(sorted(stats, key=lambda s: (s.pass_rate, s.exercise, s.name)))
 
     def to_dict(self) -> dict[str, Any]:

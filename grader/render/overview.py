@@ -108,10 +108,6 @@ def histogram(percents: Sequence[float]) -> tuple[Bin, ...]:
     return tuple(bins)
 
 
-def _hidden_checks(report: ClassReport) -> set[tuple[str, str, str]]:
-    return {(c.exercise, c.function, c.name) for r in report.reports for c in r.checks if c.hidden}
-
-
 def reason_text(reason: str, *, hidden: bool) -> str:
     """How a failure reason reads on the page: a hidden check's is only its outcome."""
     if hidden:
@@ -122,14 +118,13 @@ def reason_text(reason: str, *, hidden: bool) -> str:
     return reason or "(no message)"
 
 
-def common_reasons(stats: Sequence[CheckStats], hidden: set[tuple[str, str, str]]) -> tuple[Reason, ...]:
+def common_reasons(stats: Sequence[CheckStats]) -> tuple[Reason, ...]:
     """The class-wide failure reasons: each check's top reasons summed by text, most frequent first."""
     counts: dict[str, int] = {}
     where: dict[str, list[str]] = {}
     for stat in stats:
-        is_hidden = (stat.exercise, stat.function, stat.name) in hidden
         for reason, n in stat.reasons:
-            text = reason_text(reason, hidden=is_hidden)
+            text = reason_text(reason, hidden=stat.hidden)
             counts[text] = counts.get(text, 0) + n
             where.setdefault(text, []).append(stat.name)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:COMMON_REASONS]
@@ -149,7 +144,6 @@ def render_overview(report: ClassReport) -> str:
     flagged = {name for pair in report.similar for name in (pair.first, pair.second)}
     bins = histogram(percents)
     stats = report.check_stats()
-    hidden = _hidden_checks(report)
     students = [
         {
             "report": r,
@@ -162,10 +156,8 @@ def render_overview(report: ClassReport) -> str:
     checks = [
         {
             "stats": s,
-            "hidden": (s.exercise, s.function, s.name) in hidden,
-            "reasons": [
-                (reason_text(text, hidden=(s.exercise, s.function, s.name) in hidden), n) for text, n in s.reasons
-            ],
+            "hidden": s.hidden,
+            "reasons": [(reason_text(text, hidden=s.hidden), n) for text, n in s.reasons],
         }
         for s in stats
     ]
@@ -201,7 +193,7 @@ def render_overview(report: ClassReport) -> str:
                 + ", ".join(f"{b.label}: {b.count}" for b in bins),
             },
             checks=checks,
-            reasons=common_reasons(stats, hidden),
+            reasons=common_reasons(stats),
             similar=similar,
         )
     )
