@@ -253,11 +253,8 @@ class Worker:
         return answer
 
     def _recv(self, size: int, deadline: float) -> bytes:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        self.sock.settimeout(remaining)
-        # recv_exact loops; each recv honours the remaining time at its start.
+        # Read in 1 MiB pieces, each with the time left at its start, so a worker
+        # that trickles bytes cannot stretch the call past its deadline.
         chunks = bytearray()
         while len(chunks) < size:
             remaining = deadline - time.monotonic()
