@@ -240,6 +240,9 @@ def _grade_parallel(
         attempts += 1
         tasks: Any = context.Queue()
         results: Any = context.Queue()
+        # Engines that die leave submissions in the pipe; the queue's feeder
+        # thread must not then block the grader's exit waiting to send them.
+        tasks.cancel_join_thread()
         for submission in remaining.values():
             tasks.put(submission)
         count = min(workers, len(remaining))

@@ -164,6 +164,38 @@ def test_zygote_death_mid_batch_is_survived(tiny: Assignment) -> None:
     assert [r.score for r in reports] == [5.0, 5.0, 5.0]
 
 
+def test_zygote_that_cannot_start_is_a_clear_error_not_a_hang(tmp_path: Path, tiny: Assignment) -> None:
+    # Enough queued submissions to fill the task pipe: with no engine left to
+    # read them, the grader once hung at exit waiting for the queue to drain.
+    padding = "# " + "x" * 4000 + "\n"
+    class_dir = make_class(tmp_path / "class", {f"s{i:03d}": padding + CORRECT for i in range(60)})
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from grader.sandbox import client\n"
+        "client.ZYGOTE_MODULE = 'grader.sandbox.no_such_zygote'\n"
+        "from grader.assignment import load_assignment\n"
+        "from grader.batch import grade_class\n"
+        "result = grade_class(Path(sys.argv[1]), Path(sys.argv[2]), load_assignment(Path(sys.argv[3])), jobs=2)\n"
+        "print(json.dumps({'graded': len(result.reports), 'errors': list(result.errors)}))\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(class_dir), str(tmp_path / "out"), str(tiny.root)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the grader hung after its zygote failed to start")
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["graded"] == 0
+    (error,) = outcome["errors"]
+    assert "could not grade s000, s001" in error
+    assert "No module named grader.sandbox.no_such_zygote" in error  # the zygote's own last words
+
+
 def test_worker_killed_mid_call_fails_only_that_call(tiny_grader: Grader, tiny: Assignment) -> None:
     source = b"import os, signal\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n\n" + (
         b"def shout(text):\n    return text.upper() + '!'\n"

@@ -28,6 +28,8 @@ from grader.sandbox.protocol import WORKER_BROKEN_EXIT, BadAnswer, ChannelClosed
 ZYGOTE_START_TIMEOUT_S = 180.0
 #: How long a freshly forked worker may take to lock itself down and say ready.
 WORKER_READY_TIMEOUT_S = 30.0
+#: What the zygote process runs (``python -I -m ZYGOTE_MODULE``).
+ZYGOTE_MODULE = "grader.sandbox.zygote"
 _ZYGOTE_ENV = {
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -57,11 +59,12 @@ class Zygote:
         self._control: socket.socket | None = None
         self._buffer = b""
         self._ready = False
+        self._stderr: Any = None
 
     def start(self) -> Zygote:
         proc, (control,) = _spawn(1)
         self._proc = proc
-        self._attach(control)
+        self._attach(control, proc.stderr_log)  # type: ignore[attr-defined]
         return self
 
     @classmethod
@@ -76,14 +79,15 @@ class Zygote:
         clients = []
         for control in controls:
             client = cls()
-            client._attach(control)
+            client._attach(control, proc.stderr_log)  # type: ignore[attr-defined]
             clients.append(client)
         return proc, clients
 
-    def _attach(self, control: socket.socket) -> None:
+    def _attach(self, control: socket.socket, stderr: Any) -> None:
         self._control = control
         self._buffer = b""
         self._ready = False
+        self._stderr = stderr
 
     def _line(self, timeout_s: float) -> dict[str, Any]:
         assert self._control is not None
@@ -116,9 +120,10 @@ class Zygote:
                 self._line(ZYGOTE_START_TIMEOUT_S)  # the "ready" hello
             except ChannelClosed:
                 code = self._proc.wait() if self._proc else None
+                status = "" if code is None else f", exit status {code}"
                 raise SandboxError(
-                    f"the sandbox's zygote exited during start-up (exit status {code}); "
-                    "check that `python -I -m grader.sandbox.zygote` can import torch"
+                    f"the sandbox's zygote exited during start-up ({_last_line(self._stderr) or 'no message'}{status}); "
+                    "check that `python -I -m grader.sandbox.zygote` runs and can import torch"
                 ) from None
             self._ready = True
 
@@ -140,10 +145,11 @@ class Zygote:
                 answer = self._request(
                     {"op": "fork", "scratch": str(scratch), "limits": limits.to_dict()}, [theirs.fileno()]
                 )
-            except (ChannelClosed, OSError, SandboxError):
+            except (ChannelClosed, OSError, SandboxError) as exc:
                 ours.close()
                 if attempt == 2:
-                    raise SandboxError("the sandbox's zygote died and could not be restarted") from None
+                    detail = f": {exc.message}" if isinstance(exc, SandboxError) else ""
+                    raise SandboxError(f"the sandbox's zygote died and could not be restarted{detail}") from None
                 self.close()
                 self.start()
                 continue
@@ -186,13 +192,16 @@ def _spawn(count: int) -> tuple[subprocess.Popen[bytes], list[socket.socket]]:
     """Start a zygote process with ``count`` control channels."""
     pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
     theirs = [pair[1].fileno() for pair in pairs]
+    # Its stderr goes to an unnamed file, read only to explain a failed start-up;
+    # workers close it on lockdown, so student code cannot fill or read it.
+    stderr_log = tempfile.TemporaryFile()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.sandbox.zygote", *map(str, theirs)],
+            [sys.executable, "-I", "-m", ZYGOTE_MODULE, *map(str, theirs)],
             pass_fds=theirs,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr_log,
             env=_ZYGOTE_ENV,
             cwd=tempfile.gettempdir(),
             start_new_session=True,
@@ -200,11 +209,26 @@ def _spawn(count: int) -> tuple[subprocess.Popen[bytes], list[socket.socket]]:
     except OSError as exc:
         for pair in pairs:
             pair[0].close()
+        stderr_log.close()
         raise SandboxError(f"cannot start the sandbox's zygote process: {exc}") from None
     finally:
         for pair in pairs:
             pair[1].close()
+    proc.stderr_log = stderr_log  # type: ignore[attr-defined]
     return proc, [pair[0] for pair in pairs]
+
+
+def _last_line(log: Any, limit: int = 64 * 1024) -> str:
+    """The last non-empty line a zygote wrote to its stderr log (its exception, if it died of one)."""
+    if log is None:
+        return ""
+    try:
+        size = os.fstat(log.fileno()).st_size
+        data = os.pread(log.fileno(), limit, max(0, size - limit))
+    except (OSError, ValueError):
+        return ""
+    lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 class Worker:
