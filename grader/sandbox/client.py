@@ -175,9 +175,7 @@ class Zygote:
             self._control.close()
             self._control = None
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
+            stop_zygote(self._proc)
             self._proc = None
         self._ready = False
 
@@ -216,6 +214,14 @@ def _spawn(count: int) -> tuple[subprocess.Popen[bytes], list[socket.socket]]:
             pair[1].close()
     proc.stderr_log = stderr_log  # type: ignore[attr-defined]
     return proc, [pair[0] for pair in pairs]
+
+
+def stop_zygote(proc: subprocess.Popen[bytes]) -> None:
+    """Kill and reap a zygote process (which kills its workers) and close its stderr log."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    proc.stderr_log.close()  # type: ignore[attr-defined]
 
 
 def _last_line(log: Any, limit: int = 64 * 1024) -> str:
