@@ -35,6 +35,9 @@ _ZYGOTE_ENV = {
     "LANG": "C.UTF-8",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
+    # numpy's OpenBLAS otherwise starts a spinning thread per core in the zygote
+    # and, after every fork, in each worker that touches it.
+    "OPENBLAS_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0",
 }
 
