@@ -190,3 +190,28 @@ def test_pair_order_is_deterministic(bundled: Assignment) -> None:
     assert not {("adam", "bea"), ("bea", "zoe"), ("carl", "mia")} & {(p.first, p.second) for p in pairs}
     shuffled = dict(reversed(list(students.items())))
     assert find_similar(shuffled, bundled) == pairs
+
+
+def test_tokens_match_pythons_own_tokenizer() -> None:
+    # The fast regex tokenizer must split code as `tokenize` does (comments and
+    # layout aside), or reformatting a copy could hide it. Checked on the grader's
+    # own sources plus the corner cases a regex gets wrong first.
+    import io
+    import tokenize
+    from pathlib import Path
+
+    import grader
+    from grader.similarity import tokens
+
+    layout = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    layout |= {tokenize.ENCODING, tokenize.ENDMARKER}
+    tricky = (
+        b'x = 1e-5 + .5j + 0x_ff + 1_000.0E+3  # comment\n'
+        b'y = rb"\\"" + f\'{x!r}\' + """a \\""" b"""\n'
+        b"z = (a ** 2 // 3 >> 1) -> None := ... \\\n    != 4\n"
+        b"s = 'line \\\ncontinued'\n"
+    )
+    sources = [tricky] + [p.read_bytes() for p in sorted(Path(grader.__file__).parent.rglob("*.py"))]
+    for source in sources:
+        expected = [t.string for t in tokenize.tokenize(io.BytesIO(source).readline) if t.type not in layout]
+        assert tokens(source) == expected
