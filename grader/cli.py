@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from pathlib import Path
@@ -373,4 +374,7 @@ def doctor() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # Everything imported so far (torch above all) lives as long as the process:
+    # frozen, the collector stops re-walking it, here and in every forked engine.
+    gc.freeze()
     sys.exit(cli.main(prog_name="grader", standalone_mode=True))
