@@ -123,9 +123,10 @@ class Zygote:
                 self._line(ZYGOTE_START_TIMEOUT_S)  # the "ready" hello
             except ChannelClosed:
                 code = self._proc.wait() if self._proc else None
+                why = _last_line(self._stderr) or "no message"
                 status = "" if code is None else f", exit status {code}"
                 raise SandboxError(
-                    f"the sandbox's zygote exited during start-up ({_last_line(self._stderr) or 'no message'}{status}); "
+                    f"the sandbox's zygote exited during start-up ({why}{status}); "
                     "check that `python -I -m grader.sandbox.zygote` runs and can import torch"
                 ) from None
             self._ready = True
@@ -195,7 +196,7 @@ def _spawn(count: int) -> tuple[subprocess.Popen[bytes], list[socket.socket]]:
     theirs = [pair[1].fileno() for pair in pairs]
     # Its stderr goes to an unnamed file, read only to explain a failed start-up;
     # workers close it on lockdown, so student code cannot fill or read it.
-    stderr_log = tempfile.TemporaryFile()
+    stderr_log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_zygote, it outlives this function
     try:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-m", ZYGOTE_MODULE, *map(str, theirs)],

@@ -26,14 +26,15 @@ import torch
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
 
-import numpy  # noqa: E402,F401  (warm: students import it too)
-import numpy.random  # noqa: E402  (every call seeds it: imported lazily, 3+ ms per worker)
+# Warm for every worker: what students import, and what each call touches.
+# numpy.random: every call seeds it, and its lazy import cost 16 ms per worker.
+# Not torch._dynamo (0.8 s, and a bigger heap for every fork to map): ordinary
+# student code never imports it, and the codec rebuilds modules without it.
+import numpy  # noqa: E402
+import numpy.random  # noqa: E402,F401
 import torch.nn.functional  # noqa: E402
 import torch.optim  # noqa: E402
 import torch.utils._device  # noqa: E402  (the codec's meta-device rebuild of a module)
-
-# Not torch._dynamo (0.8 s, and a bigger heap for every fork to map): ordinary
-# student code never imports it, and the codec rebuilds modules without it.
 
 from grader.sandbox import isolation, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
