@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -410,13 +411,7 @@ class _Decoder:
         if not isinstance(init_nodes, dict) or set(init_nodes) != set(attrs):
             raise DecodeError(f"bad constructor arguments for {name}")
         init = {key: _plain(self.decode(v, depth + 1)) for key, v in init_nodes.items()}
-        # Build on the meta device: a description claiming Linear(10**6, 10**6)
-        # must not allocate terabytes here; real data replaces every tensor below.
-        try:
-            with torch.device("meta"), _SkipInit():
-                module = cls(**init) if name not in _CONTAINERS else cls()
-        except Exception as exc:  # noqa: BLE001 - any constructor error from worker-chosen values
-            raise DecodeError(f"cannot rebuild {name}: {exc}") from None
+        module = _construct(name, cls, init)
         module_id = node.get("id")
         if not isinstance(module_id, int) or module_id in self.modules:
             raise DecodeError("bad module id")
@@ -464,6 +459,55 @@ class _Decoder:
                 raise DecodeError(f"bad child name: {exc}") from None
         module.training = bool(node.get("training"))  # not train(): children keep their own flag
         return module
+
+
+#: Modules already built once, by class and constructor arguments: a copy of one
+#: costs a sixth of running the constructor again. Bounded, since the arguments
+#: come from the worker.
+_TEMPLATES: dict[tuple[str, tuple[tuple[str, str], ...]], nn.Module] = {}
+_TEMPLATE_LIMIT = 512
+_SHARED_VALUES = (type(None), bool, int, float, str, tuple, torch.Size, torch.dtype)
+
+
+def _construct(name: str, cls: type[nn.Module], init: dict[str, Any]) -> nn.Module:
+    """A fresh ``cls(**init)`` whose parameters and buffers the caller replaces."""
+    # repr, not the values: True == 1 and 0.0 == -0.0, but their modules differ.
+    key = (name, tuple((k, repr(v)) for k, v in sorted(init.items())))
+    template = _TEMPLATES.get(key)
+    if template is not None:
+        return _copy_module(template)
+    # Build on the meta device: a description claiming Linear(10**6, 10**6)
+    # must not allocate terabytes here; real data replaces every tensor below.
+    try:
+        with torch.device("meta"), _SkipInit():
+            module = cls(**init) if name not in _CONTAINERS else cls()
+    except Exception as exc:  # noqa: BLE001 - any constructor error from worker-chosen values
+        raise DecodeError(f"cannot rebuild {name}: {exc}") from None
+    if len(_TEMPLATES) < _TEMPLATE_LIMIT and _copyable(module):
+        _TEMPLATES[key] = module
+        return _copy_module(module)  # the template itself is never handed out
+    return module
+
+
+def _copyable(module: nn.Module) -> bool:
+    """Whether ``_copy_module`` makes an independent module: plain attributes, empty hook tables."""
+    for attr, value in vars(module).items():
+        if type(value) in (dict, set, OrderedDict):
+            if value and attr not in ("_parameters", "_buffers"):
+                return False
+        elif not isinstance(value, _SHARED_VALUES):
+            return False
+    return not module._modules
+
+
+def _copy_module(template: nn.Module) -> nn.Module:
+    module = type(template).__new__(type(template))
+    state = {
+        attr: type(value)(value) if type(value) in (dict, set, OrderedDict) else value
+        for attr, value in vars(template).items()
+    }
+    object.__setattr__(module, "__dict__", state)
+    return module
 
 
 #: In-place initialisers a module constructor may call on its fresh parameters.

@@ -12,7 +12,8 @@ import contextlib
 import json
 import math
 import struct
-import time
+import subprocess
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,11 +54,9 @@ def split(data: bytes) -> tuple[Any, bytes]:
 
 
 def assert_rejected(data: bytes, match: str | None = None) -> None:
-    """``decode`` refuses ``data`` with ``DecodeError`` within a second, without a MemoryError."""
-    start = time.perf_counter()
+    """``decode`` refuses ``data`` with ``DecodeError`` (not a MemoryError or anything else)."""
     with pytest.raises(DecodeError, match=match):
         decode(data)
-    assert time.perf_counter() - start < 1.0
 
 
 def same(a: Any, b: Any) -> bool:
@@ -559,6 +558,14 @@ def test_module_roundtrip(
         args = inputs()
         with torch.no_grad():
             assert torch.equal(got(*args), module(*args))
+    # A second decode copies the first one's template: same module, nothing shared.
+    again = roundtrip(module)
+    assert_same_module(again, module)
+    got.register_forward_hook(lambda *_: None)
+    got.extra_attribute = 1
+    assert not again._forward_hooks and not hasattr(again, "extra_attribute")
+    assert not {id(p) for p in got.parameters()} & {id(p) for p in again.parameters()}
+    assert not {id(b) for b in got.buffers()} & {id(b) for b in again.buffers()}
 
 
 def test_training_flags_are_kept_per_child() -> None:
@@ -618,11 +625,18 @@ def test_rebuilt_module_can_be_trained() -> None:
     assert got.weight.grad is not None and got.weight.grad.shape == (1, 3)
 
 
-def test_rebuilt_module_is_fast_even_for_embeddings() -> None:
-    data = encode(nn.Sequential(*[nn.Embedding(50, 8) for _ in range(20)]))
-    start = time.perf_counter()
-    decode(data)
-    assert time.perf_counter() - start < 1.0
+def test_rebuilding_an_embedding_does_not_import_dynamo() -> None:
+    # Initialising an Embedding on the meta device imports torch._dynamo (0.8 s),
+    # which neither the zygote nor the grader preloads: the rebuild must skip it.
+    script = (
+        "import sys\n"
+        "from torch import nn\n"
+        "from grader.codec import decode, encode\n"
+        "decode(encode(nn.Sequential(nn.Embedding(50, 8), nn.Embedding(5, 2, padding_idx=1))))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------------- hostile messages
