@@ -206,7 +206,7 @@ def test_tokens_match_pythons_own_tokenizer() -> None:
     layout = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
     layout |= {tokenize.ENCODING, tokenize.ENDMARKER}
     tricky = (
-        b'x = 1e-5 + .5j + 0x_ff + 1_000.0E+3  # comment\n'
+        b"x = 1e-5 + .5j + 0x_ff + 1_000.0E+3  # comment\n"
         b'y = rb"\\"" + f\'{x!r}\' + """a \\""" b"""\n'
         b"z = (a ** 2 // 3 >> 1) -> None := ... \\\n    != 4\n"
         b"s = 'line \\\ncontinued'\n"
