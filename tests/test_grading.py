@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from conftest import write_assignment
 
-from grader.assignment import Assignment
+from grader.assignment import Assignment, load_assignment
 from grader.grading import Grader
 from grader.models import Outcome, Report
 from grader.plugin import HIDDEN_MESSAGE, Job
@@ -148,3 +150,63 @@ def test_printed_output_is_kept_for_the_check_that_made_it(tiny: Assignment, tin
     result = {c.name: c for c in report.checks}
     assert "debug: got (3, 4)" in result["double_values"].output
     assert result["shout"].output == ""
+
+
+PYTEST_FEATURE_CHECKS = """
+import pytest
+import torch
+from grader.checking import check
+
+
+@pytest.fixture
+def inputs():
+    return torch.arange(4.0)
+
+
+@check("double", points=1)
+def check_double_plain(student, reference):
+    assert torch.equal(student.double(torch.ones(2)), reference.double(torch.ones(2)))
+
+
+@check("double", points=1)
+def check_double_with_own_fixture(student, reference, inputs, tmp_path):
+    (tmp_path / "seen").write_text("x")
+    assert torch.equal(student.double(inputs), reference.double(inputs))
+
+
+@check("shout", points=1)
+@pytest.mark.parametrize("word", ["hi", "torch"])
+def check_shout_parametrized(student, reference, word):
+    assert student.shout(word) == reference.shout(word)
+
+
+@check("shout", points=1)
+def check_shout_reference_only(reference):
+    assert reference.shout("a") == "A!"
+"""
+
+
+def test_checks_may_use_pytest_fixtures_and_parametrize(tmp_path: Path) -> None:
+    # Checks taking only student/reference skip pytest's set-up machinery; any
+    # other fixture or a parametrization must still get pytest's own.
+    assignment = load_assignment(write_assignment(tmp_path / "assignment", checks=PYTEST_FEATURE_CHECKS))
+    wrong = b"def double(x):\n    return x\n\ndef shout(text):\n    return text\n"
+    with Grader(assignment) as grader:
+        good = grader.grade(submit(assignment, CORRECT))
+        bad = grader.grade(submit(assignment, wrong))
+    names = [c.name for c in good.checks]
+    assert names == [
+        "double_plain",
+        "double_with_own_fixture",
+        "shout_parametrized[hi]",
+        "shout_parametrized[torch]",
+        "shout_reference_only",
+    ]
+    assert {c.name: c.outcome for c in good.checks} == dict.fromkeys(names, Outcome.PASSED)
+    assert {c.name: c.outcome for c in bad.checks} == {
+        "double_plain": Outcome.FAILED,
+        "double_with_own_fixture": Outcome.FAILED,
+        "shout_parametrized[hi]": Outcome.FAILED,
+        "shout_parametrized[torch]": Outcome.FAILED,
+        "shout_reference_only": Outcome.PASSED,
+    }
