@@ -76,17 +76,22 @@ def build_class(root: Path, students: int) -> None:
                 (folder / f"{ex}.py").write_text(marker + (ROOT / "exercises" / f"{ex}.py").read_text())
 
 
+FLOOR_SCRIPT = """
+import importlib, sys, torch
+sys.path.insert(0, sys.argv[1])
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+"""
+
+
 def floor_cpu(class_dir: Path, samples: int) -> float:
-    """Mean CPU of `python -c 'import torch; import <submission>'` over some submissions."""
+    """Mean CPU of a fresh `python` importing torch and every module of a submission, over some submissions."""
     folders = sorted(p for p in class_dir.iterdir() if p.is_dir())[:samples]
     total = 0.0
     for folder in folders:
+        modules = sorted(p.stem for p in folder.glob("*.py"))
         before = children_cpu()
-        subprocess.run(
-            [sys.executable, "-c", "import sys, torch; sys.path.insert(0, sys.argv[1]); import ex05_activations",
-             str(folder)],
-            check=True,
-        )
+        subprocess.run([sys.executable, "-c", FLOOR_SCRIPT, str(folder), *modules], check=True)
         total += children_cpu() - before
     return total / len(folders)
 
