@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,12 @@ def write_assignment(root: Path, *, checks: str = TINY_CHECKS, timeout_s: float 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Assignment:
     return load_assignment(write_assignment(tmp_path_factory.mktemp("tiny")))
+
+
+@pytest.fixture
+def make_assignment(tmp_path: Path) -> Callable[[str], Assignment]:
+    """A tiny assignment with other checks: ``make_assignment(checks_source)``."""
+    return lambda checks: load_assignment(write_assignment(tmp_path / "assignment", checks=checks))
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from conftest import write_assignment
 
-from grader.assignment import Assignment, load_assignment
+from grader.assignment import Assignment
 from grader.grading import Grader
 from grader.models import Outcome, Report
 from grader.plugin import HIDDEN_MESSAGE, Job
@@ -186,10 +185,10 @@ def check_shout_reference_only(reference):
 """
 
 
-def test_checks_may_use_pytest_fixtures_and_parametrize(tmp_path: Path) -> None:
+def test_checks_may_use_pytest_fixtures_and_parametrize(make_assignment: Callable[[str], Assignment]) -> None:
     # Checks taking only student/reference skip pytest's set-up machinery; any
     # other fixture or a parametrization must still get pytest's own.
-    assignment = load_assignment(write_assignment(tmp_path / "assignment", checks=PYTEST_FEATURE_CHECKS))
+    assignment = make_assignment(PYTEST_FEATURE_CHECKS)
     wrong = b"def double(x):\n    return x\n\ndef shout(text):\n    return text\n"
     with Grader(assignment) as grader:
         good = grader.grade(submit(assignment, CORRECT))
