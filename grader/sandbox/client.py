@@ -38,6 +38,10 @@ _ZYGOTE_ENV = {
     # numpy's OpenBLAS otherwise starts a spinning thread per core in the zygote
     # and, after every fork, in each worker that touches it.
     "OPENBLAS_NUM_THREADS": "1",
+    # malloc's heap on transparent huge pages where the kernel allows it: the
+    # zygote's page tables shrink, and each fork copies (and each worker's exit
+    # tears down) fewer of them. 2 ms of CPU less per student; ignored elsewhere.
+    "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
     "PYTHONHASHSEED": "0",
 }
 
