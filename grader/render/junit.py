@@ -111,8 +111,8 @@ def _testcase(out: list[str], check: CheckResult) -> None:
 def render_junit(reports: Report | Sequence[Report]) -> str:
     """Return JUnit XML for one report or a batch, each student a ``<testsuite>``.
 
-    Written as text rather than through ElementTree, whose serializer was most
-    of the cost of a class's junit.xml (0.35 s for 200 students).
+    Written as text rather than through ElementTree, whose serializer made a
+    200-student class's junit.xml cost 0.28 s instead of 0.17 s.
     """
     batch = (reports,) if isinstance(reports, Report) else tuple(reports)
     every_check = [check for report in batch for check in report.checks]
