@@ -24,9 +24,11 @@ MIN_SHINGLES = 40
 #: Python's tokens as ``tokenize`` splits them, comments aside: strings (any
 #: prefix, triple-quoted across lines), names and numbers, operators. One C-level
 #: regex pass is 5x faster on a class than the pure-Python tokenizer, and any
-#: text matches, so unparseable code needs no fallback.
+#: text matches, so unparseable code needs no fallback. Every alternative inside
+#: a string can match a character in one way only: an unterminated string full
+#: of backslashes must fail in linear time, not try every way to split them.
 _TOKEN = re.compile(
-    r"""(?P<string>[rRbBuUfF]{0,2}(?:\"\"\"(?:\\[\s\S]|[\s\S])*?\"\"\"|'''(?:\\[\s\S]|[\s\S])*?'''|"(?:\\[\s\S]|[^"\\\n])*"|'(?:\\[\s\S]|[^'\\\n])*'))"""
+    r"""(?P<string>[rRbBuUfF]{0,2}(?:\"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*\"\"\"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''|"(?:\\[\s\S]|[^"\\\n])*"|'(?:\\[\s\S]|[^'\\\n])*'))"""
     r"|(?P<comment>#[^\n]*|\\\r?\n)"  # a backslash-newline joins lines, like whitespace
     r"|(?P<number>0[xXoObB]\w+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?[\d_]+)?[jJ]?)"
     r"|(?P<word>[^\W\d]\w*)"

@@ -215,3 +215,20 @@ def test_tokens_match_pythons_own_tokenizer() -> None:
     for source in sources:
         expected = [t.string for t in tokenize.tokenize(io.BytesIO(source).readline) if t.type not in layout]
         assert tokens(source) == expected
+
+
+def test_unterminated_strings_full_of_backslashes_are_tokenized_at_once() -> None:
+    # A string pattern that could split a backslash run two ways backtracked
+    # exponentially on an unterminated string: 40 backslashes hung a batch's
+    # main process. Run in a child so a regression fails instead of hanging.
+    import subprocess
+    import sys
+
+    script = (
+        "from grader.similarity import tokens\n"
+        "for quote in ('\"\"\"', \"'''\", '\"', \"'\", 'rb\"'):\n"
+        "    tokens((quote + '\\\\' * 5000 + 'x\\n').encode() * 3)\n"
+        "print('done')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "done", done.stderr
