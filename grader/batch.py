@@ -29,7 +29,7 @@ from grader.grading import Grader
 from grader.models import ClassReport, Report
 from grader.output import write_atomic
 from grader.plugin import Job
-from grader.sandbox.client import Zygote, stop_zygote
+from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.similarity import find_similar
 from grader.submission import MAX_TOTAL_BYTES, Submission, build_submission, load_submission
@@ -282,7 +282,7 @@ def _grade_parallel(
                     engine.join()
             for zygote in zygotes:
                 zygote.close()
-            stop_zygote(zygote_process)
+            zygote_process.stop()
         last_errors = errors
     if remaining:
         detail = "; ".join(dict.fromkeys(last_errors)) or "its grading process died"

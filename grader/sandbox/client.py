@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from grader import codec
 from grader.errors import SandboxError
@@ -62,39 +62,41 @@ class Zygote:
     """A warm fork server. Start it early: it imports torch while the grader does."""
 
     def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
+        #: The process, when this client owns it (a private zygote).
+        self._proc: ZygoteProcess | None = None
+        #: The process behind the channel, owned or shared: read for its last words.
+        self._origin: ZygoteProcess | None = None
         self._control: socket.socket | None = None
         self._buffer = b""
         self._ready = False
-        self._stderr: Any = None
 
     def start(self) -> Zygote:
-        proc, (control,) = _spawn(1)
-        self._proc = proc
-        self._attach(control, proc.stderr_log)  # type: ignore[attr-defined]
+        process, (control,) = _spawn(1)
+        self._proc = process
+        self._attach(control, process)
         return self
 
     @classmethod
-    def start_shared(cls, count: int) -> tuple[subprocess.Popen[bytes], list[Zygote]]:
+    def start_shared(cls, count: int) -> tuple[ZygoteProcess, list[Zygote]]:
         """One zygote process serving ``count`` clients, one per grading process.
 
         Each client is meant to be inherited by one forked grading process; none
         owns the process (the returned handle does), so closing a client only
         closes its channel. A client whose shared zygote dies starts a private one.
         """
-        proc, controls = _spawn(count)
+        process, controls = _spawn(count)
         clients = []
         for control in controls:
             client = cls()
-            client._attach(control, proc.stderr_log)  # type: ignore[attr-defined]
+            client._attach(control, process)
             clients.append(client)
-        return proc, clients
+        return process, clients
 
-    def _attach(self, control: socket.socket, stderr: Any) -> None:
+    def _attach(self, control: socket.socket, process: ZygoteProcess) -> None:
         self._control = control
         self._buffer = b""
         self._ready = False
-        self._stderr = stderr
+        self._origin = process
 
     def _line(self, timeout_s: float) -> dict[str, Any]:
         assert self._control is not None
@@ -127,7 +129,7 @@ class Zygote:
                 self._line(ZYGOTE_START_TIMEOUT_S)  # the "ready" hello
             except ChannelClosed:
                 code = self._proc.wait() if self._proc else None
-                why = _last_line(self._stderr) or "no message"
+                why = (self._origin.last_words() if self._origin else "") or "no message"
                 status = "" if code is None else f", exit status {code}"
                 raise SandboxError(
                     f"the sandbox's zygote exited during start-up ({why}{status}); "
@@ -183,7 +185,7 @@ class Zygote:
             self._control.close()
             self._control = None
         if self._proc is not None:
-            stop_zygote(self._proc)
+            self._proc.stop()
             self._proc = None
         self._ready = False
 
@@ -194,13 +196,50 @@ class Zygote:
         self.close()
 
 
-def _spawn(count: int) -> tuple[subprocess.Popen[bytes], list[socket.socket]]:
+@dataclass
+class ZygoteProcess:
+    """A zygote process and the unnamed file its stderr goes to.
+
+    The file is read only to explain a failed start-up; workers close it on
+    lock-down, so student code can neither fill nor read it.
+    """
+
+    popen: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+    def wait(self) -> int:
+        return self.popen.wait()
+
+    def stop(self) -> None:
+        """Kill and reap the zygote (which kills its workers) and close its log."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait()
+        self.log.close()
+
+    def last_words(self, limit: int = 64 * 1024) -> str:
+        """The last non-empty line it wrote to stderr (its exception, if it died of one)."""
+        try:
+            size = os.fstat(self.log.fileno()).st_size
+            data = os.pread(self.log.fileno(), limit, max(0, size - limit))
+        except (OSError, ValueError):
+            return ""
+        lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
+
+
+def _spawn(count: int) -> tuple[ZygoteProcess, list[socket.socket]]:
     """Start a zygote process with ``count`` control channels."""
     pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
     theirs = [pair[1].fileno() for pair in pairs]
-    # Its stderr goes to an unnamed file, read only to explain a failed start-up;
-    # workers close it on lockdown, so student code cannot fill or read it.
-    stderr_log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_zygote, it outlives this function
+    stderr_log = tempfile.TemporaryFile()  # noqa: SIM115 - ZygoteProcess.stop closes it
     try:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-m", ZYGOTE_MODULE, *map(str, theirs)],
@@ -220,29 +259,7 @@ def _spawn(count: int) -> tuple[subprocess.Popen[bytes], list[socket.socket]]:
     finally:
         for pair in pairs:
             pair[1].close()
-    proc.stderr_log = stderr_log  # type: ignore[attr-defined]
-    return proc, [pair[0] for pair in pairs]
-
-
-def stop_zygote(proc: subprocess.Popen[bytes]) -> None:
-    """Kill and reap a zygote process (which kills its workers) and close its stderr log."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-    proc.stderr_log.close()  # type: ignore[attr-defined]
-
-
-def _last_line(log: Any, limit: int = 64 * 1024) -> str:
-    """The last non-empty line a zygote wrote to its stderr log (its exception, if it died of one)."""
-    if log is None:
-        return ""
-    try:
-        size = os.fstat(log.fileno()).st_size
-        data = os.pread(log.fileno(), limit, max(0, size - limit))
-    except (OSError, ValueError):
-        return ""
-    lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
+    return ZygoteProcess(proc, stderr_log), [pair[0] for pair in pairs]
 
 
 class Worker:
