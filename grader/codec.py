@@ -490,14 +490,14 @@ def _construct(name: str, cls: type[nn.Module], init: dict[str, Any]) -> nn.Modu
 
 
 def _copyable(module: nn.Module) -> bool:
-    """Whether ``_copy_module`` makes an independent module: plain attributes, empty hook tables."""
+    """Whether ``_copy_module`` makes an independent module: plain attributes, empty hook and child tables."""
     for attr, value in vars(module).items():
         if type(value) in (dict, set, OrderedDict):
             if value and attr not in ("_parameters", "_buffers"):
                 return False
         elif not isinstance(value, _SHARED_VALUES):
             return False
-    return not module._modules
+    return True
 
 
 def _copy_module(template: nn.Module) -> nn.Module:
