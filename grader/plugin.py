@@ -94,6 +94,8 @@ class GraderPlugin:
         self.crashed: BaseException | None = None
         self._current: _Current | None = None
         self._references: dict[str, ModuleType] = {}
+        #: Node ids of the checks run without pytest's set-up state (see _call_directly).
+        self._direct: set[str] = set()
 
     # -- collection ---------------------------------------------------------------
 
@@ -107,6 +109,7 @@ class GraderPlugin:
             (i for i in items if i.nodeid in self.infos),
             key=lambda i: order.get(self.infos[i.nodeid].exercise, len(order)),
         )
+        self._direct = {item.nodeid for item in items if _uses_only_grader_fixtures(item)}
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -228,7 +231,7 @@ class GraderPlugin:
         seed_rngs(info.seed)
         started = time.perf_counter()
         try:
-            exc = self._call_directly(item) if _uses_only_grader_fixtures(item) else _execute(item, following)
+            exc = self._call_directly(item) if item.nodeid in self._direct else _execute(item, following)
         finally:
             log = self._current.log
             self._current = None
