@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 import shutil
 import signal
 import socket
@@ -22,7 +21,15 @@ from typing import IO, Any
 from grader import codec
 from grader.errors import SandboxError
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import WORKER_BROKEN_EXIT, BadAnswer, ChannelClosed, recv_exact, send_frame, unpack_answer
+from grader.sandbox.protocol import (
+    WORKER_BROKEN_EXIT,
+    BadAnswer,
+    ChannelClosed,
+    pack_request,
+    recv_exact,
+    send_frame,
+    unpack_answer,
+)
 
 #: How long a cold zygote may take to import torch (first start on a slow disk).
 ZYGOTE_START_TIMEOUT_S = 180.0
@@ -285,7 +292,7 @@ class Worker:
         try:
             if send:
                 self.sock.settimeout(timeout_s)
-                send_frame(self.sock, pickle.dumps(dict(message), protocol=pickle.HIGHEST_PROTOCOL))
+                send_frame(self.sock, pack_request(dict(message)))
             header = self._recv(8, deadline)
             size = int.from_bytes(header, "big")
             if size > codec.MAX_MESSAGE_BYTES:
@@ -439,13 +446,9 @@ class SubmissionRunner:
             "function": function,
             "seed": seed,
             "return_args": return_args,
+            "args": tuple(args),
+            "kwargs": dict(kwargs or {}),
         }
-        try:
-            # The codec is ~10x cheaper than pickling tensors; pickle remains for
-            # what it cannot carry (a check may pass a custom nn.Module).
-            request["arguments"] = codec.encode((tuple(args), dict(kwargs or {})))
-        except codec.Unsupported:
-            request["args"], request["kwargs"] = tuple(args), dict(kwargs or {})
         started = time.perf_counter()
         try:
             answer = worker.request(request, timeout_s=timeout)

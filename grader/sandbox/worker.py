@@ -212,10 +212,7 @@ class _Server:
         torch.default_generator.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)
-        if "arguments" in request:
-            args, kwargs = codec.decode(request["arguments"])
-        else:
-            args, kwargs = request["args"], request["kwargs"]
+        args, kwargs = request["args"], request["kwargs"]
         started = time.perf_counter()
         try:
             value = function(*args, **kwargs)
