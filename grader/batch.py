@@ -1,34 +1,36 @@
-"""Grade a whole class: parallel engines, a per-student cache, nothing lost on interruption.
+"""Grade a whole class: parallel grading processes, a per-student cache, nothing lost on interruption.
 
-Each engine process runs its own ``Grader`` (one zygote, checks collected
-once) and grades the submissions it is sent. The parent only reads
-submissions, which runs no student code, and writes outputs: each student's
-files as soon as their report arrives, atomically, then a cache entry, so a
-batch killed at any moment resumes with only the missing students.
+One zygote per batch forks the grading processes (``grader.engine``) as well
+as every worker, so torch is imported once per batch, by the zygote: this
+process never imports it. Each grading process runs its own ``Grader``
+(checks collected once) on the submissions it asks for. This process only
+reads submissions, which runs no student code, and writes outputs: each
+student's files as soon as their report arrives, atomically, then a cache
+entry, so a batch killed at any moment resumes with only the missing students.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
-import queue
 import shutil
+import signal
+import socket
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path
-from grader.errors import GraderError, OutputError, SandboxError, SubmissionError, UsageError
-from grader.grading import Grader
+from grader.engine import Setup
+from grader.errors import OutputError, SandboxError, SubmissionError, UsageError
 from grader.models import ClassReport, Report
 from grader.output import write_atomic
-from grader.plugin import Job
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.similarity import find_similar
@@ -226,85 +228,87 @@ def grade_class(
 def _grade_parallel(
     submissions: list[Submission], assignment: Assignment, limits: Limits, workers: int
 ) -> Iterator[Report]:
-    """Fan submissions out to ``workers`` engine processes; yield reports as they arrive.
+    """Hand submissions out to ``workers`` grading processes; yield reports as they arrive.
 
-    A submission whose engine died is retried once in a fresh engine; if it
-    kills that one too, the batch goes on and a ``SandboxError`` names it at
-    the end.
+    The grading processes are forked by the zygote (see ``grader.engine``), so
+    this process never imports torch. A submission whose grading process died
+    is retried once in a fresh one; if it kills that one too, the batch goes
+    on and a ``SandboxError`` names it at the end.
     """
-    context = multiprocessing.get_context("fork")
     remaining = {s.name: s for s in submissions}
     attempts = 0
-    last_errors: list[str] = []
+    errors: list[str] = []
     while remaining and attempts < 2:
         attempts += 1
-        tasks: Any = context.Queue()
-        results: Any = context.Queue()
-        # Engines that die leave submissions in the pipe; the queue's feeder
-        # thread must not then block the grader's exit waiting to send them.
-        tasks.cancel_join_thread()
-        for submission in remaining.values():
-            tasks.put(submission)
-        count = min(workers, len(remaining))
-        for _ in range(count):
-            tasks.put(None)
-        # One zygote for all engines: its torch import is paid once, not per engine.
-        zygote_process, zygotes = Zygote.start_shared(count)
-        engines = [
-            context.Process(target=_engine, args=(assignment, limits, zygote, tasks, results), daemon=True)
-            for zygote in zygotes
-        ]
-        for engine in engines:
-            engine.start()
-        running = count
-        errors: list[str] = []
-        try:
-            while running:
+        errors = []
+        yield from _attempt(list(remaining.values()), assignment, limits, workers, remaining, errors)
+    if remaining:
+        detail = "; ".join(dict.fromkeys(errors)) or "its grading process died"
+        raise SandboxError(f"could not grade {', '.join(sorted(remaining))}: {detail}")
+
+
+def _attempt(
+    todo: list[Submission],
+    assignment: Assignment,
+    limits: Limits,
+    workers: int,
+    remaining: dict[str, Submission],
+    errors: list[str],
+) -> Iterator[Report]:
+    """One round: a fresh zygote and its grading processes, until they finish or die."""
+    pending = list(reversed(todo))
+    setup = Setup(assignment, limits, tempfile.gettempdir())
+    try:
+        zygote = Zygote().start()
+    except SandboxError as exc:
+        errors.append(exc.message)
+        return
+    engines: dict[Connection, int] = {}
+    try:
+        for _ in range(min(workers, len(todo))):
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                pid = zygote.fork_engine(theirs)
+            except SandboxError as exc:
+                ours.close()
+                errors.append(exc.message)
+                break
+            finally:
+                theirs.close()
+            channel = Connection(ours.detach())
+            channel.send(setup)
+            engines[channel] = pid
+        live = set(engines)
+        finished: set[Connection] = set()
+        while live:
+            for channel in wait(list(live)):
+                assert isinstance(channel, Connection)
                 try:
-                    kind, payload = results.get(timeout=1.0)
-                except queue.Empty:
-                    if not any(e.is_alive() for e in engines) and results.empty():
-                        break
+                    kind, payload = channel.recv()
+                except (EOFError, OSError):  # the grading process died
+                    live.discard(channel)
                     continue
-                if kind == "report":
+                if kind == "next":
+                    channel.send(pending.pop() if pending else None)
+                elif kind == "report":
                     report = Report.from_dict(payload)
                     if remaining.pop(report.student, None) is not None:
                         yield report
                 elif kind == "error":
                     errors.append(str(payload))
                 elif kind == "done":
-                    running -= 1
-        finally:
-            for engine in engines:
-                engine.join(timeout=5)
-                if engine.is_alive():
-                    engine.kill()
-                    engine.join()
-            for zygote in zygotes:
-                zygote.close()
-            zygote_process.stop()
-        last_errors = errors
-    if remaining:
-        detail = "; ".join(dict.fromkeys(last_errors)) or "its grading process died"
-        raise SandboxError(f"could not grade {', '.join(sorted(remaining))}: {detail}")
-
-
-def _engine(assignment: Assignment, limits: Limits, zygote: Zygote, tasks: Any, results: Any) -> None:
-    """One engine process (forked: its arguments are inherited, not pickled), serving ``tasks`` until a ``None``."""
-    try:
-
-        def jobs() -> Iterator[Job]:
-            while (submission := tasks.get()) is not None:
-                yield Job(submission, assignment.names)
-
-        with Grader(assignment, limits=limits, zygote=zygote) as grader:
-            grader.run(jobs(), lambda report: results.put(("report", report.to_dict())))
-    except GraderError as exc:
-        results.put(("error", exc.message))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries
-        results.put(("error", f"{type(exc).__name__}: {exc}"))
+                    live.discard(channel)
+                    finished.add(channel)
     finally:
-        results.put(("done", None))
+        for channel, pid in engines.items():
+            channel.close()
+            if channel not in finished:  # a finished one is exiting: let it clean up
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            # Reaped by the zygote, its parent: its CPU time then counts in the
+            # zygote's, which this process waits for.
+            zygote.reap(pid)
+        zygote.close()
 
 
 def default_class_dir() -> Path:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from grader.assignment import Assignment
 from grader.plugin import CheckInfo, GraderPlugin, run_session
-from grader.sandbox.client import SubmissionRunner
+from grader.sandbox.runner import SubmissionRunner
 from grader.submission import Submission
 
 

@@ -20,8 +20,9 @@ from grader.assignment import Assignment
 from grader.errors import SandboxError
 from grader.models import CheckResult, Report
 from grader.plugin import GraderPlugin, Job, run_session
-from grader.sandbox.client import SubmissionRunner, Zygote
+from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
+from grader.sandbox.runner import SubmissionRunner
 from grader.submission import Submission
 
 

@@ -27,7 +27,7 @@ from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError
 from grader.models import CheckResult, Outcome
 from grader.proxy import CallLog, StudentModule
-from grader.sandbox.client import SubmissionRunner
+from grader.sandbox.runner import SubmissionRunner
 from grader.submission import Submission
 
 _EXC_KEY = pytest.StashKey[BaseException | None]()

@@ -14,7 +14,7 @@ from grader.checking import (
     UnsupportedValue,
     student_raised,
 )
-from grader.sandbox.client import CallResult, SubmissionRunner
+from grader.sandbox.runner import CallResult, SubmissionRunner
 
 
 @dataclass

@@ -196,6 +196,30 @@ def test_zygote_that_cannot_start_is_a_clear_error_not_a_hang(tmp_path: Path, ti
     assert "No module named grader.sandbox.no_such_zygote" in error  # the zygote's own last words
 
 
+def test_the_batch_parent_never_imports_torch(tmp_path: Path, tiny: Assignment) -> None:
+    # The zygote forks the grading processes torch-warm; a parent that imported
+    # torch too would pay a second 1.2 s import per batch.
+    class_dir = make_class(tmp_path / "class", {"ann": CORRECT, "bob": CORRECT.replace("x + x", "x")})
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from grader.assignment import load_assignment\n"
+        "from grader.batch import grade_class\n"
+        "result = grade_class(Path(sys.argv[1]), Path(sys.argv[2]), load_assignment(Path(sys.argv[3])), jobs=2)\n"
+        "scores = {r.student: r.score for r in result.reports}\n"
+        "print(json.dumps({'scores': scores, 'torch': 'torch' in sys.modules, 'errors': list(result.errors)}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(class_dir), str(tmp_path / "out"), str(tiny.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome == {"scores": {"ann": 5.0, "bob": 2.0}, "torch": False, "errors": []}
+
+
 def test_worker_killed_mid_call_fails_only_that_call(tiny_grader: Grader, tiny: Assignment) -> None:
     source = b"import os, signal\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n\n" + (
         b"def shout(text):\n    return text.upper() + '!'\n"

@@ -30,6 +30,7 @@ import torch
 
 from grader import codec
 from grader.sandbox import isolation
+from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import WORKER_BROKEN_EXIT, ChannelClosed, pack_answer, recv_frame, send_frame
 

@@ -79,12 +79,19 @@ def readable_paths() -> list[str]:
 
 
 def serve(controls: list[socket.socket]) -> None:
+    """Answer requests on ``controls`` until every channel is closed.
+
+    The channels given at start-up belong to the grader's main process: only
+    they may ask for a grading process (``engine``). Each grading process gets
+    a control channel of its own, for its workers.
+    """
     read_paths = readable_paths()
     gc.collect()
     gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
-    hello = json.dumps({"status": "ready", "pid": os.getpid(), "landlock_abi": isolation.landlock_abi()})
+    hello = (json.dumps(_hello()) + "\n").encode()
     for control in controls:
-        control.sendall(hello.encode() + b"\n")
+        control.sendall(hello)
+    admins = set(controls)
     live = list(controls)
     while live:
         ready, _, _ = select.select(live, [], [])
@@ -97,8 +104,45 @@ def serve(controls: list[socket.socket]) -> None:
                 live.remove(control)
                 control.close()
                 continue
-            answer = _handle(json.loads(message), fds, controls, read_paths)
+            request = json.loads(message)
+            if request.get("op") == "engine" and control in admins:
+                answer, engine_control = _fork_engine(fds, live)
+                if engine_control is not None:
+                    engine_control.sendall(hello)
+                    live.append(engine_control)
+            else:
+                answer = _handle(request, fds, live, read_paths)
             control.sendall(json.dumps(answer).encode() + b"\n")
+
+
+def _hello() -> dict[str, Any]:
+    return {"status": "ready", "pid": os.getpid(), "landlock_abi": isolation.landlock_abi()}
+
+
+def _fork_engine(fds: list[int], controls: list[socket.socket]) -> tuple[dict[str, Any], socket.socket | None]:
+    """Fork a grading process on the channel in ``fds``; return the answer and our end of its control channel."""
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        return {"error": "a grading process needs exactly one channel"}, None
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for control in controls:
+                control.close()
+            ours.close()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            from grader import engine  # here: the checks' machinery never enters the zygote
+
+            engine.serve(fds[0], theirs)
+            code = 0
+        finally:
+            os._exit(code)  # never fall back into the zygote's loop
+    os.close(fds[0])
+    theirs.close()
+    return {"pid": pid}, ours
 
 
 def _handle(

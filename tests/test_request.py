@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from grader.sandbox.protocol import pack_request
+from grader.sandbox.request import pack_request
 
 
 def roundtrip(value: object) -> object:

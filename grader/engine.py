@@ -1,0 +1,70 @@
+"""A batch's grading process: forked by the zygote, it grades the submissions its parent hands it.
+
+The zygote forks it torch-warm (``Zygote.fork_engine``), so neither the
+batch's parent nor the grading process pays for a torch import: only the
+zygote does, once. Only after the fork does it load the checks and the
+solutions. It talks to its parent over one channel, pickled both ways
+(both ends are the grader's own code; no student object ever crosses it):
+
+- parent -> engine: ``Setup`` first, then one ``Submission`` (or ``None``: stop)
+  in answer to each ``("next", None)``;
+- engine -> parent: ``("next", None)``, ``("report", <report dict>)``,
+  ``("error", <message>)``, and ``("done", None)`` last.
+
+A submission is sent only when the engine asks, so neither end ever blocks
+writing while the other is writing too.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from grader.assignment import Assignment
+from grader.errors import GraderError
+from grader.sandbox.client import Zygote
+from grader.sandbox.limits import Limits
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a grading process needs before its first submission."""
+
+    assignment: Assignment
+    limits: Limits
+    #: The parent's temporary folder: the zygote's environment carries no TMPDIR.
+    tempdir: str
+
+
+def serve(channel_fd: int, control: socket.socket) -> None:
+    """Grade what the parent sends on ``channel_fd``, forking workers through ``control``."""
+    channel = Connection(channel_fd)
+    try:
+        # Here, not at the top: the parent imports this module for ``Setup``
+        # and must not import torch, which grading needs.
+        from grader.grading import Grader
+        from grader.plugin import Job
+
+        setup = channel.recv()
+        tempfile.tempdir = setup.tempdir
+
+        def jobs() -> Iterator[Job]:
+            while True:
+                channel.send(("next", None))
+                submission = channel.recv()
+                if submission is None:
+                    return
+                yield Job(submission, setup.assignment.names)
+
+        with Grader(setup.assignment, limits=setup.limits, zygote=Zygote.adopt(control)) as grader:
+            grader.run(jobs(), lambda report: channel.send(("report", report.to_dict())))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone: nobody to report to
+    except GraderError as exc:
+        channel.send(("error", exc.message))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries
+        channel.send(("error", f"{type(exc).__name__}: {exc}"))
+    channel.send(("done", None))

@@ -1,0 +1,309 @@
+"""Workers and per-submission runners: each student call, sandboxed, with its limits.
+
+A ``SubmissionRunner`` forks workers from a ``Zygote`` (see ``client.py``),
+sends them requests (pickled, tensors as raw bytes: ``request.py``) and reads
+their answers through the pickle-free codec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import codec
+from grader.errors import SandboxError
+from grader.sandbox.client import Zygote
+from grader.sandbox.limits import Limits
+from grader.sandbox.protocol import WORKER_BROKEN_EXIT, BadAnswer, ChannelClosed, recv_exact, send_frame, unpack_answer
+from grader.sandbox.request import pack_request
+
+#: How long a freshly forked worker may take to lock itself down and say ready.
+WORKER_READY_TIMEOUT_S = 30.0
+
+
+class WorkerTimeout(Exception):
+    """The worker did not answer within its wall-clock limit."""
+
+
+class WorkerDied(Exception):
+    """The worker's channel closed: it crashed, exited, or was killed."""
+
+    def __init__(self, status: int | None) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class Worker:
+    """One sandboxed worker process, reached through its socket."""
+
+    def __init__(self, zygote: Zygote, *, scratch_root: Path, limits: Limits) -> None:
+        self.zygote = zygote
+        self.limits = limits
+        self.scratch = Path(tempfile.mkdtemp(prefix="w-", dir=scratch_root))
+        self.pid, self.sock = zygote.fork(scratch=self.scratch, limits=limits)
+        self.status: int | None = None
+        self.closed = False
+        try:
+            hello = self.request({"op": "hello"}, timeout_s=WORKER_READY_TIMEOUT_S, send=False)
+        except (WorkerDied, WorkerTimeout):
+            self.close()
+            raise SandboxError("a sandbox worker failed to start") from None
+        self.layers = tuple(str(x) for x in hello.get("layers", ()))
+
+    def request(self, message: Mapping[str, Any], *, timeout_s: float, send: bool = True) -> dict[str, Any]:
+        """Send a request and wait for the answer; kill the worker if it overruns."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            if send:
+                self.sock.settimeout(timeout_s)
+                send_frame(self.sock, pack_request(dict(message)))
+            header = self._recv(8, deadline)
+            size = int.from_bytes(header, "big")
+            if size > codec.MAX_MESSAGE_BYTES:
+                self.kill()
+                raise WorkerDied(None)
+            frame = self._recv(size, deadline)
+        except TimeoutError:
+            self.kill()
+            raise WorkerTimeout from None
+        except (ChannelClosed, OSError):
+            self.kill()
+            raise WorkerDied(self.status) from None
+        try:
+            answer, value = unpack_answer(frame)
+            if value:
+                answer["value"] = codec.decode(value)
+        except (BadAnswer, codec.DecodeError):
+            self.kill()
+            raise WorkerDied(self.status) from None
+        return answer
+
+    def _recv(self, size: int, deadline: float) -> bytes:
+        # Read in 1 MiB pieces, each with the time left at its start, so a worker
+        # that trickles bytes cannot stretch the call past its deadline.
+        chunks = bytearray()
+        while len(chunks) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self.sock.settimeout(remaining)
+            chunks += recv_exact(self.sock, min(size - len(chunks), 1 << 20))
+        return bytes(chunks)
+
+    def kill(self) -> None:
+        """Kill and reap the worker, keeping its wait status; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.sock.close()
+        self.status = self.zygote.reap(self.pid)
+        _remove_tree(self.scratch)
+
+    close = kill
+
+
+def _remove_tree(path: Path) -> None:
+    def make_writable(function: Any, target: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            os.chmod(target, stat.S_IRWXU)
+            function(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What came of calling one student function (plain data, no student objects)."""
+
+    status: str  # ok raised not_implemented missing unsupported load_failed timeout crashed oom
+    value: Any = None
+    message: str = ""
+    type_name: str = ""
+    bases: tuple[str, ...] = ()
+    traceback: str = ""
+    output: str = ""
+    duration_s: float = 0.0
+
+
+def describe_exit(status: int | None, limits: Limits) -> str:
+    """A sentence a student understands for how their worker died."""
+    if status is None:
+        return "crashed: the process stopped answering"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGSEGV:
+            return "crashed: segmentation fault (invalid memory access)"
+        if sig == signal.SIGXCPU:
+            return f"used more than its CPU time limit ({limits.cpu_s} s)"
+        if sig == signal.SIGABRT:
+            return "crashed: aborted"
+        if sig == signal.SIGBUS:
+            return "crashed: bus error"
+        if sig == signal.SIGKILL:
+            # The grader's own kills are reported as timeouts before this is reached.
+            return (
+                f"was killed (SIGKILL): it ran out of memory (limit {limits.describe_memory()}) "
+                "or killed its own process"
+            )
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"crashed: killed by {name}"
+    if os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        if code == WORKER_BROKEN_EXIT:
+            return (
+                "broke the sandbox process it ran in (for example by closing its file descriptors "
+                "or replacing builtins), so its answer could not be sent back"
+            )
+        return f"ended the grading process itself (exit code {code}, e.g. os._exit or sys.exit)"
+    return "crashed"
+
+
+@dataclass
+class SubmissionRunner:
+    """Runs one submission's functions, each call in a sandboxed worker.
+
+    A worker serves calls until one hangs or crashes; then a fresh worker is
+    forked for the next call. A module that fails to import is remembered, so
+    every check of it fails quickly and identically.
+    """
+
+    zygote: Zygote
+    files: Mapping[str, bytes]
+    limits: Limits
+    scratch_root: Path
+    _worker: Worker | None = None
+    _imported: set[str] = field(default_factory=set)
+    _load_failures: dict[str, CallResult] = field(default_factory=dict)
+    layers: tuple[str, ...] = ()
+
+    def call(
+        self,
+        module: str,
+        function: str,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        seed: int,
+        return_args: bool = False,
+        timeout_s: float | None = None,
+    ) -> CallResult:
+        timeout = self.limits.timeout_s if timeout_s is None else timeout_s
+        if module in self._load_failures:
+            return self._load_failures[module]
+        worker = self._ensure_worker()
+        if module not in self._imported:
+            failure = self._import(worker, module, timeout)
+            if failure is not None:
+                self._load_failures[module] = failure
+                return failure
+        request: dict[str, Any] = {
+            "op": "call",
+            "module": module,
+            "function": function,
+            "seed": seed,
+            "return_args": return_args,
+            "args": tuple(args),
+            "kwargs": dict(kwargs or {}),
+        }
+        started = time.perf_counter()
+        try:
+            answer = worker.request(request, timeout_s=timeout)
+        except WorkerTimeout:
+            self._discard()
+            return CallResult("timeout", message=f"timed out after {timeout:g} s", duration_s=timeout)
+        except WorkerDied:
+            status = worker.status
+            self._discard()
+            return CallResult(
+                "crashed", message=describe_exit(status, self.limits), duration_s=time.perf_counter() - started
+            )
+        return _result(answer, self.limits, time.perf_counter() - started)
+
+    def _import(self, worker: Worker, module: str, timeout: float) -> CallResult | None:
+        try:
+            answer = worker.request({"op": "import", "module": module}, timeout_s=timeout)
+        except WorkerTimeout:
+            self._discard()
+            return CallResult("load_failed", message=f"importing {module} timed out after {timeout:g} s")
+        except WorkerDied:
+            status = worker.status
+            self._discard()
+            return CallResult("load_failed", message=f"importing {module} {describe_exit(status, self.limits)}")
+        if answer["status"] != "ok":
+            return CallResult(
+                "load_failed",
+                message=str(answer.get("message", "")),
+                traceback=str(answer.get("traceback", "")),
+                output=str(answer.get("output", "")),
+            )
+        self._imported.add(module)
+        return None
+
+    def _ensure_worker(self) -> Worker:
+        if self._worker is None:
+            worker = Worker(self.zygote, scratch_root=self.scratch_root, limits=self.limits)
+            self.layers = worker.layers
+            try:
+                answer = worker.request({"op": "init", "files": dict(self.files)}, timeout_s=WORKER_READY_TIMEOUT_S)
+            except (WorkerTimeout, WorkerDied):
+                worker.kill()
+                raise SandboxError("a sandbox worker could not receive the submission") from None
+            if answer["status"] != "ok":
+                worker.kill()
+                raise SandboxError("a sandbox worker refused the submission")
+            self._worker = worker
+            self._imported = set()
+        return self._worker
+
+    def _discard(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
+            self._imported = set()
+
+    def close(self) -> None:
+        self._discard()
+
+
+def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResult:
+    status = answer["status"]
+    output = str(answer.get("output", ""))
+    if status == "oom":
+        return CallResult("oom", message=f"ran out of memory (limit {limits.describe_memory()})", output=output)
+    if status == "raised":
+        bases = answer.get("bases")
+        return CallResult(
+            "raised",
+            message=str(answer.get("message", "")),
+            type_name=str(answer.get("type", "Exception")),
+            bases=tuple(str(b) for b in bases) if isinstance(bases, list) else (),
+            traceback=str(answer.get("traceback", "")),
+            output=output,
+            duration_s=duration,
+        )
+    if status in ("ok", "not_implemented", "missing", "unsupported"):
+        return CallResult(
+            status,
+            value=answer.get("value"),
+            message=str(answer.get("message", "")),
+            output=output,
+            duration_s=duration,
+        )
+    return CallResult("crashed", message="crashed: the worker sent an answer the grader does not understand")
