@@ -19,19 +19,15 @@ import click
 from grader import __version__
 from grader.assignment import Assignment, load_assignment
 from grader.batch import default_class_dir, grade_class
-from grader.catalog import catalog, render_catalog
 from grader.doctor import diagnose, meaning
 from grader.errors import EXIT_CODES, AssignmentError, GraderError, SandboxError, ScoreBelowThreshold, UsageError
-from grader.grading import Grader, exercises_to_check
 from grader.handout import write_handout
 from grader.models import Report
 from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
 from grader.progress import progress_display, summarize_class
 from grader.render import REPORT_FORMATS, print_report, render_annotations, render_html
+from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
-from grader.scaffold import new_exercise
-from grader.selftest import render_selftest
-from grader.selftest import selftest as run_selftest
 from grader.submission import load_submission
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
@@ -171,8 +167,12 @@ def check(
             f"{path}: no exercise found. Name files after the exercises ({', '.join(assignment.names)}) "
             f"or define their functions (for example {example.functions[0]} of {example.name})."
         )
-    with Grader(assignment, limits=limits) as grader:
-        report = grader.grade(submission, exercises=exercises_to_check(submission, assignment))
+    # The zygote first: it imports torch while this process imports it too.
+    with Zygote().start() as zygote:
+        from grader.grading import Grader, exercises_to_check
+
+        with Grader(assignment, limits=limits, zygote=zygote) as grader:
+            report = grader.grade(submission, exercises=exercises_to_check(submission, assignment))
     if html_path is not None:
         write_atomic(html_path, render_html(report))
     for name, target in targets:
@@ -234,6 +234,8 @@ def _enforce(report: Report, fail_under: float | None) -> None:
 @assignment_option
 def list_(assignment_dir: Path | None) -> None:
     """Show the assignment's exercises, functions, checks and points."""
+    from grader.catalog import catalog, render_catalog
+
     assignment = _load(assignment_dir)
     click.echo(render_catalog(assignment, catalog(assignment)), nl=False)
 
@@ -321,8 +323,13 @@ def selftest(assignment_dir: Path | None, fmt: str, output: Path | None) -> None
     Exits with code 4 when anything is off.
     """
     assignment = _load(assignment_dir)
-    with Grader(assignment) as grader:
-        result = run_selftest(assignment, grader)
+    with Zygote().start() as zygote:  # first, as in ``check``
+        from grader.grading import Grader
+        from grader.selftest import render_selftest
+        from grader.selftest import selftest as run_selftest
+
+        with Grader(assignment, zygote=zygote) as grader:
+            result = run_selftest(assignment, grader)
     text = json.dumps(result.to_dict(), indent=2) + "\n" if fmt == "json" else render_selftest(result)
     _emit(text, output)
     if not result.ok:
@@ -356,6 +363,8 @@ def assign(out_dir: Path, assignment_dir: Path | None) -> None:
 @click.option("--title", default=None, help="The exercise's title (first line of the stub's docstring).")
 def new_exercise_command(name: str, assignment_dir: Path | None, title: str | None) -> None:
     """Scaffold exercise NAME: a stub, a solution, a checks file, a mutant, and its assignment.toml entry."""
+    from grader.scaffold import new_exercise
+
     written = new_exercise(assignment_dir or Path.cwd(), name, title=title)
     for path in written:
         click.echo(f"wrote {path}")
@@ -379,7 +388,9 @@ def doctor() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    # Everything imported so far (torch above all) lives as long as the process:
-    # frozen, the collector stops re-walking it, here and in every forked engine.
+    # Everything imported so far lives as long as the process: frozen, the
+    # collector stops re-walking it. Commands that grade in this process import
+    # torch when they run; ``grader grade`` never does (its zygote forks the
+    # grading processes torch-warm).
     gc.freeze()
     sys.exit(cli.main(prog_name="grader", standalone_mode=True))
