@@ -390,7 +390,7 @@ class _Decoder:
         if dtype is None or len(shape) > MAX_DIMS or any(d < 0 for d in shape):
             raise DecodeError("bad tensor header")
         numel = math.prod(shape)
-        itemsize = torch.empty((), dtype=dtype).element_size()
+        itemsize = dtype.itemsize
         if numel * itemsize != length or offset < 0 or offset + length > len(self.blob):
             raise DecodeError("tensor data does not match its shape")
         if numel == 0:
