@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from grader.assignment import Assignment, load_assignment
 from grader.grading import Grader
+
+# Tests fork children from this process (test_isolation). Once a torch op has run
+# on several threads here, a forked child that uses threads again hangs in
+# OpenMP: the same rule the zygote and the grader follow, for the whole session.
+torch.set_num_threads(1)
 
 TINY_STUB = '''
 """A tiny exercise for the grader's own tests."""
