@@ -257,7 +257,7 @@ def _attempt(
 ) -> Iterator[Report]:
     """One round: a fresh zygote and its grading processes, until they finish or die."""
     pending = list(reversed(todo))
-    setup = Setup(assignment, limits, tempfile.gettempdir())
+    cpus = _cpus()
     try:
         zygote = Zygote().start()
     except SandboxError as exc:
@@ -265,7 +265,7 @@ def _attempt(
         return
     engines: dict[Connection, int] = {}
     try:
-        for _ in range(min(workers, len(todo))):
+        for index in range(min(workers, len(todo))):
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 pid = zygote.fork_engine(theirs)
@@ -276,7 +276,11 @@ def _attempt(
             finally:
                 theirs.close()
             channel = Connection(ours.detach())
-            channel.send(setup)
+            # One CPU per grading process, shared with its workers, when there are
+            # enough: each call's hand-over is then a context switch, not a wake-up
+            # on another CPU.
+            cpu = cpus[index % len(cpus)] if cpus and workers <= len(cpus) else None
+            channel.send(Setup(assignment, limits, tempfile.gettempdir(), cpu))
             engines[channel] = pid
         live = set(engines)
         finished: set[Connection] = set()
@@ -309,6 +313,13 @@ def _attempt(
             # zygote's, which this process waits for.
             zygote.reap(pid)
         zygote.close()
+
+
+def _cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return []
 
 
 def default_class_dir() -> Path:

@@ -17,6 +17,8 @@ writing while the other is writing too.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +39,8 @@ class Setup:
     limits: Limits
     #: The parent's temporary folder: the zygote's environment carries no TMPDIR.
     tempdir: str
+    #: The CPU this process and its workers run on (see ``Zygote._cpus``); None: any.
+    cpu: int | None = None
 
 
 def serve(channel_fd: int, control: socket.socket) -> None:
@@ -50,6 +54,9 @@ def serve(channel_fd: int, control: socket.socket) -> None:
 
         setup = channel.recv()
         tempfile.tempdir = setup.tempdir
+        if setup.cpu is not None:
+            with contextlib.suppress(OSError, ValueError):
+                os.sched_setaffinity(0, {setup.cpu})
 
         def jobs() -> Iterator[Job]:
             while True:

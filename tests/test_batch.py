@@ -220,6 +220,19 @@ def test_the_batch_parent_never_imports_torch(tmp_path: Path, tiny: Assignment) 
     assert outcome == {"scores": {"ann": 5.0, "bob": 2.0}, "torch": False, "errors": []}
 
 
+def test_each_grading_process_shares_one_cpu_with_its_workers(tmp_path: Path, tiny: Assignment) -> None:
+    # Every call is a hand-over between a grading process and its worker: on one
+    # CPU it is a context switch, not a cross-CPU wake-up.
+    allowed = sorted(os.sched_getaffinity(0))
+    printing = "    print(sorted(os.sched_getaffinity(0)))\n    return x + x"
+    spy = "import os\n" + CORRECT.replace("    return x + x", printing)
+    class_dir = make_class(tmp_path / "class", {"ann": spy, "bob": spy})
+    result = grade_class(class_dir, tmp_path / "out", tiny, jobs=len(allowed))
+    seen = {c.output.strip() for r in result.reports for c in r.checks if c.output}
+    assert seen, "the spy printed nothing"
+    assert seen <= {f"[{cpu}]" for cpu in allowed}
+
+
 def test_worker_killed_mid_call_fails_only_that_call(tiny_grader: Grader, tiny: Assignment) -> None:
     source = b"import os, signal\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n\n" + (
         b"def shout(text):\n    return text.upper() + '!'\n"

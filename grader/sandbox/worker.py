@@ -43,10 +43,23 @@ _SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "DefaultCPUAllocator")
 
 
-def run(sock: socket.socket, *, scratch: Path, limits: Limits, read_paths: list[str]) -> None:
-    """Entry point in the forked child; never returns (always ``os._exit``)."""
+def run(
+    sock: socket.socket,
+    *,
+    scratch: Path,
+    limits: Limits,
+    read_paths: list[str],
+    cpus: list[int] = (),  # type: ignore[assignment]
+) -> None:
+    """Entry point in the forked child; never returns (always ``os._exit``).
+
+    ``cpus``: the CPUs of the grading process that asked for this worker (see ``Zygote._cpus``).
+    """
     code = 0
     try:
+        if cpus:
+            with contextlib.suppress(OSError, ValueError):
+                os.sched_setaffinity(0, cpus)
         output_fd = _prepare(sock, scratch=scratch, limits=limits)
         layers = _lock_down(scratch=scratch, read_paths=read_paths)
         _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
@@ -58,6 +71,7 @@ def run(sock: socket.socket, *, scratch: Path, limits: Limits, read_paths: list[
 def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
     """Session, descriptors, environment, scratch cwd, output capture and rlimits."""
     os.setsid()
+    isolation.set_process_name("grader-worker")
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails with EFBIG, not death

@@ -134,6 +134,7 @@ def _fork_engine(fds: list[int], controls: list[socket.socket]) -> tuple[dict[st
                 control.close()
             ours.close()
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            isolation.set_process_name("grader-engine")
             from grader import engine  # here: the checks' machinery never enters the zygote
 
             engine.serve(fds[0], theirs)
@@ -164,6 +165,7 @@ def _handle(
                 scratch=Path(request["scratch"]),
                 limits=Limits.from_dict(request["limits"]),
                 read_paths=read_paths,
+                cpus=[int(cpu) for cpu in request.get("cpus", ())],
             )
             os._exit(WORKER_BROKEN_EXIT)  # worker.run never returns; belt and braces
         os.close(fds[0])
@@ -182,6 +184,7 @@ def _handle(
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
+    isolation.set_process_name("grader-zygote")
     controls = [socket.socket(fileno=int(fd)) for fd in argv]
     serve(controls)
 
