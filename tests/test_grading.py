@@ -97,6 +97,33 @@ def test_hang_or_crash_fails_only_the_calls_that_made_it(
     assert result["shout_hidden"].outcome is Outcome.PASSED
 
 
+def test_an_answer_trickled_byte_by_byte_still_times_out(tiny: Assignment, tiny_grader: Grader) -> None:
+    # The student writes to its own channel: a frame header, then one byte at a
+    # time. Each byte arrives well within the timeout; the call as a whole must not.
+    source = b"""import os, stat, time
+def double(x):
+    channel = next(fd for fd in range(3, 256) if _is_socket(fd))
+    os.write(channel, (100).to_bytes(8, "big"))
+    while True:
+        os.write(channel, b"x")
+        time.sleep(0.2)
+
+def _is_socket(fd):
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+def shout(text):
+    return text.upper() + "!"
+"""
+    report = tiny_grader.grade(submit(tiny, source))
+    result = {c.name: c for c in report.checks}
+    assert result["double_values"].outcome is Outcome.TIMEOUT
+    assert "timed out after 2 s" in result["double_values"].message
+    assert result["shout"].outcome is Outcome.PASSED
+
+
 @pytest.mark.parametrize(
     "source",
     [b"def double(x) return 2 * x\n", b"import sys\nsys.exit(0)\n", b"\xff\xfe not utf-8 \x00"],

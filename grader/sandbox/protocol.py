@@ -15,26 +15,62 @@ class ChannelClosed(Exception):
     """The other end closed the socket (or died) before a whole frame arrived."""
 
 
+def framed(payload: bytes) -> bytes:
+    """``payload`` with its length header, ready to send."""
+    return _HEADER.pack(len(payload)) + payload
+
+
 def send_frame(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(_HEADER.pack(len(payload)) + payload)
+    sock.sendall(framed(payload))
 
 
-def recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(min(size - len(chunks), 1 << 20))
-        if not chunk:
+class FrameTooLarge(ValueError):
+    """A frame announced more bytes than its reader accepts."""
+
+
+class FrameReader:
+    """Splits a byte stream into frames, whatever pieces it arrives in.
+
+    Reading a stream socket in large pieces takes one ``recv`` per frame
+    where reading the header, then the body, takes two: every call of a
+    student function is a request and an answer, ~80 per student. Bytes past
+    the end of a frame wait for the next one.
+    """
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._buffer = bytearray()
+        # Received into, and reused: a fresh 1 MiB bytes object per recv would be
+        # an mmap and a munmap each time.
+        self._piece = bytearray(256 * 1024)
+
+    def receive(self, sock: socket.socket) -> None:
+        """Read what ``sock`` has (blocking or not, as it is set); ``ChannelClosed`` at its end."""
+        count = sock.recv_into(self._piece)
+        if not count:
             raise ChannelClosed
-        chunks += chunk
-    return bytes(chunks)
+        self._buffer += memoryview(self._piece)[:count]
+
+    def frame(self) -> bytes | None:
+        """The next whole frame, or None until more bytes arrive; ``FrameTooLarge`` before reading one."""
+        if len(self._buffer) < _HEADER.size:
+            return None
+        (size,) = _HEADER.unpack_from(self._buffer)
+        if size > self.max_bytes:
+            raise FrameTooLarge(f"frame of {size} bytes exceeds the {self.max_bytes}-byte limit")
+        end = _HEADER.size + size
+        if len(self._buffer) < end:
+            return None
+        payload = bytes(self._buffer[_HEADER.size : end])
+        del self._buffer[:end]
+        return payload
 
 
-def recv_frame(sock: socket.socket, *, max_bytes: int) -> bytes:
-    """Read one frame; a frame announcing more than ``max_bytes`` is refused unread."""
-    (size,) = _HEADER.unpack(recv_exact(sock, _HEADER.size))
-    if size > max_bytes:
-        raise ValueError(f"frame of {size} bytes exceeds the {max_bytes}-byte limit")
-    return recv_exact(sock, size)
+def recv_frame(sock: socket.socket, reader: FrameReader) -> bytes:
+    """Read one frame from a blocking socket; a frame announcing more than the reader's limit is refused unread."""
+    while (frame := reader.frame()) is None:
+        reader.receive(sock)
+    return frame
 
 
 #: A worker's exit code when its own serving loop fails: the student's code broke

@@ -8,7 +8,9 @@ their answers through the pickle-free codec.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import select
 import shutil
 import signal
 import stat
@@ -23,7 +25,15 @@ from grader import codec
 from grader.errors import SandboxError
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import WORKER_BROKEN_EXIT, BadAnswer, ChannelClosed, recv_exact, send_frame, unpack_answer
+from grader.sandbox.protocol import (
+    WORKER_BROKEN_EXIT,
+    BadAnswer,
+    ChannelClosed,
+    FrameReader,
+    FrameTooLarge,
+    framed,
+    unpack_answer,
+)
 from grader.sandbox.request import pack_request
 
 #: How long a freshly forked worker may take to lock itself down and say ready.
@@ -50,6 +60,10 @@ class Worker:
         self.limits = limits
         self.scratch = Path(tempfile.mkdtemp(prefix="w-", dir=scratch_root))
         self.pid, self.sock = zygote.fork(scratch=self.scratch, limits=limits)
+        self.sock.setblocking(False)
+        self._poll = select.poll()
+        self._poll.register(self.sock, select.POLLIN)
+        self._inbox = FrameReader(max_bytes=codec.MAX_MESSAGE_BYTES)
         self.status: int | None = None
         self.closed = False
         try:
@@ -64,22 +78,16 @@ class Worker:
         deadline = time.monotonic() + timeout_s
         try:
             if send:
-                self.sock.settimeout(timeout_s)
-                send_frame(self.sock, pack_request(dict(message)))
-            header = self._recv(8, deadline)
-            size = int.from_bytes(header, "big")
-            if size > codec.MAX_MESSAGE_BYTES:
-                self.kill()
-                raise WorkerDied(None)
-            frame = self._recv(size, deadline)
+                self._send(framed(pack_request(dict(message))), deadline)
+            answer_frame = self._receive(deadline)
         except TimeoutError:
             self.kill()
             raise WorkerTimeout from None
-        except (ChannelClosed, OSError):
+        except (ChannelClosed, FrameTooLarge, OSError):
             self.kill()
             raise WorkerDied(self.status) from None
         try:
-            answer, value = unpack_answer(frame)
+            answer, value = unpack_answer(answer_frame)
             if value:
                 answer["value"] = codec.decode(value)
         except (BadAnswer, codec.DecodeError):
@@ -87,17 +95,33 @@ class Worker:
             raise WorkerDied(self.status) from None
         return answer
 
-    def _recv(self, size: int, deadline: float) -> bytes:
-        # Read in 1 MiB pieces, each with the time left at its start, so a worker
-        # that trickles bytes cannot stretch the call past its deadline.
-        chunks = bytearray()
-        while len(chunks) < size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            self.sock.settimeout(remaining)
-            chunks += recv_exact(self.sock, min(size - len(chunks), 1 << 20))
-        return bytes(chunks)
+    # The socket is non-blocking, and every wait is a poll with the time left:
+    # a worker that trickles bytes cannot stretch a call past its deadline, and
+    # a call costs three system calls (send, poll, recv), not a timeout change
+    # and a poll before each of several reads.
+
+    def _wait(self, events: int, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self._poll.modify(self.sock, events)
+        if not self._poll.poll(math.ceil(remaining * 1000)):
+            raise TimeoutError
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view) :]
+            except BlockingIOError:
+                self._wait(select.POLLOUT, deadline)
+
+    def _receive(self, deadline: float) -> bytes:
+        while (answer := self._inbox.frame()) is None:
+            self._wait(select.POLLIN, deadline)
+            with contextlib.suppress(BlockingIOError):
+                self._inbox.receive(self.sock)
+        return answer
 
     def kill(self) -> None:
         """Kill and reap the worker, keeping its wait status; idempotent."""

@@ -32,7 +32,14 @@ from grader import codec
 from grader.sandbox import isolation
 from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import WORKER_BROKEN_EXIT, ChannelClosed, pack_answer, recv_frame, send_frame
+from grader.sandbox.protocol import (
+    WORKER_BROKEN_EXIT,
+    ChannelClosed,
+    FrameReader,
+    pack_answer,
+    recv_frame,
+    send_frame,
+)
 
 #: Largest request the grader sends (student files plus pickled arguments).
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -158,6 +165,7 @@ class _Server:
         self.output_fd = output_fd
         self.layers = layers
         self.modules: dict[str, Any] = {}
+        self.inbox = FrameReader(max_bytes=MAX_REQUEST_BYTES)
         # The zygote's heap stays frozen (gc.freeze): the student's new objects are
         # collected as usual, and a full collection never walks (and copies, page by
         # page) the millions of objects torch left behind.
@@ -166,7 +174,7 @@ class _Server:
         self._reply({"status": "ready", "layers": self.layers, "pid": os.getpid()})
         while True:
             try:
-                request = pickle.loads(recv_frame(self.sock, max_bytes=MAX_REQUEST_BYTES))
+                request = pickle.loads(recv_frame(self.sock, self.inbox))
             except ChannelClosed:
                 return
             op = request.get("op")
