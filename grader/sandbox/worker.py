@@ -197,6 +197,9 @@ class _Server:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         sys.path.insert(0, str(self.src))
+        # Each worker imports the submission once, from a scratch folder deleted
+        # afterwards: a .pyc would never be read, only written and then deleted.
+        sys.dont_write_bytecode = True
         # No importlib.invalidate_caches(): re-listing the stdlib folder is denied by Landlock
         # (it is granted child by child around site-packages), and the new src path needs none.
         self._reply({"status": "ok"})
