@@ -50,6 +50,8 @@ def visible(text: str) -> str:
     newline first because it is how Windows-style output ends its lines, not
     an attempt to overwrite one. The result is always encodable as UTF-8.
     """
+    if text.isascii() and text.isprintable():  # most strings: nothing to escape, no regex pass
+        return text
     return _INVISIBLE.sub(_escape, text.replace("\r\n", "\n"))
 
 
