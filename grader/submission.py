@@ -7,12 +7,14 @@ functions are defined, parsed with ``ast``.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 from grader.assignment import Assignment
 from grader.errors import SubmissionError
@@ -115,7 +117,7 @@ def build_submission(
     locations: dict[tuple[str, str], Location] = {}
     for exercise_name, sources in providers.items():
         for source in sources:
-            for function, line in _definitions(source.module_source).items():
+            for function, line in (_definitions(source.module_source) or {}).items():
                 locations[(exercise_name, function)] = _location(source, line)
 
     ordered = tuple(n for n in assignment.names if n in providers)
@@ -225,21 +227,20 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
     return raw
 
 
-def _parse(source: bytes) -> ast.Module | None:
+@functools.lru_cache(maxsize=256)
+def _definitions(source: bytes) -> Mapping[str, int] | None:
+    """Top-level function names -> line of their last definition; None if the source does not parse.
+
+    Cached: each source is asked about once per exercise, and a class's
+    untouched stubs are the same bytes in every submission.
+    """
     try:
-        return ast.parse(source)
+        tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
-
-
-def _definitions(source: bytes) -> dict[str, int]:
-    """Top-level function names -> line of their last definition."""
-    tree = _parse(source)
-    if tree is None:
-        return {}
     found: dict[str, int] = {}
     _collect_definitions(tree.body, found)
-    return found
+    return MappingProxyType(found)
 
 
 def _collect_definitions(body: list[ast.stmt], found: dict[str, int]) -> None:
@@ -263,7 +264,7 @@ def _collect_definitions(body: list[ast.stmt], found: dict[str, int]) -> None:
 
 def _defines_any(source: bytes, functions: tuple[str, ...]) -> bool:
     defined = _definitions(source)
-    if not defined and _parse(source) is None:
+    if defined is None:
         # Unparseable: claim it by name so the syntax error reaches the report.
         text = source.decode("utf-8", errors="replace")
         return any(f"def {function}" in text for function in functions)
