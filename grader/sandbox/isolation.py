@@ -42,6 +42,7 @@ class LayerStatus:
 
 # -- libc ---------------------------------------------------------------------------
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -59,6 +60,12 @@ def set_process_name(name: str) -> None:
     """Name this process in ps, top and perf (``grader-zygote``...); forks are otherwise all ``python``."""
     if _libc is not None:
         _libc.prctl(ctypes.c_int(_PR_SET_NAME), ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
+def set_parent_death_signal(sig: int) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies (through the libc loaded once, at import)."""
+    if _libc is not None:
+        _libc.prctl(ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(sig), 0, 0, 0)
 
 
 def _arch() -> str | None:

@@ -10,7 +10,6 @@ unpickles anything a student could have shaped.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import io
 import os
@@ -45,7 +44,6 @@ from grader.sandbox.protocol import (
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 SOURCE_DIR = "src"
 OUTPUT_FILE = ".output"
-_PR_SET_PDEATHSIG = 1
 _SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "DefaultCPUAllocator")
 
@@ -79,8 +77,7 @@ def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
     """Session, descriptors, environment, scratch cwd, output capture and rlimits."""
     os.setsid()
     isolation.set_process_name("grader-worker")
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    isolation.set_parent_death_signal(signal.SIGKILL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails with EFBIG, not death
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
