@@ -155,7 +155,8 @@ class Cache:
             return None  # missing or corrupt: grade again
 
     def put(self, key: str, report: Report) -> None:
-        write_atomic(self.root / f"{key}.json", json.dumps({"key": key, "report": report.to_dict()}))
+        # Not durable: a torn or lost entry is a miss (get() checks the key), never a wrong grade.
+        write_atomic(self.root / f"{key}.json", json.dumps({"key": key, "report": report.to_dict()}), durable=False)
 
 
 def grade_class(

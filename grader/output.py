@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from grader.errors import OutputError
@@ -21,25 +20,34 @@ from grader.render import (
 )
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half of one.
 
-    A full or read-only disk becomes an ``OutputError`` naming the file, and
-    leaves no temporary file behind.
+    ``durable`` also forces the data to disk before the rename, so that a power
+    cut cannot leave an empty file in its place. A student's report card, JSON
+    and cache entry skip it: every run rewrites the first two from the cache,
+    and a cache entry lost or torn by a power cut is a miss that regrades the
+    student. A full or read-only disk becomes an ``OutputError`` naming the
+    file, and leaves no temporary file behind.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path = Path(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd = _create(tmp)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide reports from a web server or a TA
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            os.fchmod(fd, 0o644)  # whatever the umask: reports are read by a web server or a TA
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -47,16 +55,27 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _create(tmp: Path) -> int:
+    """A new, empty temporary file; one left by a killed run of the same pid is replaced."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(tmp, flags, 0o600)
+    except FileExistsError:
+        os.unlink(tmp)
+        return os.open(tmp, flags, 0o600)
+
+
 def write_student_outputs(folder: Path, report: Report, *, formats: tuple[str, ...] = ()) -> None:
     """One student's report card and JSON result (timings left out so reruns are identical), plus ``formats``."""
-    write_atomic(folder / "report.html", render_html(report))
+    write_atomic(folder / "report.html", render_html(report), durable=False)
     # Compact JSON: with indent, json falls back to its pure-Python encoder, which was
     # the batch's largest cost after grading itself (jq or any viewer pretty-prints).
-    write_atomic(folder / "result.json", json.dumps(report.to_dict(timings=False), ensure_ascii=True) + "\n")
+    text = json.dumps(report.to_dict(timings=False), ensure_ascii=True) + "\n"
+    write_atomic(folder / "result.json", text, durable=False)
     for name in formats:
         if name not in ("html", "json"):
             renderer, filename = REPORT_FORMATS[name]
-            write_atomic(folder / filename, renderer(report))
+            write_atomic(folder / filename, renderer(report), durable=False)
 
 
 def append_to(path: Path, text: str) -> None:

@@ -243,6 +243,20 @@ def test_worker_killed_mid_call_fails_only_that_call(tiny_grader: Grader, tiny: 
     assert outcomes["shout"] is Outcome.PASSED
 
 
+def test_atomic_write_replaces_a_killed_runs_leftover_and_leaves_nothing_else(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    leftover = tmp_path / f".report.html.{os.getpid()}.tmp"  # a run of this pid killed mid-write
+    leftover.write_text("half a page")
+    old_umask = os.umask(0o077)
+    try:
+        write_atomic(target, "<p>new</p>", durable=False)
+    finally:
+        os.umask(old_umask)
+    assert target.read_text() == "<p>new</p>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by a web server whatever the umask
+
+
 def test_unwritable_output_is_a_clear_error_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
