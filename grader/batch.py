@@ -33,6 +33,7 @@ from grader.models import ClassReport, Report
 from grader.output import write_atomic
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
+from grader.sandbox.scratch import remove_tree
 from grader.similarity import find_similar
 from grader.submission import MAX_TOTAL_BYTES, Submission, build_submission, load_submission
 
@@ -264,6 +265,9 @@ def _attempt(
     except SandboxError as exc:
         errors.append(exc.message)
         return
+    # Every worker folder of this round lives here; removed below even if a
+    # grading process was killed (Ctrl-C) before it could remove its own.
+    scratch = Path(tempfile.mkdtemp(prefix="grader-batch-"))
     engines: dict[Connection, int] = {}
     try:
         for index in range(min(workers, len(todo))):
@@ -281,7 +285,7 @@ def _attempt(
             # enough: each call's hand-over is then a context switch, not a wake-up
             # on another CPU.
             cpu = cpus[index % len(cpus)] if cpus and workers <= len(cpus) else None
-            channel.send(Setup(assignment, limits, tempfile.gettempdir(), cpu))
+            channel.send(Setup(assignment, limits, tempfile.gettempdir(), str(scratch), cpu))
             engines[channel] = pid
         live = set(engines)
         finished: set[Connection] = set()
@@ -313,7 +317,8 @@ def _attempt(
             # Reaped by the zygote, its parent: its CPU time then counts in the
             # zygote's, which this process waits for.
             zygote.reap(pid)
-        zygote.close()
+        zygote.close()  # which kills the workers of any grading process killed above
+        remove_tree(scratch)
 
 
 def _cpus() -> list[int]:

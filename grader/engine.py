@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from grader.assignment import Assignment
 from grader.errors import GraderError
@@ -39,6 +40,8 @@ class Setup:
     limits: Limits
     #: The parent's temporary folder: the zygote's environment carries no TMPDIR.
     tempdir: str
+    #: Where workers' folders go; the parent removes it, whatever happens here.
+    scratch: str
     #: The CPU this process and its workers run on (see ``Zygote._cpus``); None: any.
     cpu: int | None = None
 
@@ -66,7 +69,8 @@ def serve(channel_fd: int, control: socket.socket) -> None:
                     return
                 yield Job(submission, setup.assignment.names)
 
-        with Grader(setup.assignment, limits=setup.limits, zygote=Zygote.adopt(control)) as grader:
+        zygote = Zygote.adopt(control)
+        with Grader(setup.assignment, limits=setup.limits, zygote=zygote, scratch=Path(setup.scratch)) as grader:
             grader.run(jobs(), lambda report: channel.send(("report", report.to_dict())))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return  # the parent is gone: nobody to report to

@@ -29,7 +29,14 @@ from grader.submission import Submission
 class Grader:
     """A grading session: one warm zygote, the assignment's checks collected once."""
 
-    def __init__(self, assignment: Assignment, *, limits: Limits | None = None, zygote: Zygote | None = None) -> None:
+    def __init__(
+        self,
+        assignment: Assignment,
+        *,
+        limits: Limits | None = None,
+        zygote: Zygote | None = None,
+        scratch: Path | None = None,
+    ) -> None:
         self.assignment = assignment
         self.limits = limits or assignment.limits
         # One thread: the checks' tensors are tiny (a thread pool costs more than it
@@ -38,12 +45,16 @@ class Grader:
         # Started first: the zygote must never see a check or a solution. A batch
         # passes in a client of a zygote shared by all its grading processes.
         self.zygote = zygote if zygote is not None else Zygote().start()
-        self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+        # Where workers' folders go. A batch passes its own, which it removes
+        # itself even when a grading process is killed before it can clean up.
+        self._owns_scratch = scratch is None
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-")) if scratch is None else scratch
 
     def close(self) -> None:
         self.zygote.close()
-        with contextlib.suppress(OSError):
-            self._scratch.rmdir()
+        if self._owns_scratch:
+            with contextlib.suppress(OSError):
+                self._scratch.rmdir()
 
     def __enter__(self) -> Grader:
         return self

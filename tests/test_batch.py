@@ -120,6 +120,27 @@ def test_killed_batch_resumes_to_the_same_results(tmp_path: Path, tiny: Assignme
     assert results == expected
 
 
+def test_interrupted_batch_leaves_no_scratch_folder_behind(tmp_path: Path, tiny: Assignment) -> None:
+    # Ctrl-C kills the grading processes mid-student, before they can clean up:
+    # the batch itself removes every worker folder of the round.
+    class_dir = make_class(tmp_path / "class", {f"s{i:02d}": SLOW for i in range(8)})
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grader", "grade", str(class_dir), "--out", str(out)]
+    command += ["--assignment", str(tiny.root)]
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 120
+    while not list(temp.glob("grader-batch-*/w-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(temp.glob("grader-batch-*/w-*")), "no worker started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert list(temp.iterdir()) == []
+
+
 def test_unreadable_entries_get_a_reason_not_a_traceback(tmp_path: Path, tiny: Assignment) -> None:
     class_dir = make_class(tmp_path / "class", {"alice": CORRECT})
     (class_dir / "broken.zip").write_bytes(b"this is not a zip")

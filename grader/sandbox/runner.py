@@ -11,9 +11,7 @@ import contextlib
 import math
 import os
 import select
-import shutil
 import signal
-import stat
 import tempfile
 import time
 from collections.abc import Mapping
@@ -35,6 +33,7 @@ from grader.sandbox.protocol import (
     unpack_answer,
 )
 from grader.sandbox.request import pack_request
+from grader.sandbox.scratch import remove_tree
 
 #: How long a freshly forked worker may take to lock itself down and say ready.
 WORKER_READY_TIMEOUT_S = 30.0
@@ -132,21 +131,9 @@ class Worker:
             os.kill(self.pid, signal.SIGKILL)
         self.sock.close()
         self.status = self.zygote.reap(self.pid)
-        _remove_tree(self.scratch)
+        remove_tree(self.scratch)
 
     close = kill
-
-
-def _remove_tree(path: Path) -> None:
-    def make_writable(function: Any, target: str, _exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(target), stat.S_IRWXU)
-            os.chmod(target, stat.S_IRWXU)
-            function(target)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=make_writable)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,23 @@
+"""Scratch folders: where workers run, removed afterwards whatever a student did inside."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a scratch folder whatever a student did to it (read-only or unlistable folders included)."""
+
+    def make_writable(function: Any, target: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            os.chmod(target, stat.S_IRWXU)
+            function(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable)
