@@ -73,7 +73,11 @@ def serve(channel_fd: int, control: socket.socket) -> None:
         with Grader(setup.assignment, limits=setup.limits, zygote=zygote, scratch=Path(setup.scratch)) as grader:
             grader.run(jobs(), lambda report: channel.send(("report", report.to_dict())))
     except (EOFError, BrokenPipeError, ConnectionResetError):
-        return  # the parent is gone: nobody to report to
+        # The parent is gone (killed): nobody to report to, and nobody left to
+        # remove the round's scratch folder but the last grading process out.
+        with contextlib.suppress(OSError, NameError):
+            Path(setup.scratch).rmdir()
+        return
     except GraderError as exc:
         channel.send(("error", exc.message))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries

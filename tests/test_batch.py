@@ -105,7 +105,12 @@ def test_killed_batch_resumes_to_the_same_results(tmp_path: Path, tiny: Assignme
         "--jobs",
         "1",
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
+    )
     deadline = time.monotonic() + 120
     while len(list(out.glob("*/result.json"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -114,6 +119,12 @@ def test_killed_batch_resumes_to_the_same_results(tmp_path: Path, tiny: Assignme
     done = len(list(out.glob("*/result.json")))
     assert 3 <= done < len(students), "the batch was not interrupted half-way"
     assert not (out / "results.json").exists()
+    # The grading processes notice their parent is gone after their current
+    # student, clean up, and the last one out removes the round's scratch folder.
+    deadline = time.monotonic() + 60
+    while list(temp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(temp.iterdir()) == []
 
     resumed, results = run_batch(class_dir, out, tiny)
     assert sum(p.cached for p in resumed) >= done - 2  # a student may be written but not yet cached
