@@ -31,7 +31,7 @@ from grader.engine import Setup
 from grader.errors import OutputError, SandboxError, SubmissionError, UsageError
 from grader.models import ClassReport, Report
 from grader.output import write_atomic
-from grader.sandbox.client import Zygote
+from grader.sandbox.client import Zygote, allowed_cpus
 from grader.sandbox.limits import Limits
 from grader.sandbox.scratch import remove_tree
 from grader.similarity import find_similar
@@ -259,7 +259,7 @@ def _attempt(
 ) -> Iterator[Report]:
     """One round: a fresh zygote and its grading processes, until they finish or die."""
     pending = list(reversed(todo))
-    cpus = _cpus()
+    cpus = allowed_cpus()
     try:
         zygote = Zygote().start()
     except SandboxError as exc:
@@ -285,8 +285,9 @@ def _attempt(
             # enough: each call's hand-over is then a context switch, not a wake-up
             # on another CPU.
             cpu = cpus[index % len(cpus)] if cpus and workers <= len(cpus) else None
-            channel.send(Setup(assignment, limits, tempfile.gettempdir(), str(scratch), cpu))
             engines[channel] = pid
+            with contextlib.suppress(OSError):  # one that died at once is seen below, as closed
+                channel.send(Setup(assignment, limits, tempfile.gettempdir(), str(scratch), cpu))
         live = set(engines)
         finished: set[Connection] = set()
         while live:
@@ -298,7 +299,10 @@ def _attempt(
                     live.discard(channel)
                     continue
                 if kind == "next":
-                    channel.send(pending.pop() if pending else None)
+                    try:
+                        channel.send(pending.pop() if pending else None)
+                    except OSError:  # it died after asking: its submission is still in ``remaining``
+                        live.discard(channel)
                 elif kind == "report":
                     report = Report.from_dict(payload)
                     if remaining.pop(report.student, None) is not None:
@@ -319,13 +323,6 @@ def _attempt(
             zygote.reap(pid)
         zygote.close()  # which kills the workers of any grading process killed above
         remove_tree(scratch)
-
-
-def _cpus() -> list[int]:
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return []
 
 
 def default_class_dir() -> Path:

@@ -42,7 +42,7 @@ class Setup:
     tempdir: str
     #: Where workers' folders go; the parent removes it, whatever happens here.
     scratch: str
-    #: The CPU this process and its workers run on (see ``Zygote._cpus``); None: any.
+    #: The CPU this process and its workers run on (see ``allowed_cpus``); None: any.
     cpu: int | None = None
 
 

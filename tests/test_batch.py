@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,36 @@ def test_interrupted_batch_leaves_no_scratch_folder_behind(tmp_path: Path, tiny:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert list(temp.iterdir()) == []
+
+
+KILLING_CHECKS = """
+import os
+import signal
+
+from grader.checking import check, fail
+
+
+@check("shout", points=1)
+def check_shout(student, reference):
+    got = student.shout("hi")
+    if got == "DIE!":  # stands for anything that kills a grading process (the OOM killer...)
+        os.kill(os.getpid(), signal.SIGKILL)
+    if got != reference.shout("hi"):
+        fail("wrong")
+"""
+
+
+def test_a_student_whose_grading_process_dies_is_retried_once_and_named(
+    tmp_path: Path, make_assignment: Callable[[str], Assignment]
+) -> None:
+    assignment = make_assignment(KILLING_CHECKS)
+    killer = CORRECT.replace("text.upper() + '!'", "'DIE!'")
+    students = {f"s{i}": CORRECT for i in range(6)} | {"killer": killer}
+    class_dir = make_class(tmp_path / "class", students)
+    result = grade_class(class_dir, tmp_path / "out", assignment, jobs=2)
+    assert {r.student: r.score for r in result.reports} == {f"s{i}": 1.0 for i in range(6)}
+    (error,) = result.errors
+    assert error.startswith("could not grade killer:")
 
 
 def test_unreadable_entries_get_a_reason_not_a_traceback(tmp_path: Path, tiny: Assignment) -> None:

@@ -58,7 +58,7 @@ def run(
 ) -> None:
     """Entry point in the forked child; never returns (always ``os._exit``).
 
-    ``cpus``: the CPUs of the grading process that asked for this worker (see ``Zygote._cpus``).
+    ``cpus``: the CPUs of the grading process that asked for this worker (see ``client.allowed_cpus``).
     """
     code = 0
     try:
