@@ -11,6 +11,7 @@ from __future__ import annotations
 import copyreg
 import io
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -19,7 +20,7 @@ import torch
 def _reduce_tensor(tensor: torch.Tensor) -> Any:
     """A plain CPU tensor as dtype, shape and raw bytes; anything else as torch pickles it."""
     if not _plain_cpu(tensor):
-        return tensor.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+        return tensor.__reduce_ex__(pickle.HIGHEST_PROTOCOL)  # type: ignore[no-untyped-call]
     plain = tensor.detach()
     if plain.is_conj():
         plain = plain.resolve_conj()
@@ -45,7 +46,7 @@ def _plain_cpu(tensor: torch.Tensor) -> bool:
 #: By exact type, so the C pickler calls back into Python for tensors only
 #: (a ``reducer_override`` would be called for every module and dict too).
 #: Subclasses keep their own pickling.
-_REDUCERS = {torch.Tensor: _reduce_tensor, torch.nn.Parameter: _reduce_tensor}
+_REDUCERS: dict[type, Callable[[Any], Any]] = {torch.Tensor: _reduce_tensor, torch.nn.Parameter: _reduce_tensor}
 
 
 def _rebuild_tensor(raw: bytes, dtype: torch.dtype, shape: tuple[int, ...], requires_grad: bool) -> torch.Tensor:

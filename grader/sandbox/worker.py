@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def run(
     scratch: Path,
     limits: Limits,
     read_paths: list[str],
-    cpus: list[int] = (),  # type: ignore[assignment]
+    cpus: Sequence[int] = (),
 ) -> None:
     """Entry point in the forked child; never returns (always ``os._exit``).
 
