@@ -189,6 +189,33 @@ def type_name(value: object) -> str:
     return f"{module}.{cls.__qualname__}" if module != "builtins" else cls.__qualname__
 
 
+# --------------------------------------------------------------------------- raw tensor data
+
+
+def tensor_bytes(tensor: torch.Tensor) -> tuple[torch.Tensor, bytes]:
+    """A strided CPU tensor's values as contiguous raw bytes, with the plain tensor they were read from.
+
+    Conjugate and negative views are resolved first, and only when present.
+    Shared with the request pickler (``sandbox/request.py``).
+    """
+    plain = tensor.detach()
+    if plain.is_conj():
+        plain = plain.resolve_conj()
+    if plain.is_neg():
+        plain = plain.resolve_neg()
+    if not plain.is_contiguous():
+        plain = plain.contiguous()
+    raw = plain.reshape(-1).view(torch.uint8).numpy().tobytes() if plain.numel() else b""
+    return plain, raw
+
+
+def tensor_from_bytes(raw: bytes | memoryview, dtype: torch.dtype, shape: list[int] | tuple[int, ...]) -> torch.Tensor:
+    """A new, writable tensor holding a copy of ``raw``; the caller has checked that it fits ``shape``."""
+    if not len(raw):
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
+
+
 # --------------------------------------------------------------------------- encode
 
 
@@ -254,8 +281,7 @@ class _Encoder:
                 raise Unsupported("only CPU tensors with real data are supported")
             if value.dtype not in _DTYPE_NAMES:
                 raise Unsupported(f"dtype {value.dtype} is not supported")
-            plain = value.detach().resolve_conj().resolve_neg().contiguous()
-            raw = plain.reshape(-1).view(torch.uint8).numpy().tobytes() if plain.numel() else b""
+            plain, raw = tensor_bytes(value)
             shape = [int(d) for d in plain.shape]
             requires_grad = bool(value.requires_grad)
         offset = len(self.blob)
@@ -393,11 +419,7 @@ class _Decoder:
         itemsize = dtype.itemsize
         if numel * itemsize != length or offset < 0 or offset + length > len(self.blob):
             raise DecodeError("tensor data does not match its shape")
-        if numel == 0:
-            tensor = torch.empty(shape, dtype=dtype)
-        else:
-            raw = bytearray(self.blob[offset : offset + length])
-            tensor = torch.frombuffer(raw, dtype=dtype).reshape(shape)
+        tensor = tensor_from_bytes(self.blob[offset : offset + length], dtype, shape)
         if node.get("grad") is True and (dtype.is_floating_point or dtype.is_complex):
             tensor.requires_grad_(True)
         return tensor

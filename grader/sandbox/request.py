@@ -16,19 +16,14 @@ from typing import Any
 
 import torch
 
+from grader.codec import tensor_bytes, tensor_from_bytes
+
 
 def _reduce_tensor(tensor: torch.Tensor) -> Any:
     """A plain CPU tensor as dtype, shape and raw bytes; anything else as torch pickles it."""
     if not _plain_cpu(tensor):
         return tensor.__reduce_ex__(pickle.HIGHEST_PROTOCOL)  # type: ignore[no-untyped-call]
-    plain = tensor.detach()
-    if plain.is_conj():
-        plain = plain.resolve_conj()
-    if plain.is_neg():
-        plain = plain.resolve_neg()
-    if not plain.is_contiguous():
-        plain = plain.contiguous()
-    raw = plain.reshape(-1).view(torch.uint8).numpy().tobytes() if plain.numel() else b""
+    plain, raw = tensor_bytes(tensor)
     rebuild = _rebuild_parameter if type(tensor) is torch.nn.Parameter else _rebuild_tensor
     return rebuild, (raw, plain.dtype, tuple(plain.shape), tensor.requires_grad)
 
@@ -50,9 +45,7 @@ _REDUCERS: dict[type, Callable[[Any], Any]] = {torch.Tensor: _reduce_tensor, tor
 
 
 def _rebuild_tensor(raw: bytes, dtype: torch.dtype, shape: tuple[int, ...], requires_grad: bool) -> torch.Tensor:
-    if not raw:
-        return torch.empty(shape, dtype=dtype, requires_grad=requires_grad)
-    tensor = torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
+    tensor = tensor_from_bytes(raw, dtype, shape)
     return tensor.requires_grad_(True) if requires_grad else tensor
 
 
