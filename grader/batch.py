@@ -243,22 +243,20 @@ def _grade_parallel(
     while remaining and attempts < 2:
         attempts += 1
         errors = []
-        yield from _attempt(list(remaining.values()), assignment, limits, workers, remaining, errors)
+        yield from _attempt(remaining, assignment, limits, workers, errors)
     if remaining:
         detail = "; ".join(dict.fromkeys(errors)) or "its grading process died"
         raise SandboxError(f"could not grade {', '.join(sorted(remaining))}: {detail}")
 
 
 def _attempt(
-    todo: list[Submission],
-    assignment: Assignment,
-    limits: Limits,
-    workers: int,
-    remaining: dict[str, Submission],
-    errors: list[str],
+    remaining: dict[str, Submission], assignment: Assignment, limits: Limits, workers: int, errors: list[str]
 ) -> Iterator[Report]:
-    """One round: a fresh zygote and its grading processes, until they finish or die."""
-    pending = list(reversed(todo))
+    """One round over ``remaining``: a fresh zygote and its grading processes, until they finish or die.
+
+    Each graded student leaves ``remaining``; what went wrong goes to ``errors``.
+    """
+    pending = list(reversed(remaining.values()))
     cpus = allowed_cpus()
     try:
         zygote = Zygote().start()
@@ -270,7 +268,7 @@ def _attempt(
     scratch = Path(tempfile.mkdtemp(prefix="grader-batch-"))
     engines: dict[Connection, int] = {}
     try:
-        for index in range(min(workers, len(todo))):
+        for index in range(min(workers, len(pending))):
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 pid = zygote.fork_engine(theirs)
