@@ -50,12 +50,15 @@ def serve(channel_fd: int, control: socket.socket) -> None:
     """Grade what the parent sends on ``channel_fd``, forking workers through ``control``."""
     channel = Connection(channel_fd)
     try:
+        setup = channel.recv()
+    except (EOFError, OSError):
+        return  # the parent died before saying anything
+    try:
         # Here, not at the top: the parent imports this module for ``Setup``
         # and must not import torch, which grading needs.
         from grader.grading import Grader
         from grader.plugin import Job
 
-        setup = channel.recv()
         tempfile.tempdir = setup.tempdir
         if setup.cpu is not None:
             with contextlib.suppress(OSError, ValueError):
@@ -75,7 +78,7 @@ def serve(channel_fd: int, control: socket.socket) -> None:
     except (EOFError, BrokenPipeError, ConnectionResetError):
         # The parent is gone (killed): nobody to report to, and nobody left to
         # remove the round's scratch folder but the last grading process out.
-        with contextlib.suppress(OSError, NameError):
+        with contextlib.suppress(OSError):
             Path(setup.scratch).rmdir()
         return
     except GraderError as exc:
