@@ -15,14 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from watch import CANARY, LISTEN_PORT, RAW_CONTROL, Listener
+from watch import CANARY, LISTEN_PORT, RAW_CONTROL, grade_watched
 
 from grader.assignment import Assignment
-from grader.batch import grade_class
 from grader.models import ClassReport, Outcome
-from grader.output import write_class_outputs, write_student_outputs
 from grader.render import render_text
-from grader.sandbox.limits import Limits
 
 pytestmark = pytest.mark.slow
 
@@ -40,19 +37,8 @@ def graded(
     honest = class_dir / "zz_honest"
     shutil.copytree(bundled.root / "solutions", honest)
     before = sorted(CANARY.rglob("*")) if CANARY.exists() else []
-    try:
-        listener: Listener | None = Listener()
-    except OSError:
-        listener = None
     out = tmp_path_factory.mktemp("out")
-    limits = Limits.from_dict({**bundled.limits.to_dict(), "timeout_s": 2.0})
-    try:
-        result = grade_class(class_dir, out, bundled, jobs=2, limits=limits, write_student=write_student_outputs)
-        write_class_outputs(out, result)
-    finally:
-        hits = listener.hits if listener else None
-        if listener:
-            listener.close()
+    result, hits = grade_watched(class_dir, out, bundled)
     after = sorted(CANARY.rglob("*")) if CANARY.exists() else []
     assert after == before, f"an attack wrote outside its scratch folder: {set(after) - set(before)}"
     yield result, out, hits

@@ -33,13 +33,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from watch import CANARY, LISTEN_PORT, RAW_CONTROL, Listener
+from watch import CANARY, LISTEN_PORT, RAW_CONTROL, grade_watched
 
 from grader.assignment import Assignment
-from grader.batch import grade_class
 from grader.grading import Grader
 from grader.models import ClassReport, Outcome, Report
-from grader.output import write_class_outputs, write_student_outputs
 from grader.render import REPORT_FORMATS, render_step_summary, render_text
 from grader.sandbox.limits import Limits
 from grader.submission import load_submission
@@ -136,19 +134,10 @@ def graded(
     _build_class(class_dir, bundled)
     canary_before = sorted(CANARY.rglob("*")) if CANARY.exists() else []
     poison_before = _poison_paths()
-    try:
-        listener: Listener | None = Listener()
-    except OSError:
-        listener = None
     out = tmp_path_factory.mktemp("hostile-out")
-    limits = Limits.from_dict({**bundled.limits.to_dict(), "timeout_s": 2.0})
     try:
-        result = grade_class(class_dir, out, bundled, jobs=2, limits=limits, write_student=write_student_outputs)
-        write_class_outputs(out, result)
+        result, hits = grade_watched(class_dir, out, bundled)
     finally:
-        hits = listener.hits if listener else None
-        if listener:
-            listener.close()
         poison_after = _poison_paths()
     for path in poison_after - poison_before:  # clean up before failing, so the next run starts clean
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
