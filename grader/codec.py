@@ -205,8 +205,15 @@ def tensor_bytes(tensor: torch.Tensor) -> tuple[torch.Tensor, bytes]:
         plain = plain.resolve_neg()
     if not plain.is_contiguous():
         plain = plain.contiguous()
-    raw = plain.reshape(-1).view(torch.uint8).numpy().tobytes() if plain.numel() else b""
-    return plain, raw
+    if not plain.numel():
+        return plain, b""
+    flat = plain.reshape(-1)
+    if flat.stride(0) != 1:
+        # is_contiguous() ignores the strides of size-1 dimensions, so a (1,) view
+        # of a wider tensor (``sort(...).indices[:, 0]`` for a batch of one) is
+        # "contiguous" with stride 3, and viewing it as bytes would fail.
+        flat = flat.clone(memory_format=torch.contiguous_format)
+    return plain, flat.view(torch.uint8).numpy().tobytes()
 
 
 def tensor_from_bytes(raw: bytes | memoryview, dtype: torch.dtype, shape: list[int] | tuple[int, ...]) -> torch.Tensor:

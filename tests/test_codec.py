@@ -151,8 +151,23 @@ def test_float_specials_keep_their_bits() -> None:
         lambda x: x.unsqueeze(0).expand(3, 4, 5),
         lambda x: x.view(2, 10)[:, ::3],
         lambda x: torch.as_strided(x, (2, 2), (0, 1)),
+        lambda x: x[:1, 0],
+        lambda x: torch.sort(x[:1], dim=1, descending=True).indices[:, 0],
+        lambda x: x[:1, :1].t()[:, :1],
     ],
-    ids=["transpose", "step", "column", "slice", "element", "expand", "view-step", "stride-0"],
+    ids=[
+        "transpose",
+        "step",
+        "column",
+        "slice",
+        "element",
+        "expand",
+        "view-step",
+        "stride-0",
+        "one-row-column",
+        "sort-indices-batch-of-one",
+        "one-by-one-strided",
+    ],
 )
 def test_non_contiguous_views_arrive_as_their_values(make: Callable[[torch.Tensor], torch.Tensor]) -> None:
     x = make(torch.randn(4, 5))
