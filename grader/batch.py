@@ -15,39 +15,28 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path
 from grader.engine import Setup
-from grader.errors import OutputError, SandboxError, SubmissionError, UsageError
+from grader.errors import OutputError, SandboxError
 from grader.models import ClassReport, Report
 from grader.output import write_atomic
+from grader.roster import Roster, open_roster, read_submission
 from grader.sandbox.client import Zygote, allowed_cpus
 from grader.sandbox.limits import Limits
 from grader.sandbox.scratch import remove_tree
 from grader.similarity import find_similar
-from grader.submission import MAX_TOTAL_BYTES, Submission, build_submission, load_submission
+from grader.submission import Submission
 
 CACHE_DIR = ".cache"
-_SKIP_NAMES = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
-_CLASS_ZIP_LIMIT = 1024 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One student's entry in a class folder."""
-
-    student: str
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -61,68 +50,9 @@ class Progress:
     cached: bool
 
 
-def discover(class_dir: Path, *, workdir: Path) -> list[Entry]:
-    """The students of ``class_dir``: a folder of entries, or a .zip of one (extracted into ``workdir``)."""
-    if not class_dir.exists():
-        raise UsageError(f"{class_dir} does not exist")
-    if class_dir.is_file() and class_dir.suffix == ".zip":
-        class_dir = _extract_class(class_dir, workdir)
-    if not class_dir.is_dir():
-        raise UsageError(f"{class_dir}: a class is a folder (or a .zip) with one entry per student")
-    entries: list[Entry] = []
-    taken: set[str] = set()
-    for path in sorted(class_dir.iterdir()):
-        if path.name.startswith(".") or path.name in _SKIP_NAMES or path.is_symlink():
-            continue
-        if path.is_file() and path.suffix not in (".py", ".ipynb", ".zip"):
-            continue
-        student = path.name
-        for suffix in (".zip", ".ipynb", ".py"):
-            if path.is_file() and student.endswith(suffix) and len(student) > len(suffix):
-                student = student[: -len(suffix)]
-                break
-        if student in taken:  # alice.py beside alice.ipynb: keep both, distinguishable
-            student = path.name
-        taken.add(student)
-        entries.append(Entry(student, path))
-    if not entries:
-        raise UsageError(f"{class_dir} holds no submissions (folders, .py, .ipynb or .zip files)")
-    return entries
-
-
-def _extract_class(archive_path: Path, workdir: Path) -> Path:
-    """Extract an LMS class export safely: no absolute paths, no '..', size-capped."""
-    target = workdir / "class"
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        with zipfile.ZipFile(archive_path) as archive:
-            total = 0
-            for info in archive.infolist():
-                pure = PurePosixPath(info.filename)
-                if info.is_dir() or pure.is_absolute() or ".." in pure.parts or not pure.parts:
-                    continue
-                if info.file_size > MAX_TOTAL_BYTES or total + info.file_size > _CLASS_ZIP_LIMIT:
-                    continue
-                total += info.file_size
-                destination = target.joinpath(*pure.parts)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as source, open(destination, "wb") as sink:
-                    shutil.copyfileobj(source, sink, length=1024 * 1024)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-        raise UsageError(f"{archive_path}: not a readable class archive ({exc})") from None
-    # An export holding one folder is that folder.
-    children = [p for p in target.iterdir() if not p.name.startswith(".") and p.name not in _SKIP_NAMES]
-    if len(children) == 1 and children[0].is_dir():
-        return children[0]
-    return target
-
-
-def read_entry(entry: Entry, assignment: Assignment) -> Submission:
-    """A student's submission; an unreadable entry becomes an empty one with the reason."""
-    try:
-        return load_submission(entry.path, assignment, name=entry.student)
-    except SubmissionError as exc:
-        return build_submission({}, assignment, name=entry.student, problems=[exc.message])
+def read_class(roster: Roster, assignment: Assignment) -> dict[str, Submission]:
+    """Every student's submission, by id; reading runs no student code."""
+    return {student.id: read_submission(student, assignment) for student in roster.students}
 
 
 def cache_key(submission: Submission, assignment: Assignment, limits: Limits, fingerprint: str) -> str:
@@ -161,18 +91,21 @@ class Cache:
 
 
 def grade_class(
-    class_dir: Path,
+    source: Roster | Path,
     out_dir: Path,
     assignment: Assignment,
     *,
+    layout: str | None = None,
     jobs: int | None = None,
     force: bool = False,
     limits: Limits | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     write_student: Callable[[Path, Report], None] | None = None,
 ) -> ClassReport:
-    """Grade every entry of ``class_dir`` on the whole assignment; write per-student outputs as they come.
+    """Grade every student of ``source`` on the whole assignment; write per-student outputs as they come.
 
+    ``source`` is a roster (see ``grader.roster``), or a folder or .zip read
+    into one here, its layout detected unless ``layout`` forces it.
     ``write_student(out_dir / student, report)`` writes one student's files
     (the CLI passes the HTML and JSON renderers). Returns the class report;
     the caller writes the class-wide outputs from it.
@@ -183,9 +116,13 @@ def grade_class(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
-    with tempfile.TemporaryDirectory(prefix="grader-class-") as workdir:
-        entries = discover(class_dir, workdir=Path(workdir))
-        submissions = {entry.student: read_entry(entry, assignment) for entry in entries}
+    if isinstance(source, Roster):
+        roster = source
+        submissions = read_class(roster, assignment)
+    else:
+        with open_roster(source, layout=layout) as roster:
+            submissions = read_class(roster, assignment)
+    students = {student.id: student for student in roster.students}
     cache = Cache(out_dir / CACHE_DIR)
     fingerprint = assignment.fingerprint()
     keys = {name: cache_key(sub, assignment, limits, fingerprint) for name, sub in submissions.items()}
@@ -194,6 +131,8 @@ def grade_class(
 
     def finished(report: Report, *, cached: bool) -> None:
         nonlocal done
+        student = students[report.student]  # who they are comes from the roster, never from the cache
+        report = replace(report, name="" if student.name == student.id else student.name, late=student.late)
         if write_student is not None:
             write_student(out_dir / report.student, report)
         if not cached:
@@ -217,13 +156,17 @@ def grade_class(
                 finished(report, cached=False)
         except SandboxError as exc:  # the others' outputs are still written; the caller reports it
             errors.append(exc.message)
-    ordered = tuple(reports[entry.student] for entry in entries if entry.student in reports)
+    ordered = tuple(reports[student.id] for student in roster.students if student.id in reports)
     return ClassReport(
         assignment=assignment.title,
         reports=ordered,
         exercise_titles=assignment.titles(),
         similar=find_similar(submissions, assignment),
         errors=tuple(errors),
+        layout=roster.layout,
+        layout_title=roster.title,
+        layout_detected=roster.detected,
+        unattributed=roster.unattributed,
     )
 
 

@@ -25,7 +25,8 @@ from grader.handout import write_handout
 from grader.models import Report
 from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
 from grader.progress import progress_display, summarize_class
-from grader.render import REPORT_FORMATS, print_report, render_annotations, render_html
+from grader.render import GRADEBOOKS, REPORT_FORMATS, print_report, render_annotations, render_gradebook, render_html
+from grader.roster import LAYOUTS, open_roster
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.submission import load_submission
@@ -269,6 +270,26 @@ def list_(assignment_dir: Path | None) -> None:
 )
 @timeout_option
 @memory_option
+@click.option(
+    "--layout",
+    type=click.Choice(["auto", *LAYOUTS]),
+    default="auto",
+    show_default=True,
+    help="How CLASS_DIR is laid out: a folder per student, or an LMS's bulk download (default: detected).",
+)
+@click.option(
+    "--gradebook",
+    type=click.Choice(GRADEBOOKS),
+    default=None,
+    help="Also write OUT/gradebook-<LMS>.csv, in the shape that LMS imports.",
+)
+@click.option(
+    "--gradebook-column",
+    default=None,
+    metavar="NAME",
+    help="The gradebook's grade column, e.g. 'Week 3 (123456)' for an existing Canvas assignment "
+    "(default: the assignment's title).",
+)
 def grade(
     class_dir: Path | None,
     out_dir: Path,
@@ -278,29 +299,39 @@ def grade(
     formats: tuple[str, ...],
     timeout: float | None,
     memory: int | None,
+    layout: str,
+    gradebook: str | None,
+    gradebook_column: str | None,
 ) -> None:
     """Grade a whole class: CLASS_DIR holds one entry (folder, .py, .ipynb or .zip) per student.
 
-    CLASS_DIR may also be a .zip of such entries, as LMS exports download.
-    Without CLASS_DIR, the bundled sample class is graded.
+    CLASS_DIR may also be a .zip of such entries, or an LMS's bulk download
+    (Canvas, Moodle, Blackboard, Brightspace, Gradescope, GitHub Classroom),
+    as a folder or a .zip. Without CLASS_DIR, the bundled sample class is graded.
     """
     assignment = _load(assignment_dir)
     limits = _limits(assignment, timeout, memory)
     source = class_dir if class_dir is not None else default_class_dir()
-    with progress_display() as on_progress:
-        result = grade_class(
-            source,
-            out_dir,
-            assignment,
-            jobs=jobs,
-            force=force,
-            limits=limits,
-            on_progress=on_progress,
-            write_student=functools.partial(write_student_outputs, formats=formats),
-        )
+    with open_roster(source, layout=None if layout == "auto" else layout) as roster:
+        click.echo(roster.describe())
+        with progress_display() as on_progress:
+            result = grade_class(
+                roster,
+                out_dir,
+                assignment,
+                jobs=jobs,
+                force=force,
+                limits=limits,
+                on_progress=on_progress,
+                write_student=functools.partial(write_student_outputs, formats=formats),
+            )
     write_class_outputs(out_dir, result)
+    written = [out_dir / "index.html", out_dir / "grades.csv", out_dir / "results.json"]
+    if gradebook is not None:
+        written.append(out_dir / f"gradebook-{gradebook}.csv")
+        write_atomic(written[-1], render_gradebook(result, gradebook, column=gradebook_column))
     summary = summarize_class(result)
-    click.echo(f"{summary}\nwrote {out_dir / 'index.html'}, {out_dir / 'grades.csv'} and {out_dir / 'results.json'}")
+    click.echo(f"{summary}\nwrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
     if result.errors:
         raise SandboxError("; ".join(result.errors))
 

@@ -159,6 +159,19 @@ class Report:
     isolation: tuple[str, ...] = ()
     duration_s: float = 0.0
     grader_version: str = ""
+    #: The student's display name where the class export gives one ("" when only the id is known).
+    name: str = ""
+    #: Whether the LMS flagged the submission as late; None where the export does not say.
+    late: bool | None = None
+
+    @property
+    def id(self) -> str:
+        """The student's identifier: the LMS's id (user id, participant id, username, sid, login) or the folder name."""
+        return self.student
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.student
 
     @property
     def score(self) -> float:
@@ -203,6 +216,9 @@ class Report:
         return {
             "schema_version": SCHEMA_VERSION,
             "student": self.student,
+            "id": self.student,
+            "name": self.display_name,
+            "late": self.late,
             "score": self.score,
             "max_score": self.max_score,
             "percent": round(self.percent, 2),
@@ -226,7 +242,20 @@ class Report:
             isolation=tuple(str(i) for i in data.get("isolation", ())),
             duration_s=float(data.get("duration_s", 0.0)),
             grader_version=str(data.get("grader_version", "")),
+            name="" if data.get("name") in (None, data["student"]) else str(data["name"]),
+            late=None if data.get("late") is None else bool(data["late"]),
         )
+
+
+@dataclass(frozen=True)
+class UnattributedFile:
+    """A file of a class export that belongs to no student: listed for the teacher, never graded."""
+
+    path: str  # relative to the export's root
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -275,6 +304,13 @@ class ClassReport:
     similar: tuple[SimilarPair, ...] = ()
     #: Grader-side failures (students that could not be graded at all).
     errors: tuple[str, ...] = ()
+    #: How the class was read: "folder", "canvas", "moodle", ... (see ``grader.roster``), and its title.
+    layout: str = ""
+    layout_title: str = ""
+    #: Whether ``layout`` was detected (True) or forced with ``--layout`` (False).
+    layout_detected: bool = True
+    #: Files of the export that could not be attributed to any student.
+    unattributed: tuple[UnattributedFile, ...] = ()
 
     def check_stats(self) -> tuple[CheckStats, ...]:
         """Per-check pass rates, hardest first; hidden checks' reasons are never collected."""
@@ -300,7 +336,10 @@ class ClassReport:
             "schema_version": SCHEMA_VERSION,
             "assignment": self.assignment,
             "exercises": [{"name": n, "title": t} for n, t in self.exercise_titles.items()],
+            "layout": self.layout,
+            "layout_detected": self.layout_detected,
             "students": [r.to_dict(timings=False) for r in self.reports],
+            "unattributed": [item.to_dict() for item in self.unattributed],
             "similar": [pair.to_dict() for pair in self.similar],
             "checks": [
                 {

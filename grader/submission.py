@@ -11,7 +11,7 @@ import functools
 import hashlib
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -64,6 +64,47 @@ def load_submission(path: Path, assignment: Assignment, *, name: str | None = No
     problems: list[str] = []
     raw = _read_raw(path, problems)
     return build_submission(raw, assignment, name=student, problems=problems)
+
+
+def load_parts(
+    parts: Sequence[tuple[str, Path]],
+    assignment: Assignment,
+    *,
+    name: str,
+    problems: Sequence[str] = (),
+) -> Submission:
+    """A submission gathered from several places, each placed at its own relative path.
+
+    An LMS's flat export hands over a student's files one by one under
+    prefixed names: each ``(where, path)`` puts a file at ``where`` (its
+    original name), or reads a folder or a .zip whole, under ``where`` (''
+    for the root). The per-file, per-submission and file-count limits hold
+    across all the parts together.
+    """
+    notes = list(problems)
+    raw: dict[str, bytes] = {}
+    total = 0
+    for where, path in parts:
+        if path.is_dir() or path.suffix.lower() == ".zip":
+            found = _read_dir(path, notes) if path.is_dir() else _read_zip(path, notes)
+            items = [(f"{where}/{rel}" if where else rel, data) for rel, data in found.items()]
+        elif PurePosixPath(where).suffix in (".py", ".ipynb"):
+            data = _read_file(path, where, notes)
+            items = [] if data is None else [(where, data)]
+        else:
+            notes.append(f"{where}: not a Python file or notebook, so not graded")
+            continue
+        for rel, data in items:
+            if rel in raw:
+                notes.append(f"{rel}: submitted twice; only the first copy is graded")
+                continue
+            if len(raw) >= MAX_FILES or total + len(data) > MAX_TOTAL_BYTES:
+                limit = MAX_TOTAL_BYTES // 2**20
+                notes.append(f"{rel}: skipped, the submission is over {limit} MiB or {MAX_FILES} files")
+                continue
+            total += len(data)
+            raw[rel] = data
+    return build_submission(raw, assignment, name=name, problems=notes)
 
 
 def build_submission(

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from grader.assignment import Assignment
-from grader.batch import CACHE_DIR, Progress, discover, grade_class
+from grader.batch import CACHE_DIR, Progress, grade_class
 from grader.errors import OutputError, UsageError
 from grader.grading import Grader
 from grader.models import Outcome, Report
 from grader.output import write_atomic, write_class_outputs, write_student_outputs
 from grader.plugin import Job
+from grader.roster import open_roster
 from grader.submission import build_submission
 
 pytestmark = pytest.mark.slow
@@ -206,11 +207,11 @@ def test_class_zip_is_a_whole_class(tmp_path: Path, tiny: Assignment) -> None:
         z.writestr("export/alice/ex_tiny.py", CORRECT)
         z.writestr("export/bob.py", WRONG)
         z.writestr("../evil/ex_tiny.py", CORRECT)  # zip-slip: ignored
-    entries = discover(archive, workdir=tmp_path / "work")
-    assert sorted(e.student for e in entries) == ["alice", "bob"]
+    with open_roster(archive) as roster:
+        assert sorted(student.id for student in roster.students) == ["alice", "bob"]
     assert not (tmp_path / "evil").exists()
-    with pytest.raises(UsageError, match="does not exist"):
-        discover(tmp_path / "missing", workdir=tmp_path / "work2")
+    with pytest.raises(UsageError, match="does not exist"), open_roster(tmp_path / "missing"):
+        pass
 
 
 def test_zygote_death_mid_batch_is_survived(tiny: Assignment) -> None:

@@ -235,15 +235,17 @@ def test_grades_csv() -> None:
     out = render_grades_csv(make_class())
     assert out.endswith("\r\n")
     table = rows(out)
-    assert table[0] == ["student", "score", "max_score", "percent", "ex01_basics", "ex02_activations"]
-    assert table[1] == ["alice", "10", "10", "100", "4.5", "5.5"]
-    assert table[3] == [IMG, "7.5", "10", "75", "4.5", "3"]
-    assert table[4] == ["eve\\u202egnp.exe", "4.5", "10", "45", "4.5", "0"]
-    assert table[5] == ["'" + FORMULA, "2", "10", "20", "2", "0"]
+    exercises = ["ex01_basics", "ex02_activations"]
+    assert table[0] == ["student", "score", "max_score", "percent", *exercises, "id", "name", "late"]
+    assert table[1] == ["alice", "10", "10", "100", "4.5", "5.5", "alice", "alice", ""]
+    assert table[3][:6] == [IMG, "7.5", "10", "75", "4.5", "3"]
+    assert table[4][:6] == ["eve\\u202egnp.exe", "4.5", "10", "45", "4.5", "0"]
+    assert table[5][:6] == ["'" + FORMULA, "2", "10", "20", "2", "0"]
+    assert table[5][6:8] == ["'" + FORMULA, "'" + FORMULA]  # the id and name columns are defused too
     assert table[6][0] == "dave smith/../x"
     assert len(table) == 7
     for row in table[1:]:  # the subtotals add up to the score
-        assert float(row[1]) == sum(float(x) for x in row[4:])
+        assert float(row[1]) == sum(float(x) for x in row[4:6])
 
 
 def test_csv_numbers_and_formula_guard() -> None:

@@ -7,6 +7,7 @@ from grader.render.classroom import classroom_output_line, render_classroom
 from grader.render.csv import render_checks_csv, render_grades_csv
 from grader.render.escape import visible
 from grader.render.github import render_annotations, render_step_summary
+from grader.render.gradebook import GRADEBOOKS, render_gradebook
 from grader.render.gradescope import render_gradescope
 from grader.render.html import environment, render_html
 from grader.render.json import render_json
@@ -29,6 +30,7 @@ REPORT_FORMATS: dict[str, tuple[Callable[[Report], str], str]] = {
 }
 
 __all__ = [
+    "GRADEBOOKS",
     "REPORT_FORMATS",
     "classroom_output_line",
     "environment",
@@ -36,6 +38,7 @@ __all__ = [
     "render_annotations",
     "render_checks_csv",
     "render_classroom",
+    "render_gradebook",
     "render_grades_csv",
     "render_gradescope",
     "render_html",

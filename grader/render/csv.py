@@ -35,7 +35,7 @@ def text_cell(value: str) -> str:
     return shown
 
 
-def _write(rows: Iterable[Sequence[str]]) -> str:
+def write_rows(rows: Iterable[Sequence[str]]) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
     writer.writerows(rows)
@@ -47,10 +47,12 @@ def render_grades_csv(report: ClassReport) -> str:
 
     Exercise columns use the module names (stable identifiers for an import
     script) in assignment order; numbers are written plainly so a
-    spreadsheet parses them as numbers.
+    spreadsheet parses them as numbers. The LMS's ``id``, display ``name``
+    and ``late`` flag come last, so the columns before them keep their places.
     """
     exercises = exercise_names(report)
-    rows: list[Sequence[str]] = [["student", "score", "max_score", "percent", *(text_cell(e) for e in exercises)]]
+    header = ["student", "score", "max_score", "percent", *(text_cell(e) for e in exercises), "id", "name", "late"]
+    rows: list[Sequence[str]] = [header]
     for student in report.reports:
         rows.append(
             [
@@ -59,9 +61,17 @@ def render_grades_csv(report: ClassReport) -> str:
                 number(student.max_score),
                 number(student.percent, 2),
                 *(number(points) for points in subtotals(student, exercises)),
+                text_cell(student.id),
+                text_cell(student.display_name),
+                flag(student.late),
             ]
         )
-    return _write(rows)
+    return write_rows(rows)
+
+
+def flag(value: bool | None) -> str:
+    """``true``, ``false``, or empty where the export did not say."""
+    return "" if value is None else str(value).lower()
 
 
 def render_checks_csv(report: Report) -> str:
@@ -80,4 +90,4 @@ def render_checks_csv(report: Report) -> str:
                 text_cell(check.message),
             ]
         )
-    return _write(rows)
+    return write_rows(rows)

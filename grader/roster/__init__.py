@@ -1,0 +1,100 @@
+"""Where a class comes from: a folder, a zip or an LMS's bulk download becomes students and their files.
+
+One small reader per layout (``folder``, ``canvas``, ``moodle``,
+``blackboard``, ``brightspace``, ``gradescope``, ``classroom``) turns an
+export into ``Student`` records: the LMS's id and display name, the late
+flag where the export gives one, and the student's files under their
+original names. ``open_roster`` detects the layout (or takes the one
+forced), and lists every file it could not attribute to a student instead
+of grading it as a student of its own. Nothing here runs student code.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+
+from grader.assignment import Assignment
+from grader.errors import SubmissionError, UsageError
+from grader.roster import blackboard, brightspace, canvas, classroom, folder, gradescope, moodle
+from grader.roster.model import Part, Reading, Roster, Student
+from grader.roster.tree import entries, extract_class, single_folder
+from grader.submission import Submission, build_submission, load_parts, load_submission
+
+#: Every layout by its ``--layout`` name.
+LAYOUTS: dict[str, ModuleType] = {
+    module.NAME: module for module in (folder, canvas, moodle, blackboard, brightspace, gradescope, classroom)
+}
+#: The flat and per-student-folder LMS layouts, recognised by how their entries are named.
+_NAMED = (canvas, moodle, blackboard, brightspace)
+
+__all__ = ["LAYOUTS", "Part", "Reading", "Roster", "Student", "detect_layout", "open_roster", "read_submission"]
+
+
+def detect_layout(root: Path) -> str:
+    """The layout of the export in ``root``: the one most of its entries are named after, else ``folder``."""
+    if gradescope.matches(root):
+        return gradescope.NAME
+    if classroom.matches(root):
+        return classroom.NAME
+    children = [p for p in entries(root) if p.name not in brightspace.LISTING]
+    best, count = folder.NAME, 0
+    for module in _NAMED:
+        matching = sum(1 for path in children if module.matches(path))
+        if matching > count:
+            best, count = module.NAME, matching
+    return best if count and 2 * count >= len(children) else folder.NAME
+
+
+@contextmanager
+def open_roster(source: Path, *, layout: str | None = None) -> Iterator[Roster]:
+    """The students of ``source`` (a folder or a .zip), valid inside the ``with``: a zip is extracted meanwhile.
+
+    ``layout`` forces a layout (a name of ``LAYOUTS``); by default it is
+    detected. An export holding only one folder is that folder.
+    """
+    if layout is not None and layout not in LAYOUTS:
+        raise UsageError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    if not source.exists():
+        raise UsageError(f"{source} does not exist")
+    with tempfile.TemporaryDirectory(prefix="grader-class-") as workdir:
+        skipped = []
+        root = source
+        if source.is_file() and source.suffix.lower() == ".zip":
+            root = Path(workdir) / "class"
+            skipped = extract_class(source, root)
+            root = single_folder(root) or root
+        elif not source.is_dir():
+            raise UsageError(f"{source}: a class is a folder (or a .zip) with one entry per student, or an LMS export")
+        else:
+            inner = single_folder(root)
+            if inner is not None and (layout or detect_layout(inner)) != folder.NAME:
+                root = inner
+        chosen = layout or detect_layout(root)
+        module = LAYOUTS[chosen]
+        reading: Reading = module.read(root)
+        unattributed = (*skipped, *reading.unattributed)
+        if not reading.students:
+            shown = ", ".join(item.path for item in unattributed[:3])
+            detail = f"; {len(unattributed)} file(s) could not be attributed to a student ({shown}...)" if shown else ""
+            raise UsageError(f"{source} holds no submissions as {module.TITLE}{detail}")
+        yield Roster(chosen, module.TITLE, layout is None, reading.students, unattributed)
+
+
+def read_submission(student: Student, assignment: Assignment) -> Submission:
+    """The student's submission; an unreadable one becomes an empty one with the reason, never an exception."""
+    try:
+        if len(student.parts) == 1 and student.parts[0].where == "":
+            # One folder, file or zip: read exactly as a clean class folder's entry.
+            submission = load_submission(student.parts[0].path, assignment, name=student.id)
+            if student.notes:
+                submission = replace(submission, problems=(*student.notes, *submission.problems))
+            return submission
+        parts = [(part.where, part.path) for part in student.parts]
+        return load_parts(parts, assignment, name=student.id, problems=student.notes)
+    except SubmissionError as exc:
+        return build_submission({}, assignment, name=student.id, problems=[*student.notes, exc.message])

@@ -1,0 +1,112 @@
+"""Blackboard Learn's "Download assignment": flat files and a receipt per attempt.
+
+Each file is ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<original name>``
+and each attempt has a receipt ``<assignment>_<username>_attempt_<timestamp>.txt``
+that starts ``Name: First Last (username)``, gives ``Date Submitted: ...``
+and lists the files as ``Original filename: ...`` / ``Filename: ...`` pairs.
+The receipt is what tells the username apart from an assignment name with
+underscores in it. When a student has several attempts, the latest is graded
+and the others are noted on their report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.models import UnattributedFile
+from grader.roster.model import Part, Reading, Student, safe_id
+from grader.roster.tree import entries, relative
+
+NAME = "blackboard"
+TITLE = "Blackboard Learn"
+
+_TIMESTAMP = r"(?P<timestamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})"
+_RECEIPT = re.compile(rf"^(?P<prefix>.+)_attempt_{_TIMESTAMP}\.txt$", re.S)
+_FILE = re.compile(rf"^(?P<prefix>.+)_attempt_{_TIMESTAMP}(?P<rest>.*)$", re.S)
+_NAME_LINE = re.compile(r"^\s*Name:\s*(?P<name>.*?)\s*\((?P<username>[^()]+)\)\s*$", re.M)
+_ORIGINAL = re.compile(r"^\s*Original filename:\s*(?P<original>.+?)\s*$", re.M)
+_FILENAME = re.compile(r"^\s*Filename:\s*(?P<filename>.+?)\s*$", re.M)
+_RECEIPT_LIMIT = 1024 * 1024
+
+
+@dataclass
+class _Attempt:
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    receipt: bool = False
+
+
+def matches(path: Path) -> bool:
+    return path.is_file() and _FILE.match(path.name) is not None
+
+
+def _read_receipt(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_RECEIPT_LIMIT).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def read(root: Path) -> Reading:
+    unattributed: list[UnattributedFile] = []
+    receipts: dict[str, tuple[str, str]] = {}  # prefix -> (username, display name)
+    originals: dict[str, str] = {}  # file name as downloaded -> original name
+    found_files: list[tuple[Path, re.Match[str]]] = []
+    for path in entries(root):
+        found = _FILE.match(path.name) if path.is_file() and not path.is_symlink() else None
+        if found is None:
+            reason = "does not follow Blackboard's <assignment>_<username>_attempt_<timestamp> naming"
+            unattributed.append(UnattributedFile(relative(path, root), reason))
+            continue
+        receipt = _RECEIPT.match(path.name)
+        if receipt:
+            text = _read_receipt(path)
+            person = _NAME_LINE.search(text)
+            if person and receipt["prefix"].endswith("_" + person["username"]):
+                receipts[receipt["prefix"]] = (person["username"], person["name"])
+            downloaded = [m["filename"] for m in _FILENAME.finditer(text)]
+            originals.update(zip(downloaded, (m["original"] for m in _ORIGINAL.finditer(text)), strict=False))
+        found_files.append((path, found))
+    assignments = {prefix[: -len(user) - 1] for prefix, (user, _) in receipts.items()}
+    attempts: dict[str, dict[str, _Attempt]] = {}
+    names: dict[str, str] = {}
+    for path, found in found_files:
+        prefix = found["prefix"]
+        username, name = receipts.get(prefix) or (_username(prefix, assignments), "")
+        if name:
+            names[username] = name
+        attempt = attempts.setdefault(username, {}).setdefault(found["timestamp"], _Attempt())
+        if _RECEIPT.match(path.name):
+            attempt.receipt = True
+            continue
+        rest = found["rest"]
+        original = originals.get(path.name) or (rest[1:] if rest.startswith("_") else "submission" + rest)
+        attempt.files.append((original, path))
+    students = []
+    for username, by_time in attempts.items():
+        latest = max(by_time)
+        older = [stamp for stamp in sorted(by_time) if stamp != latest]
+        notes = [f"attempt of {_shown(stamp)}: an earlier attempt, not graded" for stamp in older]
+        if not by_time[latest].files:
+            notes.append(f"attempt of {_shown(latest)}: no file was submitted")
+        parts = tuple(
+            Part("" if path.suffix.lower() == ".zip" else original, path)
+            for original, path in sorted(by_time[latest].files)
+        )
+        students.append(Student(safe_id(username), names.get(username, username), parts, None, tuple(notes)))
+    return Reading(tuple(students), tuple(unattributed))
+
+
+def _username(prefix: str, assignments: set[str]) -> str:
+    """The username in ``<assignment>_<username>``: after a known assignment name, else after the last '_'."""
+    for assignment in sorted(assignments, key=len, reverse=True):
+        if prefix.startswith(assignment + "_") and len(prefix) > len(assignment) + 1:
+            return prefix[len(assignment) + 1 :]
+    return prefix.rpartition("_")[2]
+
+
+def _shown(stamp: str) -> str:
+    """``2024-01-15-23-59-03`` as ``2024-01-15 23:59:03``."""
+    return f"{stamp[:10]} {stamp[11:].replace('-', ':')}"

@@ -1,0 +1,73 @@
+"""The roster's records: who the students are and where their files lie, before anything is read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.models import UnattributedFile
+
+#: Characters that cannot appear in a student id, which names the student's report folder.
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of a student's submission: a file placed at ``where``, or a folder or .zip read whole.
+
+    ``where`` is the file's original name with the LMS's prefix removed (a
+    folder or .zip is read under it; '' is the submission's root).
+    """
+
+    where: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Student:
+    """One student of a class export: the LMS's id and display name, the late flag, their files."""
+
+    id: str
+    name: str
+    parts: tuple[Part, ...]
+    #: True or False where the export says (Canvas's ``LATE``), None where it does not.
+    late: bool | None = None
+    #: Notes for the student's report: older attempts not graded, text entries that are not code.
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a layout's reader found in an export."""
+
+    students: tuple[Student, ...]
+    unattributed: tuple[UnattributedFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A class as an LMS (or a teacher) laid it out, turned into students and their files."""
+
+    layout: str
+    title: str
+    #: False when the layout was forced with ``--layout``.
+    detected: bool
+    students: tuple[Student, ...]
+    unattributed: tuple[UnattributedFile, ...] = field(default=())
+
+    def describe(self) -> str:
+        """One line for the terminal: the layout, how it was chosen, what was found."""
+        how = "detected" if self.detected else "forced with --layout"
+        line = f"layout: {self.title} ({how}), {len(self.students)} student{'' if len(self.students) == 1 else 's'}"
+        if self.unattributed:
+            line += f"; {len(self.unattributed)} file(s) could not be attributed to a student (listed on the overview)"
+        return line
+
+
+def safe_id(raw: str) -> str:
+    """A student id usable as a folder name: no separators or control characters, never '.' or '..'."""
+    cleaned = _UNSAFE_ID.sub("_", raw.strip())
+    if cleaned in ("", ".", ".."):
+        return "_" + cleaned
+    return cleaned
