@@ -87,10 +87,15 @@ def load_parts(
     for where, path in parts:
         if path.is_dir() or path.suffix.lower() == ".zip":
             found = _read_dir(path, notes) if path.is_dir() else _read_zip(path, notes)
+            if path.is_dir():  # a student's own zip in the folder an LMS made for them is their work too
+                for archive in _zips_in(path):
+                    base = archive.parent.relative_to(path).as_posix()
+                    for rel, content in _read_zip(archive, notes).items():
+                        found.setdefault(rel if base == "." else f"{base}/{rel}", content)
             items = [(f"{where}/{rel}" if where else rel, data) for rel, data in found.items()]
         elif PurePosixPath(where).suffix in (".py", ".ipynb"):
-            data = _read_file(path, where, notes)
-            items = [] if data is None else [(where, data)]
+            single = _read_file(path, where, notes)
+            items = [] if single is None else [(where, single)]
         else:
             notes.append(f"{where}: not a Python file or notebook, so not graded")
             continue
@@ -227,6 +232,17 @@ def _read_dir(root: Path, problems: list[str]) -> dict[str, bytes]:
             break
         raw[rel] = data
     return raw
+
+
+def _zips_in(root: Path) -> list[Path]:
+    """The .zip files under ``root``, as ``_read_dir`` would walk it (no hidden or skipped folders, no links)."""
+    return [
+        path
+        for path in sorted(root.rglob("*.zip"))
+        if not any(part in _SKIP_DIRS or part.startswith(".") for part in path.relative_to(root).parts)
+        and path.is_file()
+        and not path.is_symlink()
+    ][:MAX_FILES]
 
 
 def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:

@@ -82,14 +82,16 @@ def open_roster(source: Path, *, layout: str | None = None) -> Iterator[Roster]:
             shown = ", ".join(item.path for item in unattributed[:3])
             detail = f"; {len(unattributed)} file(s) could not be attributed to a student ({shown}...)" if shown else ""
             raise UsageError(f"{source} holds no submissions as {module.TITLE}{detail}")
-        yield Roster(chosen, module.TITLE, layout is None, reading.students, unattributed)
+        students = reading.students
+        if chosen != folder.NAME:  # a folder's order is its entries'; an export's, by name as the LMS lists it
+            students = tuple(sorted(students, key=lambda s: (s.name.casefold(), s.id)))
+        yield Roster(chosen, module.TITLE, layout is None, students, unattributed)
 
 
 def read_submission(student: Student, assignment: Assignment) -> Submission:
     """The student's submission; an unreadable one becomes an empty one with the reason, never an exception."""
     try:
-        if len(student.parts) == 1 and student.parts[0].where == "":
-            # One folder, file or zip: read exactly as a clean class folder's entry.
+        if student.entry:
             submission = load_submission(student.parts[0].path, assignment, name=student.id)
             if student.notes:
                 submission = replace(submission, problems=(*student.notes, *submission.problems))

@@ -33,5 +33,5 @@ def read(root: Path) -> Reading:
         if student in taken:  # alice.py beside alice.ipynb: keep both, distinguishable
             student = path.name
         taken.add(student)
-        students.append(Student(student, student, (Part("", path),)))
+        students.append(Student(student, student, (Part("", path),), entry=True))
     return Reading(tuple(students), tuple(unattributed))

@@ -35,6 +35,8 @@ class Student:
     late: bool | None = None
     #: Notes for the student's report: older attempts not graded, text entries that are not code.
     notes: tuple[str, ...] = ()
+    #: An entry of a clean class folder, read exactly as ``grader check`` reads a path.
+    entry: bool = False
 
 
 @dataclass(frozen=True)

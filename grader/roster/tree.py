@@ -57,7 +57,7 @@ def extract_class(archive_path: Path, target: Path) -> list[UnattributedFile]:
     total = 0
     with archive:
         for info in archive.infolist():
-            name = _decoded_name(info)
+            name = decoded_name(info)
             pure = PurePosixPath(name)
             if info.is_dir() or pure.is_absolute() or ".." in pure.parts or not pure.parts:
                 continue
@@ -79,7 +79,7 @@ def extract_class(archive_path: Path, target: Path) -> list[UnattributedFile]:
     return skipped
 
 
-def _decoded_name(info: zipfile.ZipInfo) -> str:
+def decoded_name(info: zipfile.ZipInfo) -> str:
     """The entry's name as the LMS meant it: most write UTF-8 names without setting the UTF-8 flag."""
     if info.flag_bits & _UTF8_FLAG:
         return info.filename
