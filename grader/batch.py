@@ -101,11 +101,13 @@ def grade_class(
     limits: Limits | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     write_student: Callable[[Path, Report], None] | None = None,
+    on_roster: Callable[[Roster], None] | None = None,
 ) -> ClassReport:
     """Grade every student of ``source`` on the whole assignment; write per-student outputs as they come.
 
     ``source`` is a roster (see ``grader.roster``), or a folder or .zip read
     into one here, its layout detected unless ``layout`` forces it.
+    ``on_roster`` hears who the students are before anyone is graded.
     ``write_student(out_dir / student, report)`` writes one student's files
     (the CLI passes the HTML and JSON renderers). Returns the class report;
     the caller writes the class-wide outputs from it.
@@ -119,9 +121,11 @@ def grade_class(
     if isinstance(source, Roster):
         roster = source
         submissions = read_class(roster, assignment)
-    else:
+    else:  # a zip's extracted files live only while they are read
         with open_roster(source, layout=layout) as roster:
             submissions = read_class(roster, assignment)
+    if on_roster is not None:
+        on_roster(roster)
     students = {student.id: student for student in roster.students}
     cache = Cache(out_dir / CACHE_DIR)
     fingerprint = assignment.fingerprint()

@@ -26,7 +26,7 @@ from grader.models import Report
 from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
 from grader.progress import progress_display, summarize_class
 from grader.render import GRADEBOOKS, REPORT_FORMATS, print_report, render_annotations, render_gradebook, render_html
-from grader.roster import LAYOUTS, open_roster
+from grader.roster import LAYOUTS
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.submission import load_submission
@@ -312,19 +312,19 @@ def grade(
     assignment = _load(assignment_dir)
     limits = _limits(assignment, timeout, memory)
     source = class_dir if class_dir is not None else default_class_dir()
-    with open_roster(source, layout=None if layout == "auto" else layout) as roster:
-        click.echo(roster.describe())
-        with progress_display() as on_progress:
-            result = grade_class(
-                roster,
-                out_dir,
-                assignment,
-                jobs=jobs,
-                force=force,
-                limits=limits,
-                on_progress=on_progress,
-                write_student=functools.partial(write_student_outputs, formats=formats),
-            )
+    with progress_display() as on_progress:
+        result = grade_class(
+            source,
+            out_dir,
+            assignment,
+            layout=None if layout == "auto" else layout,
+            jobs=jobs,
+            force=force,
+            limits=limits,
+            on_progress=on_progress,
+            write_student=functools.partial(write_student_outputs, formats=formats),
+            on_roster=lambda roster: click.echo(roster.describe()),
+        )
     write_class_outputs(out_dir, result)
     written = [out_dir / "index.html", out_dir / "grades.csv", out_dir / "results.json"]
     if gradebook is not None:

@@ -10,7 +10,7 @@ import pytest
 from grader.models import CheckResult, ClassReport, Outcome, Report
 from grader.render.gradebook import GRADEBOOKS, render_gradebook, split_name
 
-FORMULA = "=HYPERLINK(\"http://evil\",\"x\")"
+FORMULA = '=HYPERLINK("http://evil","x")'
 
 
 def student(student_id: str, name: str, points: float, *, late: bool | None = None) -> Report:

@@ -11,6 +11,7 @@ of grading it as a student of its own. Nothing here runs student code.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from types import ModuleType
 
 from grader.assignment import Assignment
 from grader.errors import SubmissionError, UsageError
+from grader.models import UnattributedFile
 from grader.roster import blackboard, brightspace, canvas, classroom, folder, gradescope, moodle
 from grader.roster.model import Part, Reading, Roster, Student
 from grader.roster.tree import entries, extract_class, single_folder
@@ -61,15 +63,16 @@ def open_roster(source: Path, *, layout: str | None = None) -> Iterator[Roster]:
         raise UsageError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     if not source.exists():
         raise UsageError(f"{source} does not exist")
-    with tempfile.TemporaryDirectory(prefix="grader-class-") as workdir:
-        skipped = []
+    archive = source.is_file() and source.suffix.lower() == ".zip"
+    if not archive and not source.is_dir():
+        raise UsageError(f"{source}: a class is a folder (or a .zip) with one entry per student, or an LMS export")
+    with contextlib.ExitStack() as stack:
+        skipped: list[UnattributedFile] = []
         root = source
-        if source.is_file() and source.suffix.lower() == ".zip":
-            root = Path(workdir) / "class"
+        if archive:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="grader-class-"))) / "class"
             skipped = extract_class(source, root)
             root = single_folder(root) or root
-        elif not source.is_dir():
-            raise UsageError(f"{source}: a class is a folder (or a .zip) with one entry per student, or an LMS export")
         else:
             inner = single_folder(root)
             if inner is not None and (layout or detect_layout(inner)) != folder.NAME:
