@@ -492,3 +492,31 @@ def test_grade_class_accepts_a_path_or_a_roster(tmp_path: Path, tiny: Assignment
     # Nothing to grade: the roster is read (and refused) before any sandbox starts.
     with pytest.raises(UsageError, match="does not exist"):
         grade_class(tmp_path / "missing", tmp_path / "out", tiny)
+
+
+def test_blackboard_without_any_receipt_learns_the_assignment_from_every_name(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    for user in ("b_jones", "c_lee", "amy"):
+        write(root / f"Lab 2_final_{user}_attempt_2024-01-15-23-59-03_ex_tiny.py", CORRECT)
+    with open_roster(root) as roster:
+        assert sorted(s.id for s in roster.students) == ["amy", "b_jones", "c_lee"]
+
+
+def test_ids_are_safe_folder_names_and_distinct(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    write(export / "submission_1" / "ex_tiny.py", CORRECT)
+    write(export / "submission_2" / "ex_tiny.py", WRONG)
+    write(export / "submission_3" / "ex_tiny.py", WRONG)
+    long_sid = "x" * 400
+    write(
+        export / "submission_metadata.yml",
+        "submission_1:\n  :submitters:\n  - :name: A\n    :sid: ../../etc\n"
+        "submission_2:\n  :submitters:\n  - :name: B\n    :sid: .._.._etc\n"
+        f"submission_3:\n  :submitters:\n  - :name: C\n    :sid: {long_sid}\n",
+    )
+    with open_roster(export) as roster:
+        ids = [s.id for s in roster.students]
+        assert len(set(ids)) == 3 and all("/" not in i and i not in (".", "..") for i in ids)
+        assert all(len(i.encode()) <= 128 for i in ids)
+        renamed = [s for s in roster.students if s.id.endswith("-2")]
+        assert len(renamed) == 1 and "names another student" in renamed[0].notes[-1]

@@ -11,6 +11,7 @@ and the others are noted on their report.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,11 @@ def read(root: Path) -> Reading:
             originals.update(zip(downloaded, (m["original"] for m in _ORIGINAL.finditer(text)), strict=False))
         found_files.append((path, found))
     assignments = {prefix[: -len(user) - 1] for prefix, (user, _) in receipts.items()}
+    if not assignments:  # no receipts: the assignment is what every file's name starts with
+        prefixes = {found["prefix"] for _, found in found_files}
+        common = os.path.commonprefix(sorted(prefixes))  # noqa: RUF071 - a prefix of names, not of paths
+        if len(prefixes) > 1 and "_" in common:
+            assignments = {common[: common.rfind("_")]}
     attempts: dict[str, dict[str, _Attempt]] = {}
     names: dict[str, str] = {}
     for path, found in found_files:

@@ -75,7 +75,7 @@ def _text(value: Any) -> str:
 def read(root: Path) -> Reading:
     metadata = load_metadata(root / METADATA)
     unattributed: list[UnattributedFile] = []
-    chosen: dict[str, tuple[str, Student]] = {}  # student id -> (created at, student)
+    students: list[Student] = []
     listed: set[str] = set()
     for key, record in metadata.items():
         submission = str(key)
@@ -83,7 +83,6 @@ def read(root: Path) -> Reading:
         folder = root / submission
         if not isinstance(record, Mapping):
             continue
-        created = _text(_field(record, "created_at"))
         parts = (Part("", folder),) if folder.is_dir() and not folder.is_symlink() else ()
         notes = () if parts else (f"{submission}: no files in the export",)
         submitters = _field(record, "submitters")
@@ -94,10 +93,8 @@ def read(root: Path) -> Reading:
             raw_id = _text(_field(person, "sid")) or _text(_field(person, "email")) or submission
             name = _text(_field(person, "name")) or raw_id
             late = _field(record, "late")
-            student = Student(safe_id(raw_id), name, parts, late if isinstance(late, bool) else None, notes)
-            if student.id not in chosen or created >= chosen[student.id][0]:
-                chosen[student.id] = (created, student)
+            students.append(Student(safe_id(raw_id), name, parts, late if isinstance(late, bool) else None, notes))
     for path in entries(root):
         if path.name != METADATA and path.name not in listed:
             unattributed.append(UnattributedFile(relative(path, root), f"not listed in {METADATA}"))
-    return Reading(tuple(student for _, student in chosen.values()), tuple(unattributed))
+    return Reading(tuple(students), tuple(unattributed))

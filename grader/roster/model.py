@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.models import UnattributedFile
 
 #: Characters that cannot appear in a student id, which names the student's report folder.
 _UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
+#: File systems allow 255 bytes per name; an id this long is shortened (and kept distinct by a hash).
+_MAX_ID_BYTES = 128
 
 
 @dataclass(frozen=True)
@@ -72,4 +75,24 @@ def safe_id(raw: str) -> str:
     cleaned = _UNSAFE_ID.sub("_", raw.strip())
     if cleaned in ("", ".", ".."):
         return "_" + cleaned
+    if len(cleaned.encode("utf-8", "surrogateescape")) > _MAX_ID_BYTES:
+        digest = hashlib.sha256(cleaned.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        return cleaned[: _MAX_ID_BYTES // 4] + "-" + digest
     return cleaned
+
+
+def distinct(students: tuple[Student, ...]) -> tuple[Student, ...]:
+    """The students with ids made unique: a later duplicate gets ``-2``, ``-3``, ... and a note saying so."""
+    seen: set[str] = set()
+    result = []
+    for student in students:
+        unique, number = student.id, 1
+        while unique in seen:
+            number += 1
+            unique = f"{student.id}-{number}"
+        seen.add(unique)
+        if unique != student.id:
+            note = f"the export names another student {student.id!r} too: graded as {unique!r}"
+            student = replace(student, id=unique, notes=(*student.notes, note))
+        result.append(student)
+    return tuple(result)
