@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from grader.models import CheckResult, ClassReport, Outcome, Report, SimilarPair
+from grader.models import CheckResult, ClassReport, Outcome, Report, SimilarPair, UnattributedFile
 from grader.render import render_checks_csv, render_grades_csv, render_html, render_overview
 from grader.render.csv import number, text_cell
 from grader.render.overview import histogram, report_href
@@ -271,9 +272,32 @@ def test_checks_csv_redacts_hidden_checks() -> None:
 # --- nu html checker --------------------------------------------------------
 
 
+def lms_class() -> ClassReport:
+    """A class read from an LMS export: display names, a late flag, and files that belong to no one."""
+    first = replace(student("1001", True, True, True, True), name=f"Smith, {IMG}", late=True)
+    reports = (first, student("1002", False, False, False, False))
+    stray = (UnattributedFile(f"{IMG}.py", "does not follow Canvas's naming"), UnattributedFile("a\u202eb.txt", "?"))
+    return ClassReport("Week 3", reports, TITLES, layout="canvas", layout_title="Canvas", unattributed=stray)
+
+
+def test_overview_names_the_layout_and_lists_unattributed_files() -> None:
+    page = render_overview(lms_class())
+    tree = parse(page)
+    text = "".join(tree.text)
+    assert "Read as Canvas (detected)" in text and "2 files not attributed to a student" in text
+    assert f"{IMG}.py" in text and "does not follow Canvas's naming" in text
+    assert "a\\u202eb.txt" in text and "\u202e" not in page  # bidi made visible, never live
+    assert f"Smith, {IMG}" in text and "<img" not in page  # the display name, escaped
+    assert [tag for tag, attrs in tree.tags if attrs.get("class") == "badge flag"] == ["span"]  # one late badge
+    forced = render_overview(ClassReport("Week 3", (), layout="folder", layout_title="a folder per student",
+                                         layout_detected=False))  # fmt: skip
+    assert "chosen with --layout" in forced and "not attributed" not in forced
+
+
 def test_overview_passes_the_nu_html_checker(tmp_path: Path, vnu: Any) -> None:
     pages = {
         "index.html": render_overview(make_class()),
+        "lms.html": render_overview(lms_class()),
         "empty.html": render_overview(ClassReport("", ())),
         "report.html": render_html(make_class().reports[2]),
     }

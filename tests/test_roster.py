@@ -520,3 +520,41 @@ def test_ids_are_safe_folder_names_and_distinct(tmp_path: Path) -> None:
         assert all(len(i.encode()) <= 128 for i in ids)
         renamed = [s for s in roster.students if s.id.endswith("-2")]
         assert len(renamed) == 1 and "names another student" in renamed[0].notes[-1]
+
+
+def _lying_sizes(archive: Path, sizes: dict[str, int]) -> None:
+    """Rewrite the uncompressed sizes the zip's headers declare for ``sizes``' entries (a zip bomb's lie)."""
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as opened:
+        infos = {info.filename: info for info in opened.infolist()}
+    for name, size in sizes.items():
+        encoded = name.encode()
+        start = 0
+        while (pos := data.find(b"PK\x01\x02", start)) >= 0:  # central directory: size at offset 24
+            if data[pos + 46 : pos + 46 + len(encoded)] == encoded:
+                data[pos + 24 : pos + 28] = size.to_bytes(4, "little")
+            start = pos + 4
+        local = infos[name].header_offset  # local header: size at offset 22
+        data[local + 22 : local + 26] = size.to_bytes(4, "little")
+    archive.write_bytes(bytes(data))
+
+
+def test_a_bomb_in_a_class_export_is_skipped_and_listed(tmp_path: Path, tiny: Assignment) -> None:
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("smithalice_1001_501_ex_tiny.py", CORRECT)
+        out.writestr("jonesbob_1002_502_ex_tiny.py", b"#" * 1000)
+        out.writestr("leecarol_1003_503_ex_tiny.py", b"\0" * (16 * 1024 * 1024))
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as nested:  # a student's own zip, a bomb too
+            nested.writestr("ex_tiny.py", b"\0" * (16 * 1024 * 1024))
+        out.writestr("oneildana_1004_504_work.zip", inner.getvalue())
+    _lying_sizes(archive, {"jonesbob_1002_502_ex_tiny.py": 0xFFFFFFFF, "leecarol_1003_503_ex_tiny.py": 100})
+    with open_roster(archive) as roster:
+        assert [s.id for s in roster.students] == ["1004", "1001"]  # by name: oneildana, smithalice
+        reasons = {item.path: item.reason for item in roster.unattributed}
+        assert "over the size limit" in reasons["jonesbob_1002_502_ex_tiny.py"]
+        assert "cannot be extracted" in reasons["leecarol_1003_503_ex_tiny.py"]
+        dana = read_submission(roster.students[0], tiny)
+        assert sum(len(data) for data in dana.files.values()) <= 16 * 1024 * 1024 + 1
+        assert read_submission(roster.students[1], tiny).exercises == ("ex_tiny",)
