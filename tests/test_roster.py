@@ -558,3 +558,15 @@ def test_a_bomb_in_a_class_export_is_skipped_and_listed(tmp_path: Path, tiny: As
         dana = read_submission(roster.students[0], tiny)
         assert sum(len(data) for data in dana.files.values()) <= 16 * 1024 * 1024 + 1
         assert read_submission(roster.students[1], tiny).exercises == ("ex_tiny",)
+
+
+def test_brightspace_student_number_is_the_one_that_stays_put(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    # Here the first number is the student's: it stays while the other changes with each submission.
+    write(root / "501-9001 - Lee, Ann - Mar 1, 2024 1105 AM - ex_tiny.py", WRONG)
+    write(root / "501-9007 - Lee, Ann - Mar 2, 2024 1015 PM - ex_tiny.py", CORRECT)
+    write(root / "502-9002 - Kim, Bo - Mar 1, 2024 900 AM - ex_tiny.py", CORRECT)
+    with open_roster(root) as roster:
+        students = {s.id: s for s in roster.students}
+    assert set(students) == {"501", "502"}
+    assert "9007" in students["501"].parts[0].path.name

@@ -53,9 +53,7 @@ def submitted_at(text: str) -> datetime.datetime | None:
 
 def read(root: Path) -> Reading:
     unattributed: list[UnattributedFile] = []
-    names: dict[str, str] = {}
-    # user id -> submission time -> parts
-    submissions: dict[str, dict[tuple[datetime.datetime, str], list[Part]]] = {}
+    found_entries: list[tuple[Path, re.Match[str]]] = []
     for path in entries(root):
         if path.name in LISTING and path.is_file():
             continue
@@ -64,7 +62,13 @@ def read(root: Path) -> Reading:
             reason = "does not follow Brightspace's <id>-<id> - <name> - <date> - <file> naming"
             unattributed.append(UnattributedFile(relative(path, root), reason))
             continue
-        student = found["id"]
+        found_entries.append((path, found))
+    key = _student_number([found for _, found in found_entries])
+    names: dict[str, str] = {}
+    # student id -> submission time -> parts
+    submissions: dict[str, dict[tuple[datetime.datetime, str], list[Part]]] = {}
+    for path, found in found_entries:
+        student = found[key]
         names.setdefault(student, found["name"])
         when = (submitted_at(found["date"]) or datetime.datetime.min, found["date"])
         parts = submissions.setdefault(student, {}).setdefault(when, [])
@@ -80,3 +84,23 @@ def read(root: Path) -> Reading:
         )
         students.append(Student(safe_id(student), names[student], tuple(by_time[latest]), None, notes))
     return Reading(tuple(students), tuple(unattributed))
+
+
+def _student_number(found: list[re.Match[str]]) -> str:
+    """Which of the two numbers names the student: the one that stays put across a student's submissions.
+
+    A student who submitted at several dates shows it: the submission's
+    number changes, theirs does not. Without such a student, the second.
+    """
+    votes = {"id": 0, "submission": 0}
+    dates: dict[str, set[str]] = {}
+    numbers: dict[str, dict[str, set[str]]] = {}
+    for match in found:
+        dates.setdefault(match["name"], set()).add(match["date"])
+        for group in votes:
+            numbers.setdefault(match["name"], {}).setdefault(group, set()).add(match[group])
+    for name, seen in dates.items():
+        if len(seen) > 1:
+            for group in votes:
+                votes[group] += len(numbers[name][group]) == 1
+    return "submission" if votes["submission"] > votes["id"] else "id"
