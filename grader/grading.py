@@ -76,11 +76,21 @@ class Grader:
         )
         run_session(plugin)
 
-    def grade(self, submission: Submission, *, exercises: Iterable[str] | None = None) -> Report:
-        """Grade one submission on ``exercises`` (default: every exercise of the assignment)."""
+    def grade(
+        self,
+        submission: Submission,
+        *,
+        exercises: Iterable[str] | None = None,
+        functions: Iterable[str] | None = None,
+    ) -> Report:
+        """Grade one submission on ``exercises`` (default: every exercise of the assignment).
+
+        ``functions``, if given, keeps only the checks of those functions.
+        """
         chosen = tuple(exercises) if exercises is not None else self.assignment.names
         reports: list[Report] = []
-        self.run([Job(submission, chosen)], reports.append)
+        only = tuple(functions) if functions is not None else None
+        self.run([Job(submission, chosen, only)], reports.append)
         if len(reports) != 1:
             raise SandboxError("grading ended without a report")
         return reports[0]
@@ -99,6 +109,7 @@ class Grader:
             isolation=layers,
             duration_s=duration,
             grader_version=__version__,
+            not_submitted=tuple(name for name in job.exercises if name not in job.submission.exercises),
         )
 
 

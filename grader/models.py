@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
+#: The message of every check of an exercise the submission does not provide.
+NOT_SUBMITTED_MESSAGE = "{exercise}.py was not submitted"
 
 
 class Outcome(enum.StrEnum):
@@ -163,6 +165,9 @@ class Report:
     name: str = ""
     #: Whether the LMS flagged the submission as late; None where the export does not say.
     late: bool | None = None
+    #: Exercises graded although the submission does not provide them (``grader grade``
+    #: scores everyone on the whole assignment): each of their checks is ``not_attempted``.
+    not_submitted: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -197,6 +202,18 @@ class Report:
             if checks
         )
 
+    def unattempted(self) -> tuple[tuple[str, str], ...]:
+        """(exercise, function) of each function of a submitted exercise with every check ``not_attempted``.
+
+        The stub left as handed out, or the function missing from the file:
+        nothing of it was tried, so nothing of it is a mistake to show.
+        """
+        outcomes: dict[tuple[str, str], set[Outcome]] = {}
+        for check in self.checks:
+            if check.exercise not in self.not_submitted:
+                outcomes.setdefault((check.exercise, check.function), set()).add(check.outcome)
+        return tuple(key for key, seen in outcomes.items() if seen == {Outcome.NOT_ATTEMPTED})
+
     def counts(self) -> dict[Outcome, int]:
         counts = {outcome: 0 for outcome in Outcome}
         for check in self.checks:
@@ -229,13 +246,17 @@ class Report:
             "isolation": list(self.isolation),
             "duration_s": round(self.duration_s, 3),
             "grader_version": self.grader_version,
+            "not_submitted": list(self.not_submitted),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        checks = tuple(CheckResult.from_dict(c) for c in data["checks"])
+        missing = data.get("not_submitted")
         return cls(
             student=str(data["student"]),
-            checks=tuple(CheckResult.from_dict(c) for c in data["checks"]),
+            checks=checks,
+            not_submitted=tuple(str(e) for e in missing) if missing is not None else _not_submitted(checks),
             problems=tuple(str(p) for p in data.get("problems", ())),
             exercise_titles={str(e["name"]): str(e["title"]) for e in data.get("exercises", ())},
             assignment=str(data.get("assignment", "")),
@@ -245,6 +266,17 @@ class Report:
             name="" if data.get("name") in (None, data["student"]) else str(data["name"]),
             late=None if data.get("late") is None else bool(data["late"]),
         )
+
+
+def _not_submitted(checks: tuple[CheckResult, ...]) -> tuple[str, ...]:
+    """For a report saved before ``not_submitted`` was recorded: exercises whose every check says so."""
+    by_exercise: dict[str, bool] = {}
+    for check in checks:
+        missing = check.outcome is Outcome.NOT_ATTEMPTED and check.message == NOT_SUBMITTED_MESSAGE.format(
+            exercise=check.exercise
+        )
+        by_exercise[check.exercise] = by_exercise.get(check.exercise, True) and missing
+    return tuple(name for name, missing in by_exercise.items() if missing)
 
 
 @dataclass(frozen=True)
@@ -277,21 +309,70 @@ class SimilarPair:
 
 @dataclass(frozen=True)
 class CheckStats:
-    """How one check went across a class (derived, for the overview)."""
+    """How one check went across a class (derived, for the overview).
+
+    A student who did not hand in the function (the exercise not submitted,
+    or the stub left as it was) says nothing about how hard the check is:
+    they are counted apart, and the pass rate that ranks checks is among
+    the students who attempted the function.
+    """
 
     exercise: str
     function: str
     name: str
     passed: int
     total: int
-    #: Most common failure messages, with how many students got each.
+    #: Most common failure messages of students who attempted the function, with how many got each.
     reasons: tuple[tuple[str, int], ...] = ()
     #: A hidden check: its reasons are only outcome words.
     hidden: bool = False
+    #: Students who attempted the function: the base of ``attempted_rate``.
+    attempted: int = 0
+    #: Students who did not submit the exercise at all.
+    not_submitted: int = 0
+    #: Students who submitted the exercise but not this function (the stub, or no definition).
+    not_attempted: int = 0
 
     @property
     def pass_rate(self) -> float:
+        """Passed among every student graded (non-submitters included)."""
         return self.passed / self.total if self.total else 0.0
+
+    @property
+    def attempted_rate(self) -> float | None:
+        """Passed among the students who attempted the function; None when nobody did."""
+        return self.passed / self.attempted if self.attempted else None
+
+    @property
+    def did_not_submit(self) -> int:
+        return self.not_submitted + self.not_attempted
+
+    def to_dict(self) -> dict[str, Any]:
+        rate = self.attempted_rate
+        return {
+            "exercise": self.exercise,
+            "function": self.function,
+            "name": self.name,
+            "passed": self.passed,
+            "total": self.total,
+            "pass_rate": round(self.pass_rate, 4),
+            "attempted": self.attempted,
+            "attempted_pass_rate": None if rate is None else round(rate, 4),
+            "not_submitted": self.not_submitted,
+            "not_attempted": self.not_attempted,
+            "hidden": self.hidden,
+            "reasons": [{"reason": text, "count": count} for text, count in self.reasons],
+        }
+
+
+@dataclass
+class _Tally:
+    passed: int = 0
+    attempted: int = 0
+    not_submitted: int = 0
+    not_attempted: int = 0
+    hidden: bool = False
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -313,23 +394,50 @@ class ClassReport:
     unattributed: tuple[UnattributedFile, ...] = ()
 
     def check_stats(self) -> tuple[CheckStats, ...]:
-        """Per-check pass rates, hardest first; hidden checks' reasons are never collected."""
-        order: dict[tuple[str, str, str], list[CheckResult]] = {}
+        """Per-check figures, hardest first among the students who attempted each function.
+
+        Failure reasons leave out "not submitted" and "not attempted" (they
+        are counted apart), and hidden checks' reasons are only outcome words.
+        """
+        tallies: dict[tuple[str, str, str], _Tally] = {}
         for report in self.reports:
+            missing = set(report.not_submitted)
+            unattempted = set(report.unattempted())
             for check in report.checks:
-                order.setdefault((check.exercise, check.function, check.name), []).append(check)
-        stats = []
-        for (exercise, function, name), results in order.items():
-            reasons: dict[str, int] = {}
-            for result in results:
-                if not result.outcome.ok:
-                    reason = result.outcome.value if result.hidden else (result.message.splitlines() or [""])[0]
-                    reasons[reason] = reasons.get(reason, 0) + 1
-            top = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
-            passed = sum(1 for r in results if r.outcome.ok)
-            hidden = any(r.hidden for r in results)
-            stats.append(CheckStats(exercise, function, name, passed, len(results), top, hidden))
-        return tuple(sorted(stats, key=lambda s: (s.pass_rate, s.exercise, s.name)))
+                tally = tallies.setdefault((check.exercise, check.function, check.name), _Tally())
+                tally.hidden = tally.hidden or check.hidden
+                if check.exercise in missing:
+                    tally.not_submitted += 1
+                elif (check.exercise, check.function) in unattempted:
+                    tally.not_attempted += 1
+                else:
+                    tally.attempted += 1
+                    if check.outcome.ok:
+                        tally.passed += 1
+                    elif check.outcome is not Outcome.NOT_ATTEMPTED:
+                        reason = check.outcome.value if check.hidden else (check.message.splitlines() or [""])[0]
+                        tally.reasons[reason] = tally.reasons.get(reason, 0) + 1
+        stats = [
+            CheckStats(
+                exercise,
+                function,
+                name,
+                passed=t.passed,
+                total=t.attempted + t.not_submitted + t.not_attempted,
+                reasons=tuple(sorted(t.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
+                hidden=t.hidden,
+                attempted=t.attempted,
+                not_submitted=t.not_submitted,
+                not_attempted=t.not_attempted,
+            )
+            for (exercise, function, name), t in tallies.items()
+        ]
+
+        def hardest(s: CheckStats) -> tuple[bool, float, str, str]:
+            rate = s.attempted_rate
+            return (rate is None, rate or 0.0, s.exercise, s.name)
+
+        return tuple(sorted(stats, key=hardest))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -341,15 +449,5 @@ class ClassReport:
             "students": [r.to_dict(timings=False) for r in self.reports],
             "unattributed": [item.to_dict() for item in self.unattributed],
             "similar": [pair.to_dict() for pair in self.similar],
-            "checks": [
-                {
-                    "exercise": s.exercise,
-                    "function": s.function,
-                    "name": s.name,
-                    "passed": s.passed,
-                    "total": s.total,
-                    "pass_rate": round(s.pass_rate, 4),
-                }
-                for s in self.check_stats()
-            ],
+            "checks": [s.to_dict() for s in self.check_stats()],
         }

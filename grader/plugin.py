@@ -62,6 +62,11 @@ class Job:
 
     submission: Submission
     exercises: tuple[str, ...]
+    #: Only the checks of these functions (None: every function of ``exercises``).
+    functions: tuple[str, ...] | None = None
+
+    def selects(self, info: CheckInfo) -> bool:
+        return info.exercise in self.exercises and (self.functions is None or info.function in self.functions)
 
 
 @dataclass
@@ -212,7 +217,7 @@ class GraderPlugin:
     def _grade_jobs(self, items: list[pytest.Item]) -> None:
         for job in self.jobs:
             started = time.perf_counter()
-            selected = [i for i in items if self.infos[i.nodeid].exercise in job.exercises]
+            selected = [i for i in items if job.selects(self.infos[i.nodeid])]
             runner = self.runner_factory(job.submission)
             results: list[CheckResult] = []
             try:

@@ -14,6 +14,7 @@ from grader.checking import (
     UnsupportedValue,
     student_raised,
 )
+from grader.models import NOT_SUBMITTED_MESSAGE
 from grader.sandbox.runner import CallResult, SubmissionRunner
 
 
@@ -52,7 +53,7 @@ class StudentModule:
 
     def _call(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, return_args: bool) -> Any:
         if not self._provided:
-            raise NotAttempted(f"{self._exercise}.py was not submitted")
+            raise NotAttempted(NOT_SUBMITTED_MESSAGE.format(exercise=self._exercise))
         log = self._log
         seed = (self._seed + 1_000_003 * log.calls) % 2**31
         log.calls += 1

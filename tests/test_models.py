@@ -236,3 +236,84 @@ def test_records_are_frozen() -> None:
         FULL.points = 2.0  # type: ignore[misc]
     with pytest.raises(AttributeError):
         report().student = "mallory"  # type: ignore[misc]
+
+
+def _handed_in(name: str, outcomes: dict[str, Outcome], *, not_submitted: tuple[str, ...] = ()) -> Report:
+    """Checks "f1"/"f2" of function f of ex01, "g1" of function g of ex01, and "h1" of ex02."""
+    messages = {
+        Outcome.NOT_ATTEMPTED: "g still raises NotImplementedError: it has not been written yet",
+        Outcome.FAILED: "expected 1, got 2",
+        Outcome.ERROR: "ZeroDivisionError",
+    }
+    checks = []
+    for check, outcome in outcomes.items():
+        exercise = "ex02" if check == "h1" else "ex01"
+        function = {"f": "f", "g": "g", "h": "h"}[check[0]]
+        message = f"{exercise}.py was not submitted" if exercise in not_submitted else messages.get(outcome, "")
+        checks.append(result(check, outcome, exercise=exercise, function=function, message=message))
+    return Report(name, tuple(checks), not_submitted=not_submitted)
+
+
+def test_check_stats_count_non_submitters_apart_and_leave_them_out_of_the_reasons() -> None:
+    ok, fail, na = Outcome.PASSED, Outcome.FAILED, Outcome.NOT_ATTEMPTED
+    reports = (
+        _handed_in("a", {"f1": ok, "f2": fail, "g1": ok, "h1": na}, not_submitted=("ex02",)),
+        _handed_in("b", {"f1": ok, "f2": ok, "g1": na, "h1": na}, not_submitted=("ex02",)),  # g left as the stub
+        _handed_in("c", {"f1": fail, "f2": Outcome.ERROR, "g1": fail, "h1": ok}),
+        _handed_in("d", {"f1": na, "f2": na, "g1": na, "h1": na}, not_submitted=("ex01", "ex02")),
+    )
+    stats = {s.name: s for s in ClassReport("A", reports).check_stats()}
+    f1, f2, g1, h1 = stats["f1"], stats["f2"], stats["g1"], stats["h1"]
+    assert (f1.passed, f1.attempted, f1.not_submitted, f1.not_attempted, f1.total) == (2, 3, 1, 0, 4)
+    assert f1.attempted_rate == pytest.approx(2 / 3) and f1.pass_rate == 0.5
+    assert (g1.passed, g1.attempted, g1.not_submitted, g1.not_attempted) == (1, 2, 1, 1)
+    assert (h1.passed, h1.attempted, h1.did_not_submit) == (1, 1, 3) and h1.attempted_rate == 1.0
+    assert f2.reasons == (("ZeroDivisionError", 1), ("expected 1, got 2", 1))
+    every_reason = " ".join(text for s in stats.values() for text, _ in s.reasons)
+    assert "not submitted" not in every_reason and "NotImplementedError" not in every_reason
+    # Hardest first among those who attempted: f2 (1/3), g1 (1/2), f1 (2/3), h1 (1/1).
+    assert [s.name for s in ClassReport("A", reports).check_stats()] == ["f2", "g1", "f1", "h1"]
+
+
+def test_check_stats_with_nobody_attempting_go_last() -> None:
+    na = Outcome.NOT_ATTEMPTED
+    reports = (_handed_in("a", {"f1": Outcome.FAILED, "h1": na}, not_submitted=("ex02",)),)
+    stats = ClassReport("A", reports).check_stats()
+    assert [s.name for s in stats] == ["f1", "h1"]
+    assert stats[1].attempted_rate is None and stats[1].reasons == ()
+
+
+def test_results_json_keeps_the_old_per_check_fields_and_adds_the_new() -> None:
+    ok, na = Outcome.PASSED, Outcome.NOT_ATTEMPTED
+    reports = (
+        _handed_in("a", {"f1": ok, "h1": na}, not_submitted=("ex02",)),
+        _handed_in("b", {"f1": Outcome.FAILED, "h1": ok}),
+    )
+    checks = {c["name"]: c for c in ClassReport("A", reports).to_dict()["checks"]}
+    assert checks["h1"] == {
+        "exercise": "ex02",
+        "function": "h",
+        "name": "h1",
+        "passed": 1,
+        "total": 2,
+        "pass_rate": 0.5,
+        "attempted": 1,
+        "attempted_pass_rate": 1.0,
+        "not_submitted": 1,
+        "not_attempted": 0,
+        "hidden": False,
+        "reasons": [],
+    }
+    assert checks["f1"]["reasons"] == [{"reason": "expected 1, got 2", "count": 1}]
+
+
+def test_not_submitted_round_trips_and_is_derived_for_old_reports() -> None:
+    na = Outcome.NOT_ATTEMPTED
+    graded = _handed_in("a", {"f1": Outcome.PASSED, "h1": na}, not_submitted=("ex02",))
+    data = graded.to_dict()
+    assert data["not_submitted"] == ["ex02"]
+    assert Report.from_dict(data).not_submitted == ("ex02",)
+    del data["not_submitted"]  # a cached result written before the field existed
+    assert Report.from_dict(data).not_submitted == ("ex02",)
+    stub = _handed_in("b", {"f1": na, "g1": na})
+    assert stub.not_submitted == () and stub.unattempted() == (("ex01", "f"), ("ex01", "g"))

@@ -255,3 +255,84 @@ def test_a_browser_renders_the_pages(site: tuple[ClassReport, Path], tmp_path: P
         assert result.returncode == 0, result.stderr[-2000:]
         data = png.read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, name
+
+
+# --- the first screen of a report card -----------------------------------------
+
+SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+WRONG_TWICE = """
+import torch
+from torch import nn
+
+
+def apply_sigmoid(x):
+    return torch.sigmoid(x)
+
+
+def apply_softmax(x, dim):
+    e = torch.exp(x)  # overflows for large inputs
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def binary_classifier(n_features):
+    return nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid())
+
+
+def multiclass_classifier(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=1))  # fails on a single sample
+"""
+
+
+@pytest.fixture(scope="module")
+def lone_exercise_card(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The card of a student who handed in only ex05_activations.py, two checks wrong, graded on all 61."""
+    from grader.grading import Grader
+    from grader.render import render_html
+    from grader.submission import load_submission
+
+    folder = tmp_path_factory.mktemp("farid")
+    (folder / "ex05_activations.py").write_text(WRONG_TWICE, encoding="utf-8")
+    with Grader(bundled) as grader:
+        report = grader.grade(load_submission(folder, bundled))  # the whole assignment, as `grader grade` does
+    card = folder / "report.html"
+    card.write_text(render_html(report), encoding="utf-8")
+    return card, report
+
+
+def test_the_lone_exercise_card_leads_with_its_two_failures(lone_exercise_card: tuple[Path, Any]) -> None:
+    card, report = lone_exercise_card
+    assert len(report.checks) == 61
+    failed = [c for c in report.checks if c.outcome.value == "failed"]
+    assert [c.function for c in failed] == ["apply_softmax", "multiclass_classifier"]
+    html = card.read_text(encoding="utf-8")
+    assert html.count("was not submitted") == 0  # one line, not 48 blocks
+    assert html.count('<article class="detail') == 2
+    assert "Not submitted: ex01_tensors, ex02_operations, ex03_linear, ex04_sequential, ex06_forward" in html
+    text = "".join(audit(html).text)
+    assert text.index(failed[0].hint) < text.index("Not submitted")
+
+
+@pytest.mark.skipif(not SYSTEM_CHROMIUM.is_file(), reason="no /usr/bin/chromium (.ci/run installs it with apt-get)")
+def test_the_first_failure_and_its_hint_are_on_the_first_screen(lone_exercise_card: tuple[Path, Any]) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    card, report = lone_exercise_card
+    first = next(c for c in report.checks if c.outcome.value == "failed")
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(SYSTEM_CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(card.as_uri())
+            detail = page.locator("article.detail").first
+            message, hint = detail.locator("pre").first, detail.locator(".hint")
+            assert first.message.splitlines()[0] in message.inner_text()
+            assert first.hint in hint.inner_text()
+            for element in (detail.locator("h3"), message, hint):
+                box = element.bounding_box()
+                assert box is not None and element.is_visible()
+                assert box["y"] >= 0 and box["y"] + box["height"] <= 800, (element, box)
+                assert box["x"] + box["width"] <= 1280, (element, box)
+            # Printing keeps the failures and drops nothing but the decoration.
+            page.emulate_media(media="print")
+            assert detail.is_visible() and hint.is_visible()
+        finally:
+            browser.close()

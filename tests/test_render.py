@@ -329,7 +329,7 @@ def test_html_content_and_hidden_checks() -> None:
     assert "rlimits, landlock, seccomp" in text and "0.1.0" in text and "1.23 s" in text
     assert "test_softmax_hidden" in text
     assert SECRET not in page
-    assert 'href="#check-2-' in page  # failed visible checks link to their details
+    assert 'href="#check-1"' in page  # failed visible checks link to their details
     assert page.count('<article class="detail') == 4  # hidden check has no details
 
 

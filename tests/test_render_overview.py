@@ -305,3 +305,41 @@ def test_overview_passes_the_nu_html_checker(tmp_path: Path, vnu: Any) -> None:
         (tmp_path / name).write_text(page, encoding="utf-8")
     messages = vnu([tmp_path / name for name in pages])
     assert messages == [], vnu.describe(messages)
+
+
+def test_overview_counts_non_submitters_apart_and_never_as_a_reason() -> None:
+    missing = tuple(
+        Report(
+            name,
+            (
+                check("ex01_basics", "test_add_ints", Outcome.PASSED, 2.0, 2.0),
+                check("ex02_activations", "test_softmax_rows", Outcome.NOT_ATTEMPTED, 0.0, 3.0, message=message),
+            ),
+            exercise_titles=TITLES,
+            not_submitted=not_submitted,
+        )
+        for name, message, not_submitted in (
+            ("late", "ex02_activations.py was not submitted", ("ex02_activations",)),
+            ("later", "ex02_activations.py was not submitted", ("ex02_activations",)),
+            ("stub", "softmax still raises NotImplementedError: it has not been written yet", ()),
+        )
+    )
+    tried = Report(
+        "tried",
+        (
+            check("ex01_basics", "test_add_ints", Outcome.PASSED, 2.0, 2.0),
+            check("ex02_activations", "test_softmax_rows", Outcome.FAILED, 0.0, 3.0, message="rows do not sum to 1"),
+        ),
+        exercise_titles=TITLES,
+    )
+    page = render_overview(ClassReport("A", (*missing, tried), exercise_titles=TITLES))
+    checks = page[page.index('id="checks-heading"') : page.index('id="reasons-heading"')]
+    text = " ".join(parse(page).text)
+    assert "0 / 1 (0%)" in text  # softmax: 0 passed of the 1 student who attempted it
+    assert "2 not submitted, 1 not attempted" in text
+    assert "rows do not sum to 1" in text
+    reasons = page[page.index('id="reasons-heading"') : page.index('id="similar-heading"')]
+    for section in (checks, reasons):
+        assert "was not submitted" not in section and "NotImplementedError" not in section
+    names = re.findall(r'<th scope="row"><code>(test_\w+)</code>', page)
+    assert names == ["test_softmax_rows", "test_add_ints"]

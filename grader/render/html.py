@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from grader.models import Outcome, Report
 from grader.render.escape import excerpt, redacted, visible
+from grader.render.feedback import feedback
 from grader.render.wording import points
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,15 +52,23 @@ def environment() -> Environment:
     return env
 
 
+def card_context(report: Report) -> dict[str, Any]:
+    """What the report templates (the card, the inline Jupyter result) are given."""
+    arranged = feedback(report)
+    return {
+        "report": report,
+        "counts": {outcome: n for outcome, n in report.counts().items() if n},
+        "percent": min(max(report.percent, 0.0), 100.0),
+        "fixes": arranged.fixes,
+        "anchors": arranged.anchors(),
+        "unattempted": [(u.exercise, u.functions, u.points) for u in arranged.unattempted],
+        "missing_checks": arranged.missing_checks,
+        "missing_points": arranged.missing_points,
+        "exercises": arranged.exercises,
+        "titles": dict(report.exercise_titles),
+    }
+
+
 def render_html(report: Report) -> str:
-    """Return the report as a complete HTML5 page."""
-    counts = {outcome: n for outcome, n in report.counts().items() if n}
-    return (
-        environment()
-        .get_template("report.html.j2")
-        .render(
-            report=report,
-            counts=counts,
-            percent=min(max(report.percent, 0.0), 100.0),
-        )
-    )
+    """Return the report as a complete HTML5 page: what to fix first, then what is missing, then every check."""
+    return environment().get_template("report.html.j2").render(**card_context(report))

@@ -118,6 +118,16 @@ def reason_text(reason: str, *, hidden: bool) -> str:
     return reason or "(no message)"
 
 
+def absent_text(stats: CheckStats) -> str:
+    """Why the students who did not hand a function in are counted apart: "4 not submitted, 1 stub left"."""
+    parts = []
+    if stats.not_submitted:
+        parts.append(f"{stats.not_submitted} not submitted")
+    if stats.not_attempted:
+        parts.append(f"{stats.not_attempted} not attempted")
+    return ", ".join(parts)
+
+
 def common_reasons(stats: Sequence[CheckStats]) -> tuple[Reason, ...]:
     """The class-wide failure reasons: each check's top reasons summed by text, most frequent first."""
     counts: dict[str, int] = {}
@@ -158,6 +168,7 @@ def render_overview(report: ClassReport) -> str:
             "stats": s,
             "hidden": s.hidden,
             "reasons": [(reason_text(text, hidden=s.hidden), n) for text, n in s.reasons],
+            "absent": absent_text(s),
         }
         for s in stats
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from io import StringIO
 
 from rich import box
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from grader.models import CheckResult, Outcome, Report
 from grader.render.escape import excerpt, neutralize_commands, redacted, visible
+from grader.render.feedback import Feedback, feedback
 from grader.render.wording import points
 
 DEFAULT_WIDTH = 100
@@ -44,6 +46,7 @@ def _check_label(check: CheckResult) -> Text:
 
 
 def _exercise_table(title: str, checks: tuple[CheckResult, ...]) -> Table:
+    """One row per function: how many of its checks passed and its points (the failures are detailed above)."""
     score = points(sum(c.points for c in checks))
     max_score = points(sum(c.max_points for c in checks))
     table = Table(
@@ -52,16 +55,21 @@ def _exercise_table(title: str, checks: tuple[CheckResult, ...]) -> Table:
         box=box.SIMPLE_HEAD,
         expand=False,
     )
-    table.add_column("check", overflow="fold")
     table.add_column("function", overflow="fold")
-    table.add_column("outcome", no_wrap=True)
+    table.add_column("checks passed", no_wrap=True)
     table.add_column("points", justify="right", no_wrap=True)
+    table.add_column("not passed", overflow="fold")
+    by_function: dict[str, list[CheckResult]] = {}
     for check in checks:
+        by_function.setdefault(check.function, []).append(check)
+    for function, own in by_function.items():
+        passed = sum(1 for c in own if c.outcome.ok)
+        others = Counter(c.outcome for c in own if not c.outcome.ok)
         table.add_row(
-            _check_label(check),
-            _safe(check.function),
-            _outcome(check.outcome),
-            Text(f"{points(check.points)}/{points(check.max_points)}"),
+            _safe(function),
+            Text(f"{passed} of {len(own)}", style=_STYLES[Outcome.PASSED] if passed == len(own) else ""),
+            Text(f"{points(sum(c.points for c in own))}/{points(sum(c.max_points for c in own))}"),
+            Text(", ").join(Text(f"{n} {outcome.label}", style=_STYLES[outcome]) for outcome, n in others.items()),
         )
     return table
 
@@ -102,8 +110,39 @@ def _summary(report: Report) -> Text:
     )
 
 
+def _missing(arranged: Feedback, report: Report) -> list[RenderableType]:
+    """One line per exercise with unattempted functions, one line for every exercise not submitted."""
+    lines: list[RenderableType] = []
+    for item in arranged.unattempted:
+        lines.append(
+            Text.assemble(
+                ("- Not attempted in ", "bold"),
+                _safe(report.exercise_titles.get(item.exercise, item.exercise), "bold"),
+                ": ",
+                _safe(", ".join(item.functions)),
+                f" ({points(item.points)} points)",
+            )
+        )
+    if arranged.not_submitted:
+        lines.append(
+            Text.assemble(
+                ("- Not submitted: ", "bold"),
+                _safe(", ".join(arranged.not_submitted)),
+                f" ({arranged.missing_checks} checks, {points(arranged.missing_points)} points)",
+            )
+        )
+    return lines
+
+
 def renderables(report: Report) -> list[RenderableType]:
-    """Return the report as rich renderables, shared by ``render_text`` and ``print_report``."""
+    """Return the report as rich renderables, shared by ``render_text`` and ``print_report``.
+
+    What to fix comes first, each failure with its message, hint and
+    location; then every check of the submitted exercises, compactly; then
+    what was not handed in, one line each; the score last, where a
+    terminal leaves the eye.
+    """
+    arranged = feedback(report)
     title = Text("Report", style="bold")
     if report.assignment:
         title.append(" for ")
@@ -112,15 +151,19 @@ def renderables(report: Report) -> list[RenderableType]:
         Text.assemble(title, "\nStudent: ", _safe(report.student, "bold")),
         Text(""),
     ]
-    for exercise in report.exercises():
-        checks = tuple(redacted(c) for c in exercise.checks)
-        out.append(_exercise_table(exercise.title, checks))
-    problems = [redacted(c) for c in report.checks if not c.outcome.ok]
-    if problems:
-        out.append(Text("What to fix", style="bold underline"))
-        for check in problems:
+    if arranged.fixes:
+        out.append(Text(f"What to fix ({len(arranged.fixes)})", style="bold underline"))
+        for check in arranged.fixes:
             out.extend(_details(check))
             out.append(Text(""))
+    for exercise in arranged.exercises:
+        checks = tuple(redacted(c) for c in exercise.checks)
+        out.append(_exercise_table(exercise.title, checks))
+    missing = _missing(arranged, report)
+    if missing:
+        out.append(Text("Not handed in yet", style="bold underline"))
+        out.extend(missing)
+        out.append(Text(""))
     if report.problems:
         out.append(Text("Notes", style="bold underline"))
         out.extend(Text.assemble("- ", _safe(note)) for note in report.problems)
