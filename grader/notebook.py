@@ -136,10 +136,13 @@ def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
         for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
+    checkers = {name for _, _, tree in cells for node in tree.body for name in _grader_imports(node)}
     out = _Output()
     for number, cell_lines, tree in cells:
         skipped: list[ast.stmt] = []
         for index, node in enumerate(tree.body):
+            if _grader_imports(node) or _calls_checker(node, checkers):
+                continue  # the hand-out's "check your work" cell: the grader is never part of a submission
             shares_line = (index > 0 and tree.body[index - 1].end_lineno == node.lineno) or (
                 index + 1 < len(tree.body) and tree.body[index + 1].lineno == node.end_lineno
             )
@@ -189,6 +192,29 @@ def _parse_cell(code: str, number: int, notes: list[str]) -> tuple[list[str], as
     except (ValueError, RecursionError, MemoryError) as exc:
         notes.append(f"cell {number} skipped: it cannot be read as Python ({type(exc).__name__})")
     return None
+
+
+def _grader_imports(node: ast.stmt) -> set[str]:
+    """The names an ``import grader...`` / ``from grader... import ...`` statement binds (empty for any other)."""
+    if isinstance(node, ast.Import) and any(_is_grader(alias.name) for alias in node.names):
+        return {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and _is_grader(node.module or ""):
+        return {alias.asname or alias.name for alias in node.names}
+    return set()
+
+
+def _is_grader(module: str) -> bool:
+    return module == "grader" or module.startswith("grader.")
+
+
+def _calls_checker(node: ast.stmt, checkers: set[str]) -> bool:
+    """``check()`` or ``grader.jupyter.check(...)``, alone on its line, with ``check`` imported from the grader."""
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    func = node.value.func
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id in checkers
 
 
 def _calls_any(node: ast.AST, functions: set[str]) -> bool:
@@ -269,7 +295,18 @@ def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
-def handout_notebook(stub_source: str, *, module: str) -> str:
+def check_cell(module: str, *, assignment: str | None = None) -> str:
+    """The hand-out's last cell: the in-kernel check of exercise ``module`` (of ``assignment``, a folder, if given)."""
+    arguments = [f"exercise={module!r}"] + ([f"assignment={assignment!r}"] if assignment is not None else [])
+    return f"from grader.jupyter import check\n\ncheck({', '.join(arguments)})"
+
+
+def code_cells_notebook(sources: list[str]) -> str:
+    """A notebook (nbformat v4 JSON) of these code cells, in order: what a kernel ran, to grade like a file."""
+    return nbformat.writes(new_notebook(cells=[new_code_cell(source) for source in sources]))
+
+
+def handout_notebook(stub_source: str, *, module: str, assignment: str | None = None) -> str:
     """A student hand-out notebook for one exercise module, as nbformat v4 JSON.
 
     Markdown cells teach (the module docstring, then each function's), code
@@ -302,17 +339,20 @@ def handout_notebook(stub_source: str, *, module: str) -> str:
         cells.append(new_code_cell("\n".join(lines[start - 1 : node.end_lineno])))
     cells.append(
         new_markdown_cell(
-            "## Check your work\n\nSave the notebook, then run the next cell. It grades the functions above "
-            "in a sandbox and prints a score and a hint for every failed check. From a terminal: "
-            f"`grader check {module}.ipynb --html report.html` also writes a report card."
+            "## Check your work\n\nRun the next cell. It grades your functions as they are now in this "
+            "notebook's kernel (what you have run; there is no need to save first) in a sandbox, and shows "
+            'your score and, for every failed check, what went wrong and a hint. `check("apply_softmax")` '
+            "checks one function. From a terminal, `grader check "
+            f"{module}.ipynb --html report.html` grades the saved notebook and writes a report card."
         )
     )
-    cells.append(new_code_cell(f"!grader check {module}.ipynb"))
+    cells.append(new_code_cell(check_cell(module, assignment=assignment)))
     notebook = new_notebook(
         cells=cells,
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
+            "grader": {"exercise": module},
         },
     )
     nbformat.validate(notebook)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from grader.assignment import Assignment
 from grader.grading import Grader, exercises_to_check
 from grader.handout import write_handout
 from grader.models import Outcome
-from grader.notebook import NotebookError, notebook_to_source
+from grader.notebook import NotebookError, check_cell, notebook_to_source
 from grader.submission import build_submission, load_submission
 
 ATTACKS = Path(__file__).parent / "attacks"
@@ -377,16 +376,19 @@ def test_handout_notebooks_validate_execute_and_grade_0_then_100(
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
         assert nb.nbformat == 4
-        assert nb.cells[0].cell_type == "markdown" and nb.cells[-1].source == f"!grader check {path.stem}.ipynb"
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[-1].source == check_cell(path.stem)
+        assert nb.metadata["grader"] == {"exercise": path.stem}
         notebooks.append(nb)
 
-    asyncio.run(_execute_all(notebooks, handout))  # the last cells really run `grader check`
+    asyncio.run(_execute_all(notebooks, handout))  # the last cells really check the kernel's functions
     for path, nb in zip(paths, notebooks, strict=True):
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert errors == [], (path.name, errors)
-        shell = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-        plain = re.sub(r"\x1b\[[0-9;]*m", "", shell)  # rich colours its output in a kernel
-        assert "Report for PyTorch fundamentals" in plain and "NotImplementedError" in plain, plain
+        (shown,) = [o for o in nb.cells[-1].outputs if o.output_type == "execute_result"]
+        html, plain = shown.data["text/html"], shown.data["text/plain"]
+        assert "Score: 0 / " in html and "Not attempted yet" in html, html
+        assert "Report for PyTorch fundamentals" in plain and "Not attempted in" in plain, plain
+        assert "\x1b" not in plain
 
     # As handed out (executed, with outputs): every check not attempted, score 0.
     submitted = tmp_path / "as_handed_out"
@@ -409,3 +411,23 @@ def test_handout_notebooks_validate_execute_and_grade_0_then_100(
     report = bundled_grader.grade(load_submission(solved, bundled), exercises=bundled.names)
     assert report.percent == 100.0, [(c.id, c.message) for c in report.checks if not c.outcome.ok]
     assert not any("syntax error" in p for p in report.problems)
+
+
+def test_the_check_cell_is_never_part_of_the_submission() -> None:
+    source, notes = convert(
+        code(
+            "import math\ndef f(x):\n    return math.exp(x)",
+            check_cell(EX05),
+            "import grader.jupyter as gj\ngj.check('f')",
+            "from grader.jupyter import check as grade_me\ngrade_me()\nprint(f(1))",
+        )
+    )
+    assert "grader" not in source and "check" not in source
+    assert run(source)["f"] is not None
+    assert len(notes) == 1 and "cell 4" in notes[0]  # only the print, a student's own top-level code
+
+
+def test_a_custom_assignments_check_cell_names_its_folder(tmp_path: Path) -> None:
+    cell = check_cell("lx01_losses", assignment=str(tmp_path))
+    assert cell == f"from grader.jupyter import check\n\ncheck(exercise='lx01_losses', assignment={str(tmp_path)!r})"
+    compile(cell, "cell", "exec")

@@ -201,6 +201,8 @@ def render_text(report: Report, *, console_width: int | None = None, color: bool
         highlight=False,
         emoji=False,
         legacy_windows=False,
+        # Inside a Jupyter kernel rich would otherwise display the output itself, not write it to ``file``.
+        force_jupyter=False,
     )
     print_report(report, console)
     text = buffer.getvalue()

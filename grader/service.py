@@ -1,0 +1,209 @@
+"""The grading service behind the in-kernel check: ``python -I -m grader.service``.
+
+A Jupyter kernel runs the student's code, so the answer key must never
+enter it. The kernel starts this process once and keeps it: it holds the
+warm zygote and one pytest session with the checks collected, grades
+through the same ``Grader`` as ``grader check``, and talks over its
+stdin and stdout in plain JSON, one object a line (never pickle):
+
+- service -> kernel, once: ``{"ready": true}`` or ``{"error": ..., "kind": ...}``;
+- kernel -> service: ``{"cells": [[execution count, source], ...], "exercise": str | null,
+  "function": str | null, "student": str}``;
+- service -> kernel, for each request: ``{"report": <Report.to_dict()>}`` or
+  ``{"error": <message>, "kind": "usage" | "assignment" | "sandbox" | "grader"}``.
+
+The kernel's cells become a submission exactly as a saved notebook does
+(definitions, imports and assignments, the last definition winning), in
+the order the kernel ran them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from grader.assignment import Assignment, load_assignment
+from grader.errors import AssignmentError, GraderError, SandboxError, UsageError
+from grader.models import Location, Report
+from grader.notebook import code_cells_notebook
+from grader.plugin import Job
+from grader.sandbox.limits import Limits
+from grader.submission import Submission, build_submission
+
+#: The synthetic notebook the kernel's cells are graded as.
+_CELLS_FILE = "kernel.ipynb"
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One in-kernel check: what the kernel has run, and what to grade of it."""
+
+    cells: tuple[tuple[int, str], ...]
+    exercise: str | None = None
+    function: str | None = None
+    student: str = "notebook"
+
+    @classmethod
+    def from_json(cls, line: str) -> Request:
+        try:
+            data = json.loads(line)
+            cells = tuple((int(count), str(source)) for count, source in data["cells"])
+            exercise, function = data.get("exercise"), data.get("function")
+            if not all(value is None or isinstance(value, str) for value in (exercise, function)):
+                raise TypeError("exercise and function are names")
+            return cls(cells, exercise, function, str(data.get("student") or "notebook"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"malformed request to the grading service: {exc}") from None
+
+
+def kernel_submission(request: Request, assignment: Assignment) -> Submission:
+    """The kernel's cells as a submission, with locations given as the kernel shows them ("In [7], line 2").
+
+    Notes about skipped cells are left out: in a kernel the student saw
+    each cell run (or fail) already.
+    """
+    sources = [source for _, source in request.cells]
+    raw = {_CELLS_FILE: code_cells_notebook(sources).encode()}
+    submission = build_submission(raw, assignment, name=request.student)
+    counts = [count for count, _ in request.cells]
+    locations = {
+        key: Location(file=f"In [{counts[where.cell - 1]}]", line=where.line)
+        if where.cell is not None and 0 < where.cell <= len(counts)
+        else where
+        for key, where in submission.locations.items()
+    }
+    return dataclasses.replace(submission, locations=locations, problems=())
+
+
+def select(request: Request, submission: Submission, assignment: Assignment) -> Job:
+    """What to grade: the named function or exercise, else every exercise the kernel defines functions of."""
+    if request.exercise is not None and request.exercise not in assignment.names:
+        raise UsageError(f"no exercise {request.exercise!r}; the exercises are {', '.join(assignment.names)}")
+    if request.function is not None:
+        owners = [
+            e.name
+            for e in assignment.exercises
+            if request.function in e.functions and request.exercise in (None, e.name)
+        ]
+        if not owners:
+            known = ", ".join(f for e in assignment.exercises for f in e.functions)
+            raise UsageError(f"{request.function!r} is not a function of the assignment; its functions are {known}")
+        if not set(owners) & set(submission.exercises):
+            raise UsageError(
+                f"{request.function} is not defined in this kernel: run the cell that defines it, then check again"
+            )
+        exercises = tuple(name for name in owners if name in submission.exercises)
+        return Job(submission, exercises, (request.function,))
+    if request.exercise is not None:
+        return Job(submission, (request.exercise,))
+    if not submission.exercises:
+        example = assignment.exercises[0]
+        raise UsageError(
+            "no function of the assignment is defined in this kernel yet: run the cells that define them "
+            f"(for example {example.functions[0]} of {example.name}), then check again"
+        )
+    return Job(submission, submission.exercises)
+
+
+def _kind(exc: GraderError) -> str:
+    for kind, cls in (("usage", UsageError), ("assignment", AssignmentError), ("sandbox", SandboxError)):
+        if isinstance(exc, cls):
+            return kind
+    return "grader"
+
+
+class _Session:
+    """One pytest session's worth of requests; a grader failure ends it and the next starts fresh."""
+
+    def __init__(self, assignment: Assignment, requests: IO[str], answers: IO[str]) -> None:
+        self.assignment = assignment
+        self.requests = requests
+        self.answers = answers
+        self.pending = False
+        self.finished = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.answers.write(json.dumps(message, ensure_ascii=True) + "\n")
+        self.answers.flush()
+
+    def jobs(self) -> Iterator[Job]:
+        for line in self.requests:
+            if not line.strip():
+                continue
+            try:
+                request = Request.from_json(line)
+                submission = kernel_submission(request, self.assignment)
+                job = select(request, submission, self.assignment)
+            except GraderError as exc:
+                self.send({"error": exc.message, "kind": _kind(exc)})
+                continue
+            self.pending = True
+            yield job
+        self.finished = True  # the kernel closed the pipe (it exited, or was restarted)
+
+    def answer(self, report: Report) -> None:
+        self.pending = False
+        self.send({"report": report.to_dict()})
+
+    def fail(self, exc: GraderError) -> None:
+        if self.pending:
+            self.pending = False
+            self.send({"error": exc.message, "kind": _kind(exc)})
+
+
+def serve(assignment: Assignment, limits: Limits, requests: IO[str], answers: IO[str]) -> None:
+    """Answer requests until ``requests`` ends, keeping the zygote and the collected checks warm."""
+    from grader.sandbox.client import Zygote
+
+    with Zygote().start() as zygote:  # first: it imports torch while this process does too
+        from grader.grading import Grader
+
+        with Grader(assignment, limits=limits, zygote=zygote) as grader:
+            hello = _Session(assignment, requests, answers)
+            hello.send({"ready": True})
+            while True:
+                session = _Session(assignment, requests, answers)
+                try:
+                    grader.run(session.jobs(), session.answer)
+                except GraderError as exc:
+                    if not session.pending:
+                        raise  # not about a request (the checks cannot be collected): nothing to retry
+                    session.fail(exc)
+                    continue
+                if session.finished:
+                    return
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m grader.service", description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", type=Path, default=None)
+    parser.add_argument("--timeout", type=float, default=None)
+    parser.add_argument("--memory", type=int, default=None)
+    args = parser.parse_args(argv)
+    # Answers go to a private copy of stdout; anything else printed (by a check, by pytest)
+    # goes to stderr, so it can never corrupt the protocol.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        assignment = load_assignment(args.assignment)
+        data = assignment.limits.to_dict()
+        if args.timeout is not None:
+            data["timeout_s"] = args.timeout
+        if args.memory is not None:
+            data["memory_mib"] = args.memory
+        serve(assignment, Limits.from_dict(data), sys.stdin, answers)
+    except GraderError as exc:
+        answers.write(json.dumps({"error": exc.message, "kind": _kind(exc)}) + "\n")
+        answers.flush()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""The in-kernel check: a hand-out notebook run in a real kernel, graded from memory, never saved."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from grader.assignment import Assignment
+from grader.handout import write_handout
+from grader.jupyter import CheckError, CheckResult, check, kernel_cells
+from grader.models import Outcome, Report
+from grader.service import Request, kernel_submission, select
+
+EX05 = "ex05_activations"
+NAIVE_SOFTMAX = "def apply_softmax(x, dim):\n    e = torch.exp(x)\n    return e / e.sum(dim=dim, keepdim=True)\n"
+ANSI = re.compile("\x1b")
+
+
+def reference(assignment: Assignment, exercise: str) -> tuple[str, dict[str, str]]:
+    """The reference solution's imports, and each function's source by name."""
+    source = assignment.exercise(exercise).solution.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    imports = "\n".join(
+        ast.get_source_segment(source, n) or "" for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)
+    )
+    functions = {n.name: ast.get_source_segment(source, n) or "" for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return imports, functions
+
+
+def fill_in(nb: nbformat.NotebookNode, assignment: Assignment, exercise: str) -> None:
+    """Type the reference bodies into the stub cells, in memory (the file on disk stays as handed out)."""
+    imports, functions = reference(assignment, exercise)
+    for cell in nb.cells[:-1]:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+        if defined:
+            cell.source = "\n\n".join(functions[name] for name in defined)
+        elif all(isinstance(n, ast.Import | ast.ImportFrom) for n in tree.body):
+            cell.source = imports
+
+
+def outputs(cell: nbformat.NotebookNode) -> tuple[str, str]:
+    """The HTML and the plain text a cell displayed."""
+    html = plain = ""
+    for output in cell.outputs:
+        data = output.get("data", {})
+        html += data.get("text/html", "")
+        plain += data.get("text/plain", "") + output.get("text", "")
+    return html, plain
+
+
+def every_output(nb: nbformat.NotebookNode) -> str:
+    return json.dumps([c.outputs for c in nb.cells if c.cell_type == "code"])
+
+
+@pytest.mark.slow
+def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(bundled: Assignment, tmp_path: Path) -> None:
+    from nbclient import NotebookClient
+
+    write_handout(bundled, tmp_path)
+    path = tmp_path / f"{EX05}.ipynb"
+    on_disk = path.read_bytes()
+    nb = nbformat.reads(on_disk.decode(), as_version=4)
+    assert nb.cells[-1].source == f"from grader.jupyter import check\n\ncheck(exercise={EX05!r})"
+    fill_in(nb, bundled, EX05)
+    nb.cells += [
+        new_code_cell(NAIVE_SOFTMAX),  # a mistake, run after the check ...
+        new_code_cell("check()"),  # ... shows up in the next check, with no file saved
+        new_code_cell('check("apply_softmax")'),
+        new_code_cell(
+            "import sys\n"
+            f"key = ({str(bundled.root / 'solutions')!r}, {str(bundled.checks_dir)!r})\n"
+            "print(sorted(name for name, m in list(sys.modules.items())"
+            " if str(getattr(m, '__file__', None) or '').startswith(key)"
+            " or name.startswith('_grader_reference')"
+            " or name in ('grader.plugin', 'grader.grading', 'grader.engine', 'grader.checking', 'pytest')))"
+        ),
+    ]
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    assert path.read_bytes() == on_disk  # nothing was saved: the kernel's code was graded
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    assert not ANSI.search(every_output(nb))
+
+    full_html, full_text = outputs(nb.cells[-5])
+    assert "Score: 13 / 13" in full_html and "(100.0%)" in full_html and "Every check passed." in full_html
+    assert "Score: 13/13 (100.0%)" in full_text and "What to fix" not in full_text
+
+    wrong_html, wrong_text = outputs(nb.cells[-3])
+    assert "Score: 12 / 13" in wrong_html
+    assert "apply_softmax_large_magnitudes" in wrong_html and "Hint:" in wrong_html
+    assert re.search(r"defined in In \[\d+\], line 1", wrong_html)
+    assert "failed: apply_softmax" in wrong_text and "<" not in wrong_text.split("\n")[0]
+
+    one_html, _ = outputs(nb.cells[-2])
+    assert "Score: 3 / 4" in one_html and "binary_classifier" not in one_html
+
+    _, modules = outputs(nb.cells[-1])
+    assert modules.strip() == "[]"  # the kernel never loaded a check, a solution or the grading engine
+
+
+def test_kernel_cells_read_ipython_input_history() -> None:
+    class History:
+        def __init__(self) -> None:
+            self.input_hist_raw = ["", "import torch", "", "def f(x):\n    return x", "   \n"]
+
+    class Shell:
+        history_manager = History()
+
+    assert kernel_cells(Shell()) == [(1, "import torch"), (3, "def f(x):\n    return x")]
+
+
+def test_check_outside_a_kernel_is_a_clear_error() -> None:
+    with pytest.raises(CheckError, match="grader check FILE") as raised:
+        check()
+    assert raised.value._render_traceback_() == [f"grader: {raised.value.message}"]
+
+
+def test_the_last_run_of_a_cell_wins_and_locations_are_execution_counts(bundled: Assignment) -> None:
+    _, functions = reference(bundled, EX05)
+    cells = (
+        (1, "import torch\nfrom torch import nn\nfrom grader.jupyter import check"),
+        (2, functions["apply_sigmoid"]),
+        (4, NAIVE_SOFTMAX),
+        (7, "x = torch.ones(3)\nprint(apply_sigmoid(x))"),
+        (9, functions["apply_softmax"]),
+        (10, "check()"),
+    )
+    submission = kernel_submission(Request(cells), bundled)
+    assert submission.exercises == (EX05,) and submission.problems == ()
+    assert submission.locations[(EX05, "apply_softmax")].describe() == "In [9], line 1"
+    module = submission.files[f"{EX05}.py"].decode()
+    assert "grader" not in module and "print(" not in module
+    assert module.rindex("torch.softmax") > module.index("torch.exp")  # the re-run comes last
+
+
+def test_what_a_request_grades(bundled: Assignment) -> None:
+    _, functions = reference(bundled, EX05)
+    submission = kernel_submission(Request(((1, functions["apply_sigmoid"]),)), bundled)
+    assert select(Request(()), submission, bundled).exercises == (EX05,)
+    job = select(Request((), function="apply_softmax"), submission, bundled)
+    assert (job.exercises, job.functions) == ((EX05,), ("apply_softmax",))
+    assert select(Request((), exercise="ex01_tensors"), submission, bundled).exercises == ("ex01_tensors",)
+    from grader.errors import UsageError
+
+    for request, words in (
+        (Request((), function="softmax"), "not a function of the assignment"),
+        (Request((), function="make_tensor"), "not defined in this kernel"),
+        (Request((), exercise="ex99"), "no exercise 'ex99'"),
+    ):
+        with pytest.raises(UsageError, match=words):
+            select(request, submission, bundled)
+    empty = kernel_submission(Request(((1, "import torch"),)), bundled)
+    with pytest.raises(UsageError, match="no function of the assignment is defined"):
+        select(Request(()), empty, bundled)
+
+
+def test_the_inline_result_is_escaped_html_and_plain_text() -> None:
+    from grader.models import CheckResult as Result
+
+    evil = "<script>alert(1)</script> \x1b[31m \u202e"
+    report = Report(
+        "this notebook",
+        (
+            Result(EX05, "apply_softmax", "big", Outcome.FAILED, 0, 1, message=evil, hint="subtract the max"),
+            Result(EX05, "apply_sigmoid", "ok", Outcome.PASSED, 1, 1, output=evil),
+        ),
+        exercise_titles={EX05: "Activations"},
+    )
+    shown: Any = CheckResult(report)
+    html, text = shown._repr_html_(), repr(shown)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "\\x1b[31m" in html and "\\u202e" in html
+    assert "\x1b" not in text and "\u202e" not in text and "Hint: subtract the max" in text
+    assert "Score: 1 / 2" in html and "subtract the max" in html
+    assert (shown.score, shown.max_score, shown.percent) == (1, 2, 50.0)
