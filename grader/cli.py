@@ -7,6 +7,8 @@ import gc
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,11 @@ def cli() -> None:
     default=None,
     help="With --format classroom: append result=... here [env: GITHUB_OUTPUT].",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Grade PATH again whenever a file under it is saved, until Ctrl-C (the sandbox stays warm).",
+)
 def check(
     path: Path,
     assignment_dir: Path | None,
@@ -154,6 +161,7 @@ def check(
     fail_under: float | None,
     step_summary: Path | None,
     github_output: Path | None,
+    watch: bool,
 ) -> None:
     """Grade the exercises in PATH: an exercise file, a notebook, a folder or a .zip."""
     targets = _format_targets(formats, output)
@@ -161,6 +169,13 @@ def check(
     if not path.exists():
         raise UsageError(f"{path} does not exist")
     limits = _limits(assignment, timeout, memory)
+    if watch:
+        if fail_under is not None or any(name in ("github", "classroom") for name, _ in targets):
+            raise UsageError(
+                "--watch shows each result as it comes: it does not go with --fail-under, github or classroom"
+            )
+        _watch(path, assignment, limits, student, lambda report: _show(report, path, targets, html_path))
+        return
     submission = load_submission(path, assignment, name=student)  # reads files; runs nothing
     if not submission.exercises and not submission.problems:
         example = assignment.exercises[0]
@@ -174,6 +189,18 @@ def check(
 
         with Grader(assignment, limits=limits, zygote=zygote) as grader:
             report = grader.grade(submission, exercises=exercises_to_check(submission, assignment))
+    _show(report, path, targets, html_path)
+    names = {name for name, _ in targets}
+    write_ci_files(
+        report,
+        step_summary=step_summary if "github" in names else None,
+        github_output=github_output if "classroom" in names else None,
+    )
+    _enforce(report, fail_under)
+
+
+def _show(report: Report, path: Path, targets: list[tuple[str, Path | None]], html_path: Path | None) -> None:
+    """Write the report card and every requested format."""
     if html_path is not None:
         write_atomic(html_path, render_html(report))
     for name, target in targets:
@@ -183,13 +210,27 @@ def check(
             _emit(render_annotations(report, path_prefix=_checkout_prefix(path)), target)
         else:
             _emit(REPORT_FORMATS[name][0](report), target)
-    names = {name for name, _ in targets}
-    write_ci_files(
-        report,
-        step_summary=step_summary if "github" in names else None,
-        github_output=github_output if "classroom" in names else None,
-    )
-    _enforce(report, fail_under)
+
+
+def _watch(
+    path: Path, assignment: Assignment, limits: Limits, student: str | None, show: Callable[[Report], None]
+) -> None:
+    """``check --watch``: grade, then grade again on every save, until Ctrl-C (exit code 0)."""
+
+    def status(line: str) -> None:
+        click.echo(f"[{time.strftime('%H:%M:%S')}] {line}", err=True)
+
+    try:
+        with Zygote().start() as zygote:  # first, as in ``check``: it imports torch while this process does
+            from grader.grading import Grader
+            from grader.watch import stop_on_interrupt, watch
+
+            # From here Ctrl-C only asks to stop: a round in progress finishes, the sandbox shuts down cleanly.
+            with stop_on_interrupt() as stop, Grader(assignment, limits=limits, zygote=zygote) as grader:
+                watch(path, grader, name=student, stop=stop, on_report=show, on_status=status)
+    except KeyboardInterrupt:  # while the sandbox was starting, or pressed twice: stopping is what was asked
+        pass
+    click.echo("stopped watching", err=True)
 
 
 def _checkout_prefix(path: Path) -> str:

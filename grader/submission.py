@@ -24,7 +24,8 @@ from grader.notebook import NotebookError, NotebookSource, notebook_to_source
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 48 * 1024 * 1024
 MAX_FILES = 500
-_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv", "venv", "node_modules"}
+#: Folders never read as part of a submission (caches, version control, environments).
+SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv", "venv", "node_modules"}
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def _read_dir(root: Path, problems: list[str]) -> dict[str, bytes]:
     total = 0
     for path in sorted(root.rglob("*")):
         rel_parts = path.relative_to(root).parts
-        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel_parts):
+        if any(part in SKIP_DIRS or part.startswith(".") for part in rel_parts):
             continue
         if path.is_symlink() or not path.is_file() or path.suffix not in (".py", ".ipynb"):
             continue
@@ -259,7 +260,7 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
             pure = PurePosixPath(info.filename)
             if info.is_dir() or pure.is_absolute() or ".." in pure.parts:
                 continue
-            if any(part in _SKIP_DIRS or part.startswith(".") for part in pure.parts):
+            if any(part in SKIP_DIRS or part.startswith(".") for part in pure.parts):
                 continue
             if pure.suffix not in (".py", ".ipynb"):
                 continue
