@@ -23,6 +23,8 @@ from grader.plugin import Job
 from grader.submission import SKIP_DIRS, load_submission
 
 POLL_S = 0.1
+#: How long a change must stay as it is before it is graded: an editor may save in several steps.
+SETTLE_S = 0.05
 _WATCHED = (".py", ".ipynb", ".zip")
 
 Snapshot = dict[str, tuple[int, int]]
@@ -93,7 +95,7 @@ def watch(
                 stop.wait(poll_s)
                 continue
             if seen is not None:
-                stop.wait(poll_s)  # an editor may save in several steps: grade what it settles on
+                stop.wait(min(poll_s, SETTLE_S))  # grade what a save settles on, not a half-written file
                 if snapshot(path) != current:
                     continue
             changed, seen, waiting = changes(seen, current), current, False
