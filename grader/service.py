@@ -26,15 +26,17 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from grader.assignment import Assignment, load_assignment
 from grader.errors import AssignmentError, GraderError, SandboxError, UsageError
 from grader.models import Location, Report
 from grader.notebook import code_cells_notebook
-from grader.plugin import Job
 from grader.sandbox.limits import Limits
 from grader.submission import Submission, build_submission
+
+if TYPE_CHECKING:  # grader.plugin imports torch: imported once the zygote is starting (see ``serve``)
+    from grader.plugin import Job
 
 #: The synthetic notebook the kernel's cells are graded as.
 _CELLS_FILE = "kernel.ipynb"
@@ -83,6 +85,8 @@ def kernel_submission(request: Request, assignment: Assignment) -> Submission:
 
 def select(request: Request, submission: Submission, assignment: Assignment) -> Job:
     """What to grade: the named function or exercise, else every exercise the kernel defines functions of."""
+    from grader.plugin import Job  # after the zygote's start (see the module's imports)
+
     if request.exercise is not None and request.exercise not in assignment.names:
         raise UsageError(f"no exercise {request.exercise!r}; the exercises are {', '.join(assignment.names)}")
     if request.function is not None:

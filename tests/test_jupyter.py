@@ -183,3 +183,18 @@ def test_the_inline_result_is_escaped_html_and_plain_text() -> None:
     assert "\x1b" not in text and "\u202e" not in text and "Hint: subtract the max" in text
     assert "Score: 1 / 2" in html and "subtract the max" in html
     assert (shown.score, shown.max_score, shown.percent) == (1, 2, 50.0)
+
+
+def test_a_service_that_cannot_start_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import grader.jupyter
+
+    class History:
+        def __init__(self) -> None:
+            self.input_hist_raw = ["", "def apply_sigmoid(x):\n    return x"]
+
+    class Shell:
+        history_manager = History()
+
+    monkeypatch.setattr(grader.jupyter, "_shell", Shell)
+    with pytest.raises(CheckError, match="is not an assignment folder"):
+        check(assignment=tmp_path / "nowhere")

@@ -379,3 +379,68 @@ def test_json_survives_lone_surrogates() -> None:
     out = render_json(make_report(student="bad \ud800 name"))
     out.encode("utf-8")
     assert Report.from_dict(json.loads(out)).student == "bad \ud800 name"
+
+
+def lone_exercise_report() -> Report:
+    """A student who handed in ex02 only: one failure, one stubbed function, ex01 and ex03 not submitted."""
+    missing = tuple(
+        CheckResult(
+            ex, f"f_{ex}", f"check_{ex}_{i}", Outcome.NOT_ATTEMPTED, 0.0, 1.0, message=f"{ex}.py was not submitted"
+        )
+        for ex in ("ex01_basics", "ex03_more")
+        for i in range(6)
+    )
+    handed_in = (
+        CheckResult("ex02_activations", "softmax", "rows", Outcome.PASSED, 1.0, 1.0, description="sums rows to 1"),
+        CheckResult(
+            "ex02_activations",
+            "softmax",
+            "large",
+            Outcome.FAILED,
+            0.0,
+            1.0,
+            description="stays finite",
+            message="expected 1, got nan",
+            hint="subtract the maximum before exp",
+            location=Location("ex02_activations.py", 7),
+        ),
+        CheckResult(
+            "ex02_activations",
+            "gelu",
+            "gelu_values",
+            Outcome.NOT_ATTEMPTED,
+            0.0,
+            2.0,
+            message="gelu still raises NotImplementedError: it has not been written yet",
+        ),
+    )
+    return Report(
+        student="farid",
+        checks=missing[:6] + handed_in + missing[6:],
+        exercise_titles={"ex01_basics": "Basics", "ex02_activations": "Activations", "ex03_more": "More"},
+        not_submitted=("ex01_basics", "ex03_more"),
+    )
+
+
+def test_text_leads_with_the_failure_and_puts_what_is_missing_on_one_line() -> None:
+    out = render_text(lone_exercise_report())
+    assert "was not submitted" not in out and "NotImplementedError" not in out
+    assert out.index("What to fix (1)") < out.index("subtract the maximum before exp") < out.index("Activations")
+    assert "Defined at: ex02_activations.py, line 7" in out
+    assert "- Not attempted in Activations: gelu (2 points)" in out
+    assert "- Not submitted: ex01_basics, ex03_more (12 checks, 12 points)" in out
+    assert "Basics" not in out  # no table for an exercise that was not handed in
+    assert out.rstrip().splitlines()[-2].startswith("Score: 1/16")
+
+
+def test_html_leads_with_the_failure_and_puts_what_is_missing_on_one_line() -> None:
+    page = render_html(lone_exercise_report())
+    text = "".join(parse(page).text)
+    assert "was not submitted" not in page and "NotImplementedError" not in page
+    assert page.count('<article class="detail') == 1
+    assert text.index("What to fix (1)") < text.index("expected 1, got nan") < text.index("Not handed in yet")
+    assert text.index("subtract the maximum before exp") < text.index("Every check")
+    assert "Not submitted: ex01_basics, ex03_more (12 checks, 12 points)" in text
+    assert "Not attempted in Activations: gelu (2 points)" in text
+    assert "@media print" in page
+    assert 'href="#check-1"' in page and 'id="check-1"' in page
