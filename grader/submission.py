@@ -240,7 +240,7 @@ def _zips_in(root: Path) -> list[Path]:
     return [
         path
         for path in sorted(root.rglob("*.zip"))
-        if not any(part in _SKIP_DIRS or part.startswith(".") for part in path.relative_to(root).parts)
+        if not any(part in SKIP_DIRS or part.startswith(".") for part in path.relative_to(root).parts)
         and path.is_file()
         and not path.is_symlink()
     ][:MAX_FILES]
