@@ -26,6 +26,7 @@ from grader.errors import EXIT_CODES, AssignmentError, GraderError, SandboxError
 from grader.handout import write_handout
 from grader.models import Report
 from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
+from grader.platforms import PLATFORMS, autograde, conventional_assignment
 from grader.progress import progress_display, summarize_class
 from grader.render import GRADEBOOKS, REPORT_FORMATS, print_report, render_annotations, render_gradebook, render_html
 from grader.roster import LAYOUTS
@@ -443,6 +444,88 @@ def new_exercise_command(name: str, assignment_dir: Path | None, title: str | No
     click.echo(
         "next: fill them in, then run `grader selftest"
         + (f" --assignment {assignment_dir}`" if assignment_dir else "`")
+    )
+
+
+exercise_option = click.option(
+    "--exercise",
+    "exercises",
+    multiple=True,
+    metavar="NAME",
+    help="Grade only this exercise (repeatable; default: the whole assignment).",
+)
+
+
+@cli.command(name="autograde", epilog=EXIT_CODES_HELP)
+@click.argument("platform", type=click.Choice(sorted(PLATFORMS)))
+@click.argument("submission", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The platform's grading folder (default: /autograder for gradescope, /grade for prairielearn).",
+)
+@assignment_option
+@exercise_option
+@timeout_option
+@memory_option
+def autograde_command(
+    platform: str,
+    submission: Path | None,
+    root: Path | None,
+    assignment_dir: Path | None,
+    exercises: tuple[str, ...],
+    timeout: float | None,
+    memory: int | None,
+) -> None:
+    """Grade a submission on a grading platform's machine, writing the result where the platform reads it.
+
+    \b
+    gradescope:   ROOT/submission -> ROOT/results/results.json   (ROOT /autograder)
+    prairielearn: ROOT/student    -> ROOT/results/results.json   (ROOT /grade)
+    autolab:      SUBMISSION      -> standard output, the JSON autoresult on its last line
+
+    Without --assignment, ROOT/source/assignment (gradescope) or ROOT/tests
+    (prairielearn) is used when it holds an assignment.toml, else the bundled one.
+    """
+    chosen = PLATFORMS[platform]
+    assignment = _load(assignment_dir or conventional_assignment(chosen, root))
+    done = autograde(
+        chosen,
+        assignment,
+        root=root,
+        submission=submission,
+        exercises=exercises,
+        limits=_limits(assignment, timeout, memory),
+    )
+    if done.results is None:
+        _emit(done.text, None)
+    else:
+        report = done.report
+        click.echo(f"{report.score:g}/{report.max_score:g}: wrote {done.results}")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("platform", type=click.Choice(["gradescope"]))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("autograder.zip"),
+    show_default=True,
+    help="The zip to write.",
+)
+@assignment_option
+@exercise_option
+def bundle(platform: str, out: Path, assignment_dir: Path | None, exercises: tuple[str, ...]) -> None:
+    """Write PLATFORM's autograder bundle: setup.sh, run_autograder, this grader as a wheel, the assignment."""
+    from grader.bundle import write_gradescope_bundle
+
+    assignment = _load(assignment_dir)
+    written = write_gradescope_bundle(out, assignment, exercises=exercises)
+    click.echo(
+        f"wrote {out} ({len(written.entries)} files; {written.wheel}, {written.torch} CPU build, "
+        f"assignment {assignment.title!r}): upload it as the autograder of a Gradescope programming "
+        "assignment, on the Ubuntu 22.04 or 24.04 base image"
     )
 
 

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from grader.models import Report
+from grader.render.autolab import render_autolab
 from grader.render.classroom import classroom_output_line, render_classroom
 from grader.render.csv import render_checks_csv, render_grades_csv
 from grader.render.escape import visible
@@ -14,6 +15,7 @@ from grader.render.json import render_json
 from grader.render.junit import render_junit
 from grader.render.markdown import render_markdown
 from grader.render.overview import render_overview
+from grader.render.prairielearn import render_prairielearn
 from grader.render.text import print_report, render_text
 
 #: Every per-report format by its ``--format`` name, with the file name ``grader grade`` gives it.
@@ -22,6 +24,8 @@ REPORT_FORMATS: dict[str, tuple[Callable[[Report], str], str]] = {
     "json": (render_json, "result.json"),
     "junit": (render_junit, "junit.xml"),
     "gradescope": (render_gradescope, "gradescope.json"),
+    "prairielearn": (render_prairielearn, "prairielearn.json"),
+    "autolab": (render_autolab, "autolab.txt"),
     "github": (render_annotations, "annotations.txt"),
     "classroom": (render_classroom, "classroom.txt"),
     "markdown": (render_markdown, "summary.md"),
@@ -36,6 +40,7 @@ __all__ = [
     "environment",
     "print_report",
     "render_annotations",
+    "render_autolab",
     "render_checks_csv",
     "render_classroom",
     "render_gradebook",
@@ -46,6 +51,7 @@ __all__ = [
     "render_junit",
     "render_markdown",
     "render_overview",
+    "render_prairielearn",
     "render_step_summary",
     "render_text",
     "visible",
