@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 # Before torch imports numpy: its OpenBLAS would start a thread per core that
 # spins for a while (0.1 s of CPU per run), and the grader makes no BLAS call.
@@ -447,13 +447,17 @@ def new_exercise_command(name: str, assignment_dir: Path | None, title: str | No
     )
 
 
-exercise_option = click.option(
-    "--exercise",
-    "exercises",
-    multiple=True,
-    metavar="NAME",
-    help="Grade only this exercise (repeatable; default: the whole assignment).",
-)
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _exercise_option(what: str) -> Callable[[_Command], _Command]:
+    return click.option(
+        "--exercise",
+        "exercises",
+        multiple=True,
+        metavar="NAME",
+        help=f"{what} only this exercise (repeatable; default: the whole assignment).",
+    )
 
 
 @cli.command(name="autograde", epilog=EXIT_CODES_HELP)
@@ -466,7 +470,7 @@ exercise_option = click.option(
     help="The platform's grading folder (default: /autograder for gradescope, /grade for prairielearn).",
 )
 @assignment_option
-@exercise_option
+@_exercise_option("Grade")
 @timeout_option
 @memory_option
 def autograde_command(
@@ -515,7 +519,7 @@ def autograde_command(
     help="The zip to write.",
 )
 @assignment_option
-@exercise_option
+@_exercise_option("Have run_autograder grade")
 def bundle(platform: str, out: Path, assignment_dir: Path | None, exercises: tuple[str, ...]) -> None:
     """Write PLATFORM's autograder bundle: setup.sh, run_autograder, this grader as a wheel, the assignment."""
     from grader.bundle import write_gradescope_bundle

@@ -54,6 +54,11 @@ fi
 # The grader itself; torch is already satisfied, the rest comes from PyPI.
 "$VENV/bin/python" -m pip install "$SOURCE/$WHEEL"
 
+# The answer key is for the grading process (root) alone: student code runs in a
+# sandboxed worker under an unprivileged identity, which then cannot read it even
+# where the kernel offers no Landlock.
+chmod -R go= "$SOURCE/assignment"
+
 # Fail the build now, not at the first submission, if the assignment does not load.
 "$VENV/bin/python" -I -m grader list --assignment "$SOURCE/assignment" >/dev/null
 # For the build log: which sandbox layers hold in Gradescope's container.
