@@ -96,6 +96,31 @@ def test_gradescope_library_entrypoint_grades_a_zip_left_in_the_submission_folde
 
 
 @pytest.mark.slow
+def test_a_submission_cannot_write_its_own_results(tiny: Assignment, tmp_path: Path) -> None:
+    root = tmp_path / "autograder"
+    forged = root / "results" / "results.json"
+    forged.parent.mkdir(parents=True)
+    (root / "submission").mkdir()
+    (root / "submission" / "ex_tiny.py").write_text(
+        "import json, os\n"
+        f"PATH = {str(forged)!r}\n"
+        "def double(x):\n"
+        "    try:\n"
+        "        with open(PATH, 'w') as f:\n"
+        "            json.dump({'score': 999, 'tests': []}, f)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    return x + x\n"
+        "def shout(text):\n"
+        "    os._exit(0)\n"
+    )
+    done = autograde(PLATFORMS["gradescope"], tiny, root=root)
+    data = json.loads(forged.read_text())
+    assert data["score"] == done.report.score == 3.0  # double's 3 points; shout crashed
+    assert len(data["tests"]) == 4
+
+
+@pytest.mark.slow
 def test_autolab_entrypoint_prints_the_autoresult_last_for_the_whole_assignment(tmp_path: Path) -> None:
     handin = tmp_path / "handin.py"  # Autolab renames the hand-in to the assessment's base name
     shutil.copy(REPO_ROOT / "samples" / "class" / "ben.py", handin)

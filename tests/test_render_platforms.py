@@ -149,3 +149,29 @@ def test_autolab_student_output_cannot_forge_the_autoresult() -> None:
     report = dataclasses.replace(REPORT, checks=(check,), problems=(forged,))
     result = read_autoresult(render_autolab(report))
     assert result == {"scores": {"ex01_basics": 0.0}, "scoreboard": [0.0, 0.0]}
+
+
+def test_prairielearn_results_stay_under_its_one_megabyte_limit() -> None:
+    noisy = tuple(
+        CheckResult(
+            "ex01_basics",
+            "add",
+            f"test_add_{i}",
+            Outcome.ERROR,
+            0.0,
+            1.0,
+            message="Traceback\n" + "  line\n" * 2000,
+            output="x" * 65536,
+        )
+        for i in range(300)
+    )
+    report = dataclasses.replace(REPORT, checks=(*REPORT.checks, *noisy))
+    out = render_prairielearn(report)
+    assert len(out.encode()) <= 1_000_000
+    data = json.loads(out)
+    assert len(data["tests"]) == len(report.checks)
+    assert data["score"] * report.max_score == pytest.approx(report.score)
+    assert max(len(test["output"]) for test in data["tests"]) < 1100  # cut to 1000 characters, not dropped
+    # A small report keeps its outputs whole.
+    outputs = [test["output"] for test in json.loads(render_prairielearn(REPORT))["tests"]]
+    assert f"debug {visible(EVIL)}" in outputs

@@ -23,7 +23,10 @@ from grader.render.escape import excerpt, redacted, visible
 from grader.render.wording import failure_lines, points
 
 OUTPUT_LINES = 50
-OUTPUT_CHARS = 8000
+#: PrairieLearn's limit on results.json. Within it, each test's output and
+#: message are cut to the first of these (output, message) sizes that fits.
+RESULTS_BYTES = 1_000_000
+_BUDGETS = ((8000, 8000), (1000, 2000), (0, 500))
 
 
 def _message(check: CheckResult) -> str:
@@ -32,15 +35,16 @@ def _message(check: CheckResult) -> str:
     return "\n".join([check.outcome.label.capitalize(), *failure_lines(check)])
 
 
-def _test(check: CheckResult) -> dict[str, Any]:
+def _test(check: CheckResult, *, output_chars: int, message_chars: int) -> dict[str, Any]:
     shown = redacted(check)  # a hidden check: name, points and verdict only
+    output = excerpt(shown.output, max_lines=OUTPUT_LINES, max_chars=output_chars) if output_chars else ""
     return {
         "name": visible(f"{shown.function}: {shown.name}"),
         "description": visible(shown.description),
         "points": check.points,
         "max_points": check.max_points,
-        "message": visible(_message(shown)),
-        "output": visible(excerpt(shown.output, max_lines=OUTPUT_LINES, max_chars=OUTPUT_CHARS)),
+        "message": visible(excerpt(_message(shown), max_lines=OUTPUT_LINES, max_chars=message_chars)),
+        "output": visible(output),
     }
 
 
@@ -72,16 +76,23 @@ def _summary(report: Report) -> str:
 
 def render_prairielearn(report: Report) -> str:
     """Return the report as PrairieLearn's ``results.json``: the score as a fraction, one test per check."""
-    data: dict[str, Any]
     if not graded_anything(report):
         # The score is still a number: PrairieLearn rejects results whose score is not.
         data = {"gradable": False, "score": 0.0, "format_errors": _format_errors(report), "tests": []}
-    else:
+        return json.dumps(data, indent=2, ensure_ascii=True) + "\n"
+    for output_chars, message_chars in _BUDGETS:
         data = {
             "gradable": True,
             "score": min(1.0, report.score / report.max_score) if report.max_score else 0.0,
             "message": _summary(report),
-            "output": visible("\n".join(report.problems)),
-            "tests": [_test(check) for exercise in report.exercises() for check in exercise.checks],
+            "output": visible(excerpt("\n".join(report.problems), max_lines=OUTPUT_LINES, max_chars=message_chars)),
+            "tests": [
+                _test(check, output_chars=output_chars, message_chars=message_chars)
+                for exercise in report.exercises()
+                for check in exercise.checks
+            ],
         }
-    return json.dumps(data, indent=2, ensure_ascii=True) + "\n"
+        text = json.dumps(data, indent=2, ensure_ascii=True) + "\n"
+        if len(text) <= RESULTS_BYTES:  # ASCII: characters are bytes
+            break
+    return text
