@@ -26,21 +26,25 @@ find_python() {
     return 1
 }
 
+install_python() {
+    # Ubuntu 22.04, Gradescope's default image, has Python 3.10 and packages 3.11 in
+    # its own archive (universe); 24.04's python3 is 3.12. Only other images need
+    # the deadsnakes PPA.
+    apt-get install -y --no-install-recommends python3.11 python3.11-venv && return 0
+    apt-get install -y --no-install-recommends python3 python3-venv && python_ok python3 && return 0
+    apt-get install -y --no-install-recommends software-properties-common gpg-agent
+    add-apt-repository -y ppa:deadsnakes/ppa
+    apt-get update
+    apt-get install -y --no-install-recommends python3.11 python3.11-venv
+}
+
 apt-get update
 if ! PYTHON="$(find_python)"; then
-    # Ubuntu 22.04, Gradescope's default image, has Python 3.10 and packages 3.11
-    # in its own archive (universe). Only older images need the deadsnakes PPA.
-    if ! apt-get install -y --no-install-recommends python3.11 python3.11-venv; then
-        apt-get install -y --no-install-recommends software-properties-common gpg-agent
-        add-apt-repository -y ppa:deadsnakes/ppa
-        apt-get update
-        apt-get install -y --no-install-recommends python3.11 python3.11-venv
+    install_python
+    if ! PYTHON="$(find_python)"; then
+        echo "setup.sh: no Python 3.11 or newer could be installed; choose the Ubuntu 22.04 or 24.04 base image" >&2
+        exit 1
     fi
-    PYTHON="$(command -v python3.11)"
-fi
-if ! python_ok "$PYTHON"; then
-    echo "setup.sh: no Python 3.11 or newer could be installed; choose the Ubuntu 22.04 or 24.04 base image" >&2
-    exit 1
 fi
 # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) as a package of its own.
 if ! "$PYTHON" -m ensurepip --version >/dev/null 2>&1; then
