@@ -28,6 +28,7 @@ import grader
 from grader.assignment import MANIFEST, Assignment
 from grader.errors import UsageError
 from grader.output import write_atomic
+from grader.platforms import chosen_exercises
 
 #: Where setup.sh installs torch from: the CPU build (Gradescope machines have no GPU).
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -117,12 +118,10 @@ def _script(name: str, settings: dict[str, str | Sequence[str]]) -> bytes:
 
 def gradescope_bundle(assignment: Assignment, *, exercises: Sequence[str] = ()) -> Bundle:
     """The bundle's entries for ``assignment`` (graded whole, or only ``exercises``)."""
-    unknown = [name for name in exercises if name not in assignment.names]
-    if unknown:
-        raise UsageError(f"unknown --exercise {', '.join(unknown)}; the assignment has {', '.join(assignment.names)}")
+    chosen = chosen_exercises(assignment, exercises) if exercises else ()
     wheel, wheel_bytes = build_wheel()
     torch = torch_requirement()
-    flags = [item for name in exercises for item in ("--exercise", name)]
+    flags = [item for name in chosen for item in ("--exercise", name)]
     entries = {
         "setup.sh": _script("setup.sh", {"WHEEL": wheel, "TORCH": torch, "TORCH_INDEX": TORCH_INDEX}),
         "run_autograder": _script("run_autograder", {"EXERCISES": flags}),

@@ -121,6 +121,14 @@ def _with_missing_note(submission: Submission, assignment: Assignment, chosen: S
     return dataclasses.replace(submission, problems=(*submission.problems, note))
 
 
+def chosen_exercises(assignment: Assignment, exercises: Sequence[str]) -> tuple[str, ...]:
+    """The ``--exercise`` names in assignment order, or every exercise when none is given."""
+    unknown = [name for name in exercises if name not in assignment.names]
+    if unknown:
+        raise UsageError(f"unknown --exercise {', '.join(unknown)}; the assignment has {', '.join(assignment.names)}")
+    return tuple(name for name in assignment.names if name in exercises) or assignment.names
+
+
 def autograde(
     platform: Platform,
     assignment: Assignment,
@@ -137,10 +145,7 @@ def autograde(
     platform records a zero and the student learns why; only a grader
     failure (a bad path, a broken sandbox) raises.
     """
-    unknown = [name for name in exercises if name not in assignment.names]
-    if unknown:
-        raise UsageError(f"unknown --exercise {', '.join(unknown)}; the assignment has {', '.join(assignment.names)}")
-    chosen = tuple(name for name in assignment.names if name in exercises) or assignment.names
+    chosen = chosen_exercises(assignment, exercises)
     base = platform_root(platform, root)
     path = _submission_path(platform, base, submission)
     loaded = _with_missing_note(load_submission(path, assignment, name="submission"), assignment, chosen)

@@ -98,6 +98,31 @@ def test_the_wheel_holds_the_grader_and_no_assignment_and_pip_installs_it(tmp_pa
     assert "Requires-Dist: torch==2.13.0" in metadata.read_text()
 
 
+@pytest.mark.parametrize("exercises", [(), ("ex06_forward", "ex05_activations")])
+def test_run_autograder_runs_the_venv_python3_on_path_with_the_platform_layout(
+    bundled: Assignment, tmp_path: Path, exercises: tuple[str, ...]
+) -> None:
+    root = tmp_path / "autograder"
+    script = root / "source" / "run_autograder"
+    script.parent.mkdir(parents=True)
+    script.write_bytes(gradescope_bundle(bundled, exercises=exercises).entries["run_autograder"])
+    # A python3 in the venv setup.sh makes, and another one later on PATH that must not be used.
+    for folder, name in ((root / "venv" / "bin", "venv"), (tmp_path / "bin", "system")):
+        folder.mkdir(parents=True)
+        fake = folder / "python3"
+        fake.write_text(f'#!/bin/sh\necho {name} > "{tmp_path}/which"\nprintf "%s\\n" "$@" > "{tmp_path}/args"\n')
+        fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "GRADER_AUTOGRADER_ROOT": str(root)}
+    ran = subprocess.run(["bash", str(script)], cwd=root, env=env, capture_output=True, text=True, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "which").read_text() == "venv\n"
+    args = (tmp_path / "args").read_text().splitlines()
+    expected = ["-I", "-m", "grader", "autograde", "gradescope", "--root", str(root)]
+    expected += ["--assignment", f"{root}/source/assignment"]
+    expected += ["--exercise", "ex05_activations", "--exercise", "ex06_forward"] if exercises else []
+    assert args == expected
+
+
 def test_unknown_exercise_is_a_usage_error(tiny: Assignment, tmp_path: Path) -> None:
     out = tmp_path / "a.zip"
     result = CliRunner().invoke(
