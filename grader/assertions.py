@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 import torch
 from torch import nn
 
-from grader.checking import CheckFailed
+from grader import codec
+from grader.checking import CheckFailed, StudentCodeError
 
 __all__ = [
     "assert_int",
@@ -49,7 +50,7 @@ def describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {shape_text(value.shape)} and dtype {value.dtype}"
     if isinstance(value, nn.Module):
-        return f"an nn.{type(value).__name__}"
+        return _describe_module(value)
     if isinstance(value, bool):
         return f"the bool {value}"
     if isinstance(value, (int, float, str, tuple, list, torch.Size, torch.dtype)) or value is None:
@@ -61,11 +62,33 @@ def describe(value: Any) -> str:
     return f"a value of type {type(value).__name__}"
 
 
+def _describe_module(module: nn.Module) -> str:
+    """``an nn.Linear``, and the student's own class it came back as, if any, and why it matters."""
+    name = codec.student_class(module)
+    remote = codec.remote_forward(module)
+    if remote is not None and isinstance(module, codec.RemoteModule):
+        return f"a {name} ({remote.why})"
+    text = f"an nn.{type(module).__name__}"
+    if remote is not None:
+        return f"{text} ({name}, your subclass of it: {remote.why})"
+    return f"{text} (your class {name})" if name else text
+
+
 def describe_layer(layer: nn.Module | type[nn.Module]) -> str:
-    """``Linear(in_features=3, out_features=1, bias=True)``; a class alone reads ``Softmax(...)``."""
+    """``Linear(in_features=3, out_features=1, bias=True)``; a class alone reads ``Softmax(...)``.
+
+    A layer of the student's own class adds it: ``Linear(...) [your class Head: it defines its own forward]``.
+    """
     if isinstance(layer, type):
         return f"{layer.__name__}(...)"
-    return f"{type(layer).__name__}({layer.extra_repr()})"
+    name = codec.student_class(layer)
+    remote = codec.remote_forward(layer)
+    if isinstance(layer, codec.RemoteModule):
+        return f"{name} [{remote.why if remote else 'not a standard layer'}]"
+    text = _settings(layer)
+    if remote is not None:
+        return f"{text} [your class {name}: {remote.why}]"
+    return text
 
 
 def _fail(what: str, detail: str, hint: str) -> NoReturn:
@@ -184,7 +207,11 @@ def assert_layers(
 def _layer_matches(layer: nn.Module, want: nn.Module | type[nn.Module]) -> bool:
     if isinstance(want, type):
         return type(layer) is want
-    return type(layer) is type(want) and describe_layer(layer) == describe_layer(want)
+    return type(layer) is type(want) and _settings(layer) == _settings(want)
+
+
+def _settings(layer: nn.Module) -> str:
+    return f"{type(layer).__name__}({layer.extra_repr()})"
 
 
 def copy_weights(source: nn.Module, target: nn.Module) -> None:
@@ -210,6 +237,8 @@ def run_module(module: nn.Module, x: torch.Tensor, *, what: str, hint: str = "")
             warnings.simplefilter("ignore")  # e.g. nn.Softmax() without dim: judged by behaviour, not warned
             out: torch.Tensor = module(x)
             return out
+    except StudentCodeError:
+        raise  # a model that runs in the sandbox timed out or crashed there: that is the verdict
     except Exception as exc:  # noqa: BLE001 - any error of the student's layers is their failure, reported
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         _fail(what, f"running it on an input of shape {shape_text(x.shape)} raised {type(exc).__name__}: {first}", hint)

@@ -29,6 +29,12 @@ class Exercise:
     solution: Path
     checks: Path
     functions: tuple[str, ...]
+    #: Function -> what it must return, from its stub's docstring, for messages.
+    contracts: tuple[tuple[str, str], ...] = ()
+
+    def contract(self, function: str) -> str:
+        """What ``function`` must return, in the stub's words ("" if its docstring says nothing)."""
+        return dict(self.contracts).get(function, "")
 
 
 @dataclass(frozen=True)
@@ -142,9 +148,8 @@ def _exercise(root: Path, name: str) -> Exercise:
         tree = ast.parse(stub.read_bytes(), filename=str(stub))
     except SyntaxError as exc:
         raise AssignmentError(f"{stub}, line {exc.lineno}: {exc.msg}") from None
-    functions = tuple(
-        node.name for node in tree.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
-    )
+    defined = [node for node in tree.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")]
+    functions = tuple(node.name for node in defined)
     doc = ast.get_docstring(tree) or name
     return Exercise(
         name=name,
@@ -153,4 +158,14 @@ def _exercise(root: Path, name: str) -> Exercise:
         solution=solution,
         checks=checks,
         functions=functions,
+        contracts=tuple((node.name, _contract(ast.get_docstring(node) or "")) for node in defined),
     )
+
+
+def _contract(doc: str) -> str:
+    """The docstring's summary and its "Contract:" paragraph, as one line of plain text."""
+    paragraphs = [" ".join(p.split()) for p in doc.split("\n\n")]
+    summary = paragraphs[0] if paragraphs else ""
+    said = next((p[p.index("Contract:") + len("Contract:") :].strip() for p in paragraphs if "Contract:" in p), "")
+    text = f"{summary.rstrip('.')}; {said}" if said else summary
+    return text.replace("``", "").replace("**", "")[:400]

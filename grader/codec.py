@@ -11,6 +11,13 @@ side *decodes* it into plain data it can compare safely:
 * an ``nn.Module`` travels as a description (class, constructor attributes,
   children, parameters, buffers) and is rebuilt from ``MODULE_CLASSES``, an
   allowlist of standard ``torch.nn`` classes, with parameter sharing kept.
+  A student's subclass of an allowlisted class that changes none of its
+  behaviour (``behaviour_change`` says what would) is rebuilt as that base;
+* any other module (its own ``forward``, a hook, a plain ``nn.Module``
+  subclass) stays in the worker, in a table of *handles*: its description
+  travels with its handle, and is rebuilt here with the same structure, but
+  its ``forward`` is a ``RemoteForward`` that sends each call back to the
+  worker (``grader/proxy.py`` connects it). No student code ever runs here.
 
 Anything else is refused with ``Unsupported``. Decoding never calls
 ``pickle``, ``torch.load`` or ``eval``, and validates every field, because the
@@ -23,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -180,6 +188,7 @@ MODULE_CLASSES: dict[str, tuple[type[nn.Module], dict[str, Callable[[nn.Module],
     "NLLLoss": (nn.NLLLoss, {"reduction": _attr("reduction"), "ignore_index": _attr("ignore_index")}),
 }
 _CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+_ALLOWED = {cls: name for name, (cls, _) in MODULE_CLASSES.items()}
 
 
 def type_name(value: object) -> str:
@@ -187,6 +196,267 @@ def type_name(value: object) -> str:
     cls = type(value)
     module = getattr(cls, "__module__", "?")
     return f"{module}.{cls.__qualname__}" if module != "builtins" else cls.__qualname__
+
+
+# --------------------------------------------------------------------------- a student's module classes
+
+#: Names a student's class may define without changing what its allowlisted base computes.
+_BENIGN = frozenset(
+    {
+        "__init__",
+        "extra_repr",
+        "__repr__",
+        "__str__",
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__annotations__",
+        "__annotate__",
+        "__annotate_func__",
+        "__annotations_cache__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__orig_bases__",
+        "__parameters__",
+        "__classcell__",
+        "__constants__",
+    }
+)
+#: Per-instance hook tables: a hook changes what calling the module returns.
+_HOOK_TABLES = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks")
+_TABLE_TYPES = (dict, OrderedDict)
+_MRO = type.__dict__["__mro__"]
+#: An instance's own dictionary, read past any ``__dict__`` a class may define.
+_INSTANCE_DICT = vars(nn.Module)["__dict__"]
+
+
+def allowlisted_base(cls: type) -> type[nn.Module] | None:
+    """The first allowlisted ``torch.nn`` class in ``cls``'s MRO (``cls`` itself for a standard layer)."""
+    mro: tuple[type, ...] = _MRO.__get__(cls)
+    return next((c for c in mro if c in _ALLOWED), None)
+
+
+def behaviour_change(module: nn.Module) -> str:
+    """Why ``module`` may compute something its allowlisted base would not, in a student's words; "" if nothing.
+
+    Read in the worker, without calling the student's code: class and instance
+    dictionaries only. Conservative: anything that *could* change a call
+    (a method or attribute of the base redefined, a hook, a metaclass, a
+    tensor subclass as a parameter) counts, since such a module is still
+    judged correctly, by running it where it lives.
+    """
+    cls = type(module)
+    base = allowlisted_base(cls)
+    mro: tuple[type, ...] = _MRO.__get__(cls)
+    if any(type(c) is not type for c in mro):
+        return "its class has a custom metaclass"
+    if base is None:
+        if str(getattr(cls, "__module__", "")).startswith("torch."):
+            return "a torch.nn layer the grader does not rebuild"
+        own_forward = any("forward" in vars(c) for c in mro if c not in (nn.Module, object))
+        return "your own nn.Module subclass, with its own forward" if own_forward else "your own nn.Module subclass"
+    base_mro: tuple[type, ...] = _MRO.__get__(base)
+    inherited = set().union(*(vars(c) for c in base_mro))
+    state: dict[str, Any] = _INSTANCE_DICT.__get__(module)
+    tables = [state.get(name) for name in ("_parameters", "_buffers", "_modules")]
+    if any(type(table) not in _TABLE_TYPES for table in tables):
+        return "it replaces nn.Module's own tables of parameters, buffers or children"
+    tensors_and_children = set().union(*(table for table in tables if table))
+    own = [c for c in mro if c not in base_mro]
+    for c in own:
+        for name in vars(c):
+            if name in inherited and name not in _BENIGN:
+                return f"it defines its own {name}"
+            if name in tensors_and_children or (name in state and name not in _BENIGN):
+                return f"its class attribute {name} hides the module's own {name}"
+    for name in state:
+        if name in inherited:
+            return f"its {name} is replaced on the object itself"
+    if any(state.get(name) for name in _HOOK_TABLES):
+        return "a hook is registered on it"
+    if any(getattr(nn.modules.module, name, None) for name in _GLOBAL_HOOKS):
+        return "a global module hook is registered"
+    for name, param in state["_parameters"].items():
+        if param is not None and type(param) is not nn.Parameter:
+            return f"its parameter {name} is a {type(param).__qualname__}, not a plain nn.Parameter"
+    for name, buf in state["_buffers"].items():
+        if buf is not None and type(buf) not in (torch.Tensor, nn.Parameter):
+            return f"its buffer {name} is a {type(buf).__qualname__}, not a plain tensor"
+    return ""
+
+
+# --------------------------------------------------------------------------- handles (worker side)
+
+#: The worker's table of modules that changed behaviour and stayed here; a
+#: handle is an index into it. Per worker process: a fresh worker has none.
+_HANDLES: list[object] = []
+_HANDLE_OF: dict[int, int] = {}
+MAX_HANDLES = 4096
+
+
+def _hold(value: object) -> int:
+    handle = _HANDLE_OF.get(id(value))
+    if handle is None:
+        if len(_HANDLES) >= MAX_HANDLES:
+            raise Unsupported(f"more than {MAX_HANDLES} models of its own classes were returned")
+        handle = len(_HANDLES)
+        _HANDLES.append(value)
+        _HANDLE_OF[id(value)] = handle
+    return handle
+
+
+def held(handle: int) -> Any:
+    """The object a handle stands for, in the worker that made it; ``KeyError`` if there is none."""
+    if type(handle) is not int or not 0 <= handle < len(_HANDLES):
+        raise KeyError(handle)
+    return _HANDLES[handle]
+
+
+class HandleRef:
+    """A remote module passed back as an argument: its handle, and the state the trusted side gives it.
+
+    Pickled into a request as plain data; the worker swaps it for the object
+    it holds (``sandbox/worker.py``) after loading ``state`` into it.
+    """
+
+    __slots__ = ("handle", "state", "training")
+
+    def __init__(self, handle: int, state: list[tuple[str, torch.Tensor]], training: bool) -> None:
+        self.handle = handle
+        self.state = state
+        self.training = training
+
+    def __getstate__(self) -> tuple[int, list[tuple[str, torch.Tensor]], bool]:
+        return self.handle, self.state, self.training
+
+    def __setstate__(self, state: tuple[int, list[tuple[str, torch.Tensor]], bool]) -> None:
+        self.handle, self.state, self.training = state
+
+
+def _nested_forward(handle: int) -> Any:
+    """In the worker: the forward of a remote module that came back inside another module."""
+    try:
+        return held(handle)
+    except KeyError:
+
+        def gone(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("this model is no longer available in the sandbox")
+
+        return gone
+
+
+# --------------------------------------------------------------------------- remote modules (trusted side)
+
+
+class RemoteForward:
+    """The ``forward`` of a module whose code stays in the worker: each call is sent there.
+
+    Set as the rebuilt module's instance attribute ``forward``, so ``model(x)``
+    and ``model.forward(x)`` both reach it. ``caller`` is connected by the
+    proxy; ``owner`` names the worker that holds the object.
+    """
+
+    __slots__ = ("_module", "caller", "handle", "owner", "student_class", "why")
+
+    def __init__(self, handle: int, owner: int | None, student_class: str, why: str, module: nn.Module) -> None:
+        self.handle = handle
+        self.owner = owner
+        self.student_class = student_class
+        self.why = why
+        self._module = weakref.ref(module)
+        self.caller: Callable[[RemoteForward, nn.Module, tuple[Any, ...], dict[str, Any]], Any] | None = None
+
+    @property
+    def module(self) -> nn.Module | None:
+        return self._module()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module = self._module()
+        if self.caller is None or module is None:
+            raise RuntimeError(f"{self.student_class} runs only in its sandbox worker, which is not connected")
+        return self.caller(self, module, args, kwargs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RemoteForward:
+        # copy.deepcopy(model) registers the new module before copying its dict.
+        module = self._module()
+        target = memo.get(id(module), module) if module is not None else None
+        twin = RemoteForward(self.handle, self.owner, self.student_class, self.why, target or nn.Module())
+        twin.caller = self.caller
+        return twin
+
+    def __reduce__(self) -> tuple[Callable[[int], Any], tuple[int]]:
+        return _nested_forward, (self.handle,)
+
+
+class RemoteModule(nn.Module):
+    """A student's own module with no allowlisted base, as the trusted side sees it.
+
+    It holds the structure (parameters, buffers, children, plain attributes)
+    for structural checks; calling it runs the student's object in the worker.
+    """
+
+    def extra_repr(self) -> str:
+        remote = remote_forward(self)
+        return f"student class {remote.student_class}" if remote else ""
+
+
+def remote_forward(module: nn.Module) -> RemoteForward | None:
+    """The ``RemoteForward`` of a module rebuilt from a worker's handle, or None for a local one."""
+    forward = vars(module).get("forward")
+    return forward if isinstance(forward, RemoteForward) else None
+
+
+def student_class(module: nn.Module) -> str | None:
+    """The student's class name a module came back as, if it was not a standard layer."""
+    remote = remote_forward(module)
+    if remote is not None:
+        return remote.student_class
+    name = vars(module).get(_STUDENT_CLASS)
+    return name if isinstance(name, str) else None
+
+
+_STUDENT_CLASS = "_grader_student_class"
+
+
+def remote_forwards(value: Any, depth: int = 0) -> list[RemoteForward]:
+    """Every ``RemoteForward`` in a decoded value (in modules, tuples, lists and dicts)."""
+    found: list[RemoteForward] = []
+    if depth > MAX_DEPTH:
+        return found
+    if isinstance(value, nn.Module):
+        found.extend(f for m in value.modules() if (f := remote_forward(m)) is not None)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            found.extend(remote_forwards(item, depth + 1))
+    elif isinstance(value, dict):
+        for item in value.values():
+            found.extend(remote_forwards(item, depth + 1))
+    return found
+
+
+def module_state(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """Every parameter and buffer of a trusted-side module by dotted name, shared ones under each name."""
+    return [
+        *((name, p.detach()) for name, p in module.named_parameters(remove_duplicate=False)),
+        *((name, b.detach()) for name, b in module.named_buffers(remove_duplicate=False)),
+    ]
+
+
+def load_state(module: nn.Module, state: list[tuple[str, torch.Tensor]]) -> None:
+    """In the worker: copy the trusted side's values into a held module, walking its own tables."""
+    with torch.no_grad():
+        for name, value in state:
+            *path, leaf = name.split(".")
+            owner = module
+            for part in path:
+                owner = owner._modules[part]  # type: ignore[assignment]
+            target: torch.Tensor | None = owner._parameters.get(leaf)
+            if target is None:
+                target = owner._buffers[leaf]
+            if target is None or target.shape != value.shape:
+                raise ValueError(f"the model's {name} no longer has shape {tuple(value.shape)}")
+            target.copy_(value)
 
 
 # --------------------------------------------------------------------------- raw tensor data
@@ -305,18 +575,33 @@ class _Encoder:
     def module(self, module: nn.Module, depth: int) -> dict[str, Any]:
         if id(module) in self.module_ids:
             return {"t": "module_ref", "id": self.module_ids[id(module)]}
-        name = type(module).__name__
-        spec = MODULE_CLASSES.get(name)
-        if spec is None or type(module) is not spec[0]:
-            raise Unsupported(
-                f"returned a module of class {type_name(module)}, which is not a standard "
-                "torch.nn layer the grader can rebuild"
-            )
+        base = allowlisted_base(type(module))
+        why = behaviour_change(module)
         self.module_ids[id(module)] = len(self.module_ids)
         self.keepalive.append(module)
-        _, attrs = spec
-        init = {key: self.encode(read(module), depth + 1) for key, read in attrs.items()}
-        params = []
+        node: dict[str, Any] = {"id": self.module_ids[id(module)]}
+        if base is not None:
+            node["init"] = {
+                key: self.encode(read(module), depth + 1) for key, read in MODULE_CLASSES[_ALLOWED[base]][1].items()
+            }
+        if why:
+            node.update(t="remote", handle=_hold(module), why=why, base=_ALLOWED[base] if base else None)
+            node["attrs"] = self.attributes(module, depth)
+        else:
+            node["t"] = "module"
+        node["cls"] = _ALLOWED[base] if base is not None and not why else None
+        if type(module) is not base:
+            node["as"] = type(module).__qualname__[:200]
+        node["params"] = self.parameters(module)
+        node["buffers"] = [[bname, self.tensor(buf)] for bname, buf in module._buffers.items() if buf is not None]
+        node["children"] = [
+            [cname, self.encode(child, depth + 1)] for cname, child in module._modules.items() if child is not None
+        ]
+        node["training"] = bool(module.training)
+        return node
+
+    def parameters(self, module: nn.Module) -> list[list[Any]]:
+        params: list[list[Any]] = []
         for pname, param in module._parameters.items():
             if param is None:
                 continue
@@ -328,18 +613,19 @@ class _Encoder:
                 node = self.tensor(param)
                 node["grad"] = bool(param.requires_grad)
                 params.append([pname, node])
-        buffers = [[bname, self.tensor(buf)] for bname, buf in module._buffers.items() if buf is not None]
-        children = [[cname, self.encode(child, depth + 1)] for cname, child in module._modules.items()]
-        return {
-            "t": "module",
-            "cls": name,
-            "id": self.module_ids[id(module)],
-            "init": init,
-            "params": params,
-            "buffers": buffers,
-            "children": children,
-            "training": bool(module.training),
-        }
+        return params
+
+    def attributes(self, module: nn.Module, depth: int) -> list[list[Any]]:
+        """A remote module's plain settings (``self.n_features = 4``), for structural checks."""
+        plain = (type(None), bool, int, float, str)
+        return [
+            [name, self.encode(value, depth + 1)]
+            for name, value in list(vars(module).items())[:_MAX_ATTRS]
+            if not name.startswith("_") and name != "training" and type(value) in plain
+        ]
+
+
+_MAX_ATTRS = 64
 
 
 def encode(value: Any) -> bytes:
@@ -357,8 +643,9 @@ def encode(value: Any) -> bytes:
 
 
 class _Decoder:
-    def __init__(self, blob: memoryview) -> None:
+    def __init__(self, blob: memoryview, owner: int | None) -> None:
         self.blob = blob
+        self.owner = owner
         self.nodes = 0
         self.modules: dict[int, nn.Module] = {}
         self.params: dict[int, nn.Parameter] = {}
@@ -407,7 +694,7 @@ class _Decoder:
             return DTYPES[value]
         if kind == "tensor":
             return self.tensor(node)
-        if kind == "module":
+        if kind in ("module", "remote"):
             return self.module(node, depth)
         if kind == "module_ref":
             ref = node.get("id")
@@ -432,21 +719,51 @@ class _Decoder:
         return tensor
 
     def module(self, node: dict[str, Any], depth: int) -> nn.Module:
-        name = node.get("cls")
-        if name not in MODULE_CLASSES:
+        remote = node.get("t") == "remote"
+        name = node.get("base") if remote else node.get("cls")
+        shown = node.get("as")
+        if shown is not None and (not isinstance(shown, str) or not 0 < len(shown) <= 200):
+            raise DecodeError("bad class name")
+        if name is None and remote:
+            module: nn.Module = RemoteModule()
+        elif name in MODULE_CLASSES:
+            module = self.construct(name, node, depth)
+        else:
             raise DecodeError(f"module class {name!r} is not allowed")
+        module_id = node.get("id")
+        if not isinstance(module_id, int) or module_id in self.modules:
+            raise DecodeError("bad module id")
+        self.modules[module_id] = module
+        self.fill(module, node, depth)
+        if remote:
+            handle, why = node.get("handle"), node.get("why")
+            if type(handle) is not int or not isinstance(why, str) or len(why) > 300:
+                raise DecodeError("bad remote module")
+            label = shown or name or "module"
+            vars(module)["forward"] = RemoteForward(handle, self.owner, label, why, module)
+            for attr, value in _pairs(node.get("attrs")):
+                self.attribute(module, attr, self.decode(value, depth + 1))
+        elif shown is not None:
+            vars(module)[_STUDENT_CLASS] = shown
+        module.training = bool(node.get("training"))  # not train(): children keep their own flag
+        return module
+
+    def construct(self, name: str, node: dict[str, Any], depth: int) -> nn.Module:
         cls, attrs = MODULE_CLASSES[name]
         init_nodes = node.get("init")
         if not isinstance(init_nodes, dict) or set(init_nodes) != set(attrs):
             raise DecodeError(f"bad constructor arguments for {name}")
         init = {key: _plain(self.decode(v, depth + 1)) for key, v in init_nodes.items()}
-        module = _construct(name, cls, init)
-        module_id = node.get("id")
-        if not isinstance(module_id, int) or module_id in self.modules:
-            raise DecodeError("bad module id")
-        self.modules[module_id] = module
+        return _construct(name, cls, init)
 
-        expected_params = {k for k, v in module._parameters.items() if v is not None}
+    def fill(self, module: nn.Module, node: dict[str, Any], depth: int) -> None:
+        """Parameters, buffers and children: the base's own ones must all be there, with their shapes.
+
+        A student's module may hold more (a parameter or a child its base's
+        forward never reads): those are registered too, so counts stay true.
+        """
+        name = type(module).__name__
+        required = {k: v.shape for k, v in module._parameters.items() if v is not None}
         got_params: dict[str, nn.Parameter] = {}
         for pname, pnode in _pairs(node.get("params")):
             if isinstance(pnode, dict) and pnode.get("t") == "param_ref":
@@ -459,35 +776,54 @@ class _Decoder:
             param = nn.Parameter(data, requires_grad=bool(pnode.get("grad")) and data.is_floating_point())
             self.params[len(self.params)] = param
             got_params[pname] = param
-        if set(got_params) != expected_params:
-            raise DecodeError(f"{name} has unexpected parameters {sorted(got_params)}")
-        for pname, param in got_params.items():
-            if param.shape != module._parameters[pname].shape:  # type: ignore[union-attr]
-                raise DecodeError(f"{name}.{pname} has shape {tuple(param.shape)}, which does not fit")
-            module._parameters[pname] = param
-
-        expected_buffers = {k for k, v in module._buffers.items() if v is not None}
+        required_buffers = {k: v.shape for k, v in module._buffers.items() if v is not None}
         got_buffers = {bname: self.tensor(bnode) for bname, bnode in _pairs(node.get("buffers"))}
-        if set(got_buffers) != expected_buffers:
-            raise DecodeError(f"{name} has unexpected buffers {sorted(got_buffers)}")
-        for bname, buf in got_buffers.items():
-            if buf.shape != module._buffers[bname].shape:  # type: ignore[union-attr]
-                raise DecodeError(f"{name}.{bname} has a buffer of the wrong shape")
-            module._buffers[bname] = buf
-
-        children = _pairs(node.get("children"))
-        if name not in _CONTAINERS and children:
-            raise DecodeError(f"{name} cannot have child modules")
-        for cname, cnode in children:
-            child = self.decode(cnode, depth + 1)
-            if not isinstance(child, nn.Module):
-                raise DecodeError("a child is not a module")
-            try:
+        try:
+            _place(name, "parameters", got_params, required, module._parameters, module.register_parameter)
+            _place(name, "buffers", got_buffers, required_buffers, module._buffers, module.register_buffer)
+            for cname, cnode in _pairs(node.get("children")):
+                child = self.decode(cnode, depth + 1)
+                if not isinstance(child, nn.Module):
+                    raise DecodeError("a child is not a module")
                 module.add_module(cname, child)
-            except (KeyError, TypeError) as exc:
-                raise DecodeError(f"bad child name: {exc}") from None
-        module.training = bool(node.get("training"))  # not train(): children keep their own flag
-        return module
+        except (KeyError, TypeError) as exc:
+            raise DecodeError(f"bad name in {name}: {exc}") from None
+
+    def attribute(self, module: nn.Module, name: str, value: Any) -> None:
+        if (
+            not isinstance(name, str)
+            or not name.isidentifier()
+            or name.startswith("_")
+            or name == "forward"
+            or hasattr(type(module), name)
+            or name in module._modules
+            or name in module._parameters
+            or name in module._buffers
+            or not isinstance(value, (type(None), bool, int, float, str))
+        ):
+            raise DecodeError(f"bad attribute {name!r}")
+        if name not in vars(module):  # a rebuilt base's own settings (in_features ...) stay as built
+            vars(module)[name] = value
+
+
+def _place(
+    owner: str,
+    kind: str,
+    values: dict[str, Any],
+    required: dict[str, torch.Size],
+    table: dict[str, Any],
+    register: Callable[[str, Any], None],
+) -> None:
+    """Put a module's own tensors in place (each of the right shape) and register any extra ones."""
+    if not set(required) <= set(values):
+        raise DecodeError(f"{owner} lacks {kind} {sorted(set(required) - set(values))}")
+    for key, value in values.items():
+        if key not in required:
+            register(key, value)
+        elif value.shape != required[key]:
+            raise DecodeError(f"{owner}.{key} has shape {tuple(value.shape)}, which does not fit")
+        else:
+            table[key] = value
 
 
 #: Modules already built once, by class and constructor arguments: copying one
@@ -609,8 +945,12 @@ def _plain(value: Any) -> Any:
     raise DecodeError(f"bad constructor argument of type {type(value).__name__}")
 
 
-def decode(message: bytes) -> Any:
-    """Decode a worker's message into plain data; raise ``DecodeError`` if malformed."""
+def decode(message: bytes, *, owner: int | None = None) -> Any:
+    """Decode a worker's message into plain data; raise ``DecodeError`` if malformed.
+
+    ``owner`` names the worker that sent it: a module that stayed there
+    remembers it, so a call is never sent to another worker.
+    """
     view = memoryview(message)
     if len(view) < len(MAGIC) + 8 or bytes(view[: len(MAGIC)]) != MAGIC:
         raise DecodeError("not a codec message")
@@ -622,7 +962,7 @@ def decode(message: bytes) -> Any:
         tree = json.loads(bytes(view[start : start + header_len]))
     except (ValueError, RecursionError) as exc:
         raise DecodeError(f"bad header: {exc}") from None
-    decoder = _Decoder(view[start + header_len :])
+    decoder = _Decoder(view[start + header_len :], owner)
     try:
         return decoder.decode(tree)
     except RecursionError:

@@ -65,8 +65,10 @@ class Grader:
     def run(self, jobs: Iterable[Job], on_report: Callable[[Report], None]) -> None:
         """Grade every job, calling ``on_report`` as each submission's report is ready."""
 
-        def finished(job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float) -> None:
-            on_report(self._report(job, results, layers, duration))
+        def finished(
+            job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float, notes: tuple[str, ...]
+        ) -> None:
+            on_report(self._report(job, results, layers, duration, notes))
 
         plugin = GraderPlugin(
             self.assignment,
@@ -98,12 +100,14 @@ class Grader:
     def _runner(self, submission: Submission) -> SubmissionRunner:
         return SubmissionRunner(self.zygote, submission.files, self.limits, self._scratch)
 
-    def _report(self, job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float) -> Report:
+    def _report(
+        self, job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float, notes: tuple[str, ...]
+    ) -> Report:
         titles = {name: title for name, title in self.assignment.titles().items() if name in job.exercises}
         return Report(
             student=job.submission.name,
             checks=tuple(results),
-            problems=job.submission.problems,
+            problems=(*job.submission.problems, *notes),
             exercise_titles=titles,
             assignment=self.assignment.title,
             isolation=layers,

@@ -86,7 +86,7 @@ class GraderPlugin:
         jobs: Iterable[Job],
         *,
         runner_factory: Callable[[Submission], SubmissionRunner],
-        on_result: Callable[[Job, list[CheckResult], tuple[str, ...], float], None],
+        on_result: Callable[[Job, list[CheckResult], tuple[str, ...], float, tuple[str, ...]], None],
     ) -> None:
         self.assignment = assignment
         self.jobs = jobs
@@ -99,6 +99,7 @@ class GraderPlugin:
         self.crashed: BaseException | None = None
         self._current: _Current | None = None
         self._references: dict[str, ModuleType] = {}
+        self._contract_texts: dict[str, dict[str, str]] = {}
         #: Node ids of the checks run without pytest's set-up state (see _call_directly).
         self._direct: set[str] = set()
 
@@ -166,7 +167,14 @@ class GraderPlugin:
             provided=exercise in current.submission.exercises,
             seed=current.info.seed,
             log=current.log,
+            contracts=self._contracts(exercise),
         )
+
+    def _contracts(self, exercise: str) -> dict[str, str]:
+        contracts = self._contract_texts.get(exercise)
+        if contracts is None:
+            contracts = self._contract_texts[exercise] = dict(self.assignment.exercise(exercise).contracts)
+        return contracts
 
     def _require_current(self) -> _Current:
         if self._current is None:
@@ -220,16 +228,22 @@ class GraderPlugin:
             selected = [i for i in items if job.selects(self.infos[i.nodeid])]
             runner = self.runner_factory(job.submission)
             results: list[CheckResult] = []
+            notes: dict[str, None] = {}
             try:
                 for index, item in enumerate(selected):
                     following = selected[index + 1] if index + 1 < len(selected) else None
-                    results.append(self._run(item, following, runner, job.submission))
+                    results.append(self._run(item, following, runner, job.submission, notes))
             finally:
                 runner.close()
-            self.on_result(job, results, runner.layers, time.perf_counter() - started)
+            self.on_result(job, results, runner.layers, time.perf_counter() - started, tuple(notes))
 
     def _run(
-        self, item: pytest.Item, following: pytest.Item | None, runner: SubmissionRunner, submission: Submission
+        self,
+        item: pytest.Item,
+        following: pytest.Item | None,
+        runner: SubmissionRunner,
+        submission: Submission,
+        notes: dict[str, None],
     ) -> CheckResult:
         info = self.infos[item.nodeid]
         self._current = _Current(runner, submission, info, CallLog())
@@ -240,6 +254,7 @@ class GraderPlugin:
         finally:
             log = self._current.log
             self._current = None
+        notes.update(dict.fromkeys(log.notes))
         duration = time.perf_counter() - started
         return self._result(info, exc, log, runner, submission, duration)
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import torch
+from torch import nn
+
+from grader import codec
 from grader.checking import (
     LoadFailed,
     NotAttempted,
@@ -15,7 +21,7 @@ from grader.checking import (
     student_raised,
 )
 from grader.models import NOT_SUBMITTED_MESSAGE
-from grader.sandbox.runner import CallResult, SubmissionRunner
+from grader.sandbox.runner import STALE_MESSAGE, CallResult, SubmissionRunner
 
 
 @dataclass
@@ -24,6 +30,12 @@ class CallLog:
 
     outputs: list[tuple[str, str]] = field(default_factory=list)
     calls: int = 0
+    #: How a returned module of the student's own class was graded, one line each, in order.
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def text(self, limit: int) -> str:
         parts = [f"[{function}]\n{output}" if len(self.outputs) > 1 else output for function, output in self.outputs]
@@ -36,12 +48,22 @@ class CallLog:
 class StudentModule:
     """Stands for the student's module of one exercise; attribute access gives a callable."""
 
-    def __init__(self, runner: SubmissionRunner, exercise: str, *, provided: bool, seed: int, log: CallLog) -> None:
+    def __init__(
+        self,
+        runner: SubmissionRunner,
+        exercise: str,
+        *,
+        provided: bool,
+        seed: int,
+        log: CallLog,
+        contracts: Mapping[str, str] | None = None,
+    ) -> None:
         self._runner = runner
         self._exercise = exercise
         self._provided = provided
         self._seed = seed
         self._log = log
+        self._contracts = contracts or {}
 
     def __getattr__(self, name: str) -> StudentFunction:
         if name.startswith("__"):
@@ -54,15 +76,91 @@ class StudentModule:
     def _call(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, return_args: bool) -> Any:
         if not self._provided:
             raise NotAttempted(NOT_SUBMITTED_MESSAGE.format(exercise=self._exercise))
+        args, kwargs = self._by_handle(function, args, kwargs)
+        result = self._runner.call(
+            self._exercise, function, args, kwargs, seed=self._next_seed(), return_args=return_args
+        )
+        return self._value(function, function, result)
+
+    def _next_seed(self) -> int:
         log = self._log
         seed = (self._seed + 1_000_003 * log.calls) % 2**31
         log.calls += 1
-        result = self._runner.call(self._exercise, function, args, kwargs, seed=seed, return_args=return_args)
+        return seed
+
+    def _value(self, function: str, caller: str, result: CallResult) -> Any:
+        """The value of a call, its modules that stayed in the worker connected back to it; or the failure."""
         if result.output:
-            log.outputs.append((function, result.output))
-        if result.status == "ok":
-            return result.value
-        raise _failure(self._exercise, function, result)
+            self._log.outputs.append((caller, result.output))
+        if result.status != "ok":
+            raise _failure(self._exercise, caller, result, contract=self._contracts.get(function, ""))
+        for forward in codec.remote_forwards(result.value):
+            if forward.caller is None:
+                forward.caller = partial(self._call_remote, function)
+        self._note(function, result.value)
+        return result.value
+
+    def _note(self, function: str, value: Any) -> None:
+        if not isinstance(value, nn.Module):
+            return
+        for module in value.modules():
+            name = codec.student_class(module)
+            remote = codec.remote_forward(module)
+            if name is None:
+                continue
+            where = f"{self._exercise}.{function} returned your class {name}"
+            if remote is None:
+                base = type(module).__name__
+                self._log.note(f"{where}, which changes nothing nn.{base} does: it was graded as that nn.{base}")
+            else:
+                self._log.note(f"{where} ({remote.why}): it was graded by running your own code in the sandbox")
+
+    def _call_remote(
+        self,
+        function: str,
+        forward: codec.RemoteForward,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """``model(x)`` for a model whose code stayed in the worker: run it there, with this side's parameters."""
+        caller = f"the {forward.student_class} that {function} returned"
+        args, kwargs = self._by_handle(caller, args, kwargs)
+        result = self._runner.call_handle(
+            forward.owner,
+            forward.handle,
+            args,
+            kwargs,
+            state=codec.module_state(module),
+            training=module.training,
+            grad=torch.is_grad_enabled(),
+            seed=self._next_seed(),
+        )
+        return self._value(function, caller, result)
+
+    def _by_handle(
+        self, caller: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """A model from the worker, passed back to it, is sent as its handle: the worker calls its own object."""
+        for forward in codec.remote_forwards((args, kwargs)):
+            if not self._runner.holds(forward.owner):
+                raise StudentCrashed(f"{caller}: the {forward.student_class} passed to it {STALE_MESSAGE}")
+        if not codec.remote_forwards((args, kwargs)):
+            return args, kwargs
+        return tuple(_handle_refs(a) for a in args), {k: _handle_refs(v) for k, v in kwargs.items()}
+
+
+def _handle_refs(value: Any) -> Any:
+    if isinstance(value, nn.Module):
+        forward = codec.remote_forward(value)
+        if forward is None:
+            return value  # a trusted module, perhaps holding remote ones: pickled as is (see RemoteForward)
+        return codec.HandleRef(forward.handle, codec.module_state(value), value.training)
+    if type(value) in (list, tuple):
+        return type(value)(_handle_refs(v) for v in value)
+    if type(value) is dict:
+        return {k: _handle_refs(v) for k, v in value.items()}
+    return value
 
 
 class StudentFunction:
@@ -82,7 +180,7 @@ class StudentFunction:
         return f"<student function {self._name}>"
 
 
-def _failure(exercise: str, function: str, result: CallResult) -> StudentCodeError:
+def _failure(exercise: str, function: str, result: CallResult, *, contract: str = "") -> StudentCodeError:
     status = result.status
     output = result.output
     if status == "not_implemented":
@@ -97,7 +195,10 @@ def _failure(exercise: str, function: str, result: CallResult) -> StudentCodeErr
     if status in ("crashed", "oom"):
         return StudentCrashed(f"{function} {result.message}", output=output)
     if status == "unsupported":
-        return UnsupportedValue(f"{function} {result.message}", output=output)
+        asks = f". The contract asks: {contract}" if contract else ""
+        return UnsupportedValue(f"{function} {result.message}{asks}", output=output)
+    if status == "stale":
+        return StudentCrashed(f"{function} {result.message}", output=output)
     if status == "raised":
         detail = f"\n{result.traceback}" if result.traceback else ""
         return student_raised(

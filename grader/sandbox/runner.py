@@ -8,6 +8,7 @@ their answers through the pickle-free codec.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import select
@@ -35,6 +36,8 @@ from grader.sandbox.protocol import (
 from grader.sandbox.request import pack_request
 from grader.sandbox.scratch import remove_tree
 
+#: Numbers each worker of this process, so a module it holds is never called in another.
+_WORKER_TOKENS = itertools.count(1)
 #: How long a freshly forked worker may take to lock itself down and say ready.
 WORKER_READY_TIMEOUT_S = 30.0
 
@@ -65,6 +68,7 @@ class Worker:
         self._inbox = FrameReader(max_bytes=codec.MAX_MESSAGE_BYTES)
         self.status: int | None = None
         self.closed = False
+        self.token = next(_WORKER_TOKENS)
         try:
             hello = self.request({"op": "hello"}, timeout_s=WORKER_READY_TIMEOUT_S, send=False)
         except (WorkerDied, WorkerTimeout):
@@ -88,7 +92,7 @@ class Worker:
         try:
             answer, value = unpack_answer(answer_frame)
             if value:
-                answer["value"] = codec.decode(value)
+                answer["value"] = codec.decode(value, owner=self.token)
         except (BadAnswer, codec.DecodeError):
             self.kill()
             raise WorkerDied(self.status) from None
@@ -136,11 +140,17 @@ class Worker:
     close = kill
 
 
+STALE_MESSAGE = (
+    "cannot be run any more: it was made in a sandbox process that has since been replaced, "
+    "because a later call timed out or crashed"
+)
+
+
 @dataclass(frozen=True)
 class CallResult:
     """What came of calling one student function (plain data, no student objects)."""
 
-    status: str  # ok raised not_implemented missing unsupported load_failed timeout crashed oom
+    status: str  # ok raised not_implemented missing unsupported load_failed timeout crashed oom stale
     value: Any = None
     message: str = ""
     type_name: str = ""
@@ -233,6 +243,41 @@ class SubmissionRunner:
             "args": tuple(args),
             "kwargs": dict(kwargs or {}),
         }
+        return self._exchange(worker, request, timeout)
+
+    def holds(self, owner: int | None) -> bool:
+        """Whether the current worker is the one numbered ``owner`` (see ``Worker.token``)."""
+        return self._worker is not None and owner is not None and self._worker.token == owner
+
+    def call_handle(
+        self,
+        owner: int | None,
+        handle: int,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        *,
+        state: list[tuple[str, Any]],
+        training: bool,
+        grad: bool,
+        seed: int,
+    ) -> CallResult:
+        """Call a module that stayed in worker ``owner`` (``codec.RemoteForward``), with the given state loaded."""
+        worker = self._worker
+        if worker is None or not self.holds(owner):
+            return CallResult("stale", message=STALE_MESSAGE)
+        request: dict[str, Any] = {
+            "op": "call_handle",
+            "handle": handle,
+            "state": state,
+            "training": training,
+            "grad": grad,
+            "seed": seed,
+            "args": tuple(args),
+            "kwargs": dict(kwargs),
+        }
+        return self._exchange(worker, request, self.limits.timeout_s)
+
+    def _exchange(self, worker: Worker, request: dict[str, Any], timeout: float) -> CallResult:
         started = time.perf_counter()
         try:
             answer = worker.request(request, timeout_s=timeout)

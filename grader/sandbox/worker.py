@@ -182,6 +182,8 @@ class _Server:
                 self._import(request["module"])
             elif op == "call":
                 self._call(request)
+            elif op == "call_handle":
+                self._call_handle(request)
             else:
                 self._reply({"status": "bad_request"})
 
@@ -230,23 +232,60 @@ class _Server:
         if not callable(function):
             self._reply({"status": "missing", "output": self._take_output()})
             return
+        self._run(function, request, return_args=bool(request.get("return_args")))
+
+    def _call_handle(self, request: dict[str, Any]) -> None:
+        """Call a module this worker holds (``codec.held``), with the trusted side's state loaded first."""
+        self._clear_output()
+        try:
+            codec.held(request["handle"])
+        except KeyError:
+            self._reply({"status": "missing", "output": self._take_output()})
+            return
+        ref = codec.HandleRef(request["handle"], request["state"], bool(request["training"]))
+        grad = bool(request.get("grad"))
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            module = self._resolve(ref)
+            with torch.set_grad_enabled(grad):
+                return module(*args, **kwargs)
+
+        self._run(call, request, return_args=False)
+
+    def _run(self, function: Any, request: dict[str, Any], *, return_args: bool) -> None:
         seed = int(request["seed"])
         # Not torch.manual_seed: it also queues a lazy CUDA seeding call, with a formatted
         # stack trace, on every call when CUDA is not initialised.
         torch.default_generator.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)
-        args, kwargs = request["args"], request["kwargs"]
         started = time.perf_counter()
         try:
+            args = tuple(self._resolve(a) for a in request["args"])
+            kwargs = {k: self._resolve(v) for k, v in request["kwargs"].items()}
             value = function(*args, **kwargs)
         except BaseException as exc:
             self._reply(self._raised(exc, time.perf_counter() - started))
             return
         duration = time.perf_counter() - started
-        payload: Any = (value, tuple(args), dict(kwargs)) if request.get("return_args") else value
+        payload: Any = (value, tuple(args), dict(kwargs)) if return_args else value
         answer = {"status": "ok", "value": payload, "duration_s": duration, "output": self._take_output()}
         self._reply(answer, value_may_fail=True)
+
+    @staticmethod
+    def _resolve(value: Any) -> Any:
+        """A module passed back by handle becomes the object held here, with the trusted side's values."""
+        if type(value) is codec.HandleRef:
+            module = codec.held(value.handle)
+            codec.load_state(module, value.state)
+            if module.training != value.training:
+                module.train(value.training)
+            return module
+        if type(value) in (list, tuple):
+            return type(value)(_Server._resolve(v) for v in value)
+        if type(value) is dict:
+            return {k: _Server._resolve(v) for k, v in value.items()}
+        return value
 
     # -- answers ----------------------------------------------------------------
 
