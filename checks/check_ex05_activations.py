@@ -11,8 +11,8 @@ from torch import nn
 from grader.assertions import (
     assert_layers,
     assert_tensor_close,
-    assert_type,
     copy_weights,
+    describe,
     looks_like,
     run_module,
     shape_text,
@@ -180,7 +180,9 @@ def check_binary_classifier_outputs_probabilities(student: Any, reference: Modul
     n_features, batch = _dims(2, 9), _dims(3, 9)
     got = student.binary_classifier(n_features)
     what = f"binary_classifier({n_features})"
-    assert_type(got, nn.Sequential, what=what)
+    # Any module is run: what it maps a batch to is judged here; its class is the layers check's business.
+    if not isinstance(got, nn.Module):
+        fail(f"{what}: expected an nn.Sequential, got {describe(got)}")
     x = torch.randn(batch, n_features) * 3
     out = run_module(got, x, what=what, hint=_binary_hint(got, n_features))
     if type(out) is not torch.Tensor or out.shape != (batch, 1):

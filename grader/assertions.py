@@ -100,6 +100,11 @@ def assert_type(got: Any, expected: type | tuple[type, ...], *, what: str, hint:
     options = expected if isinstance(expected, tuple) else (expected,)
     if type(got) not in options:
         names = " or ".join(_type_text(t) for t in options)
+        if not hint and isinstance(got, nn.Module) and codec.remote_forward(got) is not None:
+            hint = (
+                f"Return {names} itself (a subclass of it that adds only __init__ or extra_repr counts as one); "
+                f"a class of your own with its own forward is not {names}."
+            )
         _fail(what, f"expected {names}, got {describe(got)}", hint)
 
 
