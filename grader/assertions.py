@@ -67,28 +67,27 @@ def _describe_module(module: nn.Module) -> str:
     name = codec.student_class(module)
     remote = codec.remote_forward(module)
     if remote is not None and isinstance(module, codec.RemoteModule):
-        return f"a {name} ({remote.why})"
+        return f"a {remote.label} ({remote.why})"
     text = f"an nn.{type(module).__name__}"
     if remote is not None:
-        return f"{text} ({name}, your subclass of it: {remote.why})"
+        return f"{text} ({name}, your subclass of it: {remote.why})" if name else f"{text} ({remote.why})"
     return f"{text} (your class {name})" if name else text
 
 
 def describe_layer(layer: nn.Module | type[nn.Module]) -> str:
     """``Linear(in_features=3, out_features=1, bias=True)``; a class alone reads ``Softmax(...)``.
 
-    A layer of the student's own class adds it: ``Linear(...) [your class Head: it defines its own forward]``.
+    Only the class and its settings, so checks may compare two descriptions: a
+    subclass rebuilt as (or standing for) ``nn.Linear`` reads as that
+    ``Linear``; a module of the student's own class with no standard base
+    reads as its class and why it is run in the sandbox.
     """
     if isinstance(layer, type):
         return f"{layer.__name__}(...)"
-    name = codec.student_class(layer)
     remote = codec.remote_forward(layer)
-    if isinstance(layer, codec.RemoteModule):
-        return f"{name} [{remote.why if remote else 'not a standard layer'}]"
-    text = _settings(layer)
-    if remote is not None:
-        return f"{text} [your class {name}: {remote.why}]"
-    return text
+    if isinstance(layer, codec.RemoteModule) and remote is not None:
+        return f"{remote.label} [{remote.why}]"
+    return f"{type(layer).__name__}({layer.extra_repr()})"
 
 
 def _fail(what: str, detail: str, hint: str) -> NoReturn:
@@ -212,11 +211,7 @@ def assert_layers(
 def _layer_matches(layer: nn.Module, want: nn.Module | type[nn.Module]) -> bool:
     if isinstance(want, type):
         return type(layer) is want
-    return type(layer) is type(want) and _settings(layer) == _settings(want)
-
-
-def _settings(layer: nn.Module) -> str:
-    return f"{type(layer).__name__}({layer.extra_repr()})"
+    return type(layer) is type(want) and describe_layer(layer) == describe_layer(want)
 
 
 def copy_weights(source: nn.Module, target: nn.Module) -> None:

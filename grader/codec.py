@@ -357,12 +357,16 @@ class RemoteForward:
     proxy; ``owner`` names the worker that holds the object.
     """
 
-    __slots__ = ("_module", "caller", "handle", "owner", "student_class", "why")
+    __slots__ = ("_module", "caller", "handle", "label", "own_class", "owner", "why")
 
-    def __init__(self, handle: int, owner: int | None, student_class: str, why: str, module: nn.Module) -> None:
+    def __init__(
+        self, handle: int, owner: int | None, label: str, why: str, module: nn.Module, *, own_class: bool
+    ) -> None:
         self.handle = handle
         self.owner = owner
-        self.student_class = student_class
+        #: The object's class for messages: the student's ("LogReg"), or the standard one ("nn.Sequential").
+        self.label = label
+        self.own_class = own_class
         self.why = why
         self._module = weakref.ref(module)
         self.caller: Callable[[RemoteForward, nn.Module, tuple[Any, ...], dict[str, Any]], Any] | None = None
@@ -374,14 +378,16 @@ class RemoteForward:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         module = self._module()
         if self.caller is None or module is None:
-            raise RuntimeError(f"{self.student_class} runs only in its sandbox worker, which is not connected")
+            raise RuntimeError(f"{self.label} runs only in its sandbox worker, which is not connected")
         return self.caller(self, module, args, kwargs)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RemoteForward:
         # copy.deepcopy(model) registers the new module before copying its dict.
         module = self._module()
         target = memo.get(id(module), module) if module is not None else None
-        twin = RemoteForward(self.handle, self.owner, self.student_class, self.why, target or nn.Module())
+        twin = RemoteForward(
+            self.handle, self.owner, self.label, self.why, target or nn.Module(), own_class=self.own_class
+        )
         twin.caller = self.caller
         return twin
 
@@ -398,7 +404,7 @@ class RemoteModule(nn.Module):
 
     def extra_repr(self) -> str:
         remote = remote_forward(self)
-        return f"student class {remote.student_class}" if remote else ""
+        return f"student class {remote.label}" if remote else ""
 
 
 def remote_forward(module: nn.Module) -> RemoteForward | None:
@@ -411,7 +417,7 @@ def student_class(module: nn.Module) -> str | None:
     """The student's class name a module came back as, if it was not a standard layer."""
     remote = remote_forward(module)
     if remote is not None:
-        return remote.student_class
+        return remote.label if remote.own_class else None
     name = vars(module).get(_STUDENT_CLASS)
     return name if isinstance(name, str) else None
 
@@ -739,8 +745,8 @@ class _Decoder:
             handle, why = node.get("handle"), node.get("why")
             if type(handle) is not int or not isinstance(why, str) or len(why) > 300:
                 raise DecodeError("bad remote module")
-            label = shown or name or "module"
-            vars(module)["forward"] = RemoteForward(handle, self.owner, label, why, module)
+            label = shown or f"nn.{name}"
+            vars(module)["forward"] = RemoteForward(handle, self.owner, label, why, module, own_class=bool(shown))
             for attr, value in _pairs(node.get("attrs")):
                 self.attribute(module, attr, self.decode(value, depth + 1))
         elif shown is not None:

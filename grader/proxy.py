@@ -106,14 +106,15 @@ class StudentModule:
         for module in value.modules():
             name = codec.student_class(module)
             remote = codec.remote_forward(module)
-            if name is None:
-                continue
-            where = f"{self._exercise}.{function} returned your class {name}"
-            if remote is None:
+            where = f"{self._exercise}.{function} returned"
+            if remote is not None:
+                what = f"your class {name}" if name else f"an {remote.label}"
+                self._log.note(f"{where} {what} ({remote.why}): it was graded by running it in the sandbox")
+            elif name is not None:
                 base = type(module).__name__
-                self._log.note(f"{where}, which changes nothing nn.{base} does: it was graded as that nn.{base}")
-            else:
-                self._log.note(f"{where} ({remote.why}): it was graded by running your own code in the sandbox")
+                self._log.note(
+                    f"{where} your class {name}, which changes nothing nn.{base} does: it was graded as that nn.{base}"
+                )
 
     def _call_remote(
         self,
@@ -124,7 +125,7 @@ class StudentModule:
         kwargs: dict[str, Any],
     ) -> Any:
         """``model(x)`` for a model whose code stayed in the worker: run it there, with this side's parameters."""
-        caller = f"the {forward.student_class} that {function} returned"
+        caller = f"the {forward.label} that {function} returned"
         args, kwargs = self._by_handle(caller, args, kwargs)
         result = self._runner.call_handle(
             forward.owner,
@@ -144,7 +145,7 @@ class StudentModule:
         """A model from the worker, passed back to it, is sent as its handle: the worker calls its own object."""
         for forward in codec.remote_forwards((args, kwargs)):
             if not self._runner.holds(forward.owner):
-                raise StudentCrashed(f"{caller}: the {forward.student_class} passed to it {STALE_MESSAGE}")
+                raise StudentCrashed(f"{caller}: the {forward.label} passed to it {STALE_MESSAGE}")
         if not codec.remote_forwards((args, kwargs)):
             return args, kwargs
         return tuple(_handle_refs(a) for a in args), {k: _handle_refs(v) for k, v in kwargs.items()}
