@@ -354,6 +354,8 @@ def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResu
             output=output,
             duration_s=duration,
         )
+    if status == "stale":
+        return CallResult("stale", message=STALE_MESSAGE, output=output, duration_s=duration)
     if status in ("ok", "not_implemented", "missing", "unsupported"):
         return CallResult(
             status,
