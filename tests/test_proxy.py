@@ -23,7 +23,7 @@ from torch import nn
 
 from grader import codec
 from grader.assertions import run_module
-from grader.checking import StudentCrashed, StudentTimeout
+from grader.checking import StudentCrashed, StudentTimeout, UnsupportedValue
 from grader.proxy import CallLog, StudentModule
 from grader.sandbox import runner as runner_module
 from grader.sandbox.client import Zygote
@@ -129,6 +129,12 @@ def run(model, x):
 def hang():
     while True:
         time.sleep(0.05)
+
+
+def bent():
+    layer = nn.Linear(2, 3)
+    layer.in_features = 5  # its weight is still (3, 2)
+    return layer
 """
 
 
@@ -318,3 +324,9 @@ def test_no_student_code_reaches_the_trusted_process(models: StudentModule) -> N
     classes = {type(m) for m in model.modules()} | {type(codec.remote_forward(model))}
     assert all(c.__module__.startswith(("torch.", "grader.")) for c in classes), classes
     assert "ex_models" not in sys.modules
+
+
+def test_a_description_that_does_not_fit_says_so(models: StudentModule) -> None:
+    with pytest.raises(UnsupportedValue, match=r"bent returned a value that could not be rebuilt .*does not fit"):
+        models.bent()
+    assert models.make(2)(torch.zeros(1, 2)).shape == (1, 2)  # a fresh worker serves the next call

@@ -49,9 +49,11 @@ class WorkerTimeout(Exception):
 class WorkerDied(Exception):
     """The worker's channel closed: it crashed, exited, or was killed."""
 
-    def __init__(self, status: int | None) -> None:
+    def __init__(self, status: int | None, unreadable: str = "") -> None:
         super().__init__(status)
         self.status = status
+        #: Why the value it sent could not be rebuilt (it was killed for it), if that was the cause.
+        self.unreadable = unreadable
 
 
 class Worker:
@@ -93,9 +95,12 @@ class Worker:
             answer, value = unpack_answer(answer_frame)
             if value:
                 answer["value"] = codec.decode(value, owner=self.token)
-        except (BadAnswer, codec.DecodeError):
+        except BadAnswer:
             self.kill()
             raise WorkerDied(self.status) from None
+        except codec.DecodeError as exc:
+            self.kill()
+            raise WorkerDied(self.status, unreadable=str(exc)) from None
         return answer
 
     # The socket is non-blocking, and every wait is a poll with the time left:
@@ -284,12 +289,14 @@ class SubmissionRunner:
         except WorkerTimeout:
             self._discard()
             return CallResult("timeout", message=f"timed out after {timeout:g} s", duration_s=timeout)
-        except WorkerDied:
+        except WorkerDied as died:
             status = worker.status
             self._discard()
-            return CallResult(
-                "crashed", message=describe_exit(status, self.limits), duration_s=time.perf_counter() - started
-            )
+            duration = time.perf_counter() - started
+            if died.unreadable:
+                message = f"returned a value that could not be rebuilt outside the sandbox ({died.unreadable[:300]})"
+                return CallResult("unsupported", message=message, duration_s=duration)
+            return CallResult("crashed", message=describe_exit(status, self.limits), duration_s=duration)
         return _result(answer, self.limits, time.perf_counter() - started)
 
     def _import(self, worker: Worker, module: str, timeout: float) -> CallResult | None:
