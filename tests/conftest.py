@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from grader.assignment import Assignment, load_assignment
 from grader.grading import Grader
@@ -105,6 +106,14 @@ def write_assignment(root: Path, *, checks: str = TINY_CHECKS, timeout_s: float 
         )
     )
     return root
+
+
+@pytest.fixture(scope="module")
+def hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hypothesis keeps its caches under tmp_path, not in the repository's ``.hypothesis``."""
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    yield
+    set_hypothesis_home_dir(None)
 
 
 @pytest.fixture(scope="session")

@@ -22,19 +22,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 from torch import nn
 
 from grader import codec
 from grader.codec import MAGIC, MAX_DEPTH, MAX_NODES, MODULE_CLASSES, DecodeError, Unsupported, decode, encode
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Hypothesis keeps its caches under tmp_path, not in the repository's ``.hypothesis``."""
-    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
-    yield
-    set_hypothesis_home_dir(None)
+pytestmark = pytest.mark.usefixtures("hypothesis_home")
 
 
 def roundtrip(value: Any) -> Any:

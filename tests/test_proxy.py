@@ -30,7 +30,7 @@ from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.runner import SubmissionRunner
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hypothesis_home")]
 
 #: Builds a tensor view from a seed and a layout; run by the worker as the
 #: student's code, and here (``exec``) for the value it must equal.
