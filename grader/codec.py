@@ -237,6 +237,17 @@ def allowlisted_base(cls: type) -> type[nn.Module] | None:
     return next((c for c in mro if c in _ALLOWED), None)
 
 
+_INHERITED: dict[type, frozenset[str]] = {}
+
+
+def _inherited(base: type, base_mro: tuple[type, ...]) -> frozenset[str]:
+    """Every name an allowlisted class and its bases define, computed once per class and worker."""
+    names = _INHERITED.get(base)
+    if names is None:
+        names = _INHERITED[base] = frozenset().union(*(vars(c) for c in base_mro))
+    return names
+
+
 def behaviour_change(module: nn.Module) -> str:
     """Why ``module`` may compute something its allowlisted base would not, in a student's words; "" if nothing.
 
@@ -257,7 +268,7 @@ def behaviour_change(module: nn.Module) -> str:
         own_forward = any("forward" in vars(c) for c in mro if c not in (nn.Module, object))
         return "your own nn.Module subclass, with its own forward" if own_forward else "your own nn.Module subclass"
     base_mro: tuple[type, ...] = _MRO.__get__(base)
-    inherited = set().union(*(vars(c) for c in base_mro))
+    inherited = _inherited(base, base_mro)
     state: dict[str, Any] = _INSTANCE_DICT.__get__(module)
     tables = [state.get(name) for name in ("_parameters", "_buffers", "_modules")]
     if any(type(table) not in _TABLE_TYPES for table in tables):
