@@ -219,6 +219,8 @@ _BENIGN = frozenset(
         "__orig_bases__",
         "__parameters__",
         "__classcell__",
+        "__type_params__",
+        "__slots__",
         "__constants__",
     }
 )
