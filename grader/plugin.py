@@ -168,6 +168,7 @@ class GraderPlugin:
             seed=current.info.seed,
             log=current.log,
             contracts=self._contracts(exercise),
+            reference=lambda: self._reference(exercise),
         )
 
     def _contracts(self, exercise: str) -> dict[str, str]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import copy
+import random
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from types import ModuleType
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -57,6 +63,7 @@ class StudentModule:
         seed: int,
         log: CallLog,
         contracts: Mapping[str, str] | None = None,
+        reference: Callable[[], ModuleType] | None = None,
     ) -> None:
         self._runner = runner
         self._exercise = exercise
@@ -64,6 +71,8 @@ class StudentModule:
         self._seed = seed
         self._log = log
         self._contracts = contracts or {}
+        #: The reference solution's module, timed on a call's arguments when the call runs long.
+        self._reference = reference
 
     def __getattr__(self, name: str) -> StudentFunction:
         if name.startswith("__"):
@@ -76,9 +85,17 @@ class StudentModule:
     def _call(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, return_args: bool) -> Any:
         if not self._provided:
             raise NotAttempted(NOT_SUBMITTED_MESSAGE.format(exercise=self._exercise))
+        reference = self._reference
+        original = args, kwargs
         args, kwargs = self._by_handle(function, args, kwargs)
         result = self._runner.call(
-            self._exercise, function, args, kwargs, seed=self._next_seed(), return_args=return_args
+            self._exercise,
+            function,
+            args,
+            kwargs,
+            seed=self._next_seed(),
+            return_args=return_args,
+            reference_s=None if reference is None else lambda: reference_seconds(reference(), function, *original),
         )
         return self._value(function, function, result)
 
@@ -181,6 +198,32 @@ class StudentFunction:
         return f"<student function {self._name}>"
 
 
+def reference_seconds(module: ModuleType, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> float | None:
+    """CPU time the reference's ``function`` takes on copies of these arguments; None if it has no such function.
+
+    Asked while a student's call is running long, in the middle of a check: the
+    check's random streams are restored afterwards, so its later inputs are the
+    same whether or not the reference was timed. CPU time, so a busy machine does
+    not inflate it.
+    """
+    target = getattr(module, function, None)
+    if not callable(target):
+        return None
+    states = torch.get_rng_state(), random.getstate(), np.random.get_state()
+    try:
+        args, kwargs = copy.deepcopy((args, kwargs))
+        started = time.thread_time()
+        with contextlib.suppress(Exception):  # an input the reference rejects still took its time
+            target(*args, **kwargs)
+        return time.thread_time() - started
+    except Exception:  # noqa: BLE001 - arguments that cannot be copied: no reference time
+        return None
+    finally:
+        torch.set_rng_state(states[0])
+        random.setstate(states[1])
+        np.random.set_state(states[2])
+
+
 def _failure(exercise: str, function: str, result: CallResult, *, contract: str = "") -> StudentCodeError:
     status = result.status
     output = result.output
@@ -192,7 +235,7 @@ def _failure(exercise: str, function: str, result: CallResult, *, contract: str 
         detail = f"\n{result.traceback}" if result.traceback else ""
         return LoadFailed(f"{exercise}.py could not be loaded: {result.message}{detail}", output=output)
     if status == "timeout":
-        return StudentTimeout(f"{function} {result.message} (an infinite loop, or far too slow?)", output=output)
+        return StudentTimeout(f"{function} {result.message}", output=output)
     if status in ("crashed", "oom"):
         return StudentCrashed(f"{function} {result.message}", output=output)
     if status == "unsupported":

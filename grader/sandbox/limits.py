@@ -8,9 +8,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits applied to every worker; ``timeout_s`` is per call (wall clock)."""
+    """Limits applied to every worker; the time limits are per call (see ``budget.py``)."""
 
+    #: The most time any call may get: the upper bound of every budget below.
     timeout_s: float = 5.0
+    #: The time a call gets before it counts as hanging, unless the reference needs longer.
+    budget_s: float = 1.0
     #: Address space allowed *above* the worker's baseline after importing torch.
     memory_mib: int = 1024
     #: Largest file the student's code may write (also caps its printed output file).

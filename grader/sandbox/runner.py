@@ -15,13 +15,14 @@ import select
 import signal
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader import codec
 from grader.errors import SandboxError
+from grader.sandbox.budget import REPEAT_FRACTION, CallTimer, OwnClock, describe_timeout
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
@@ -71,20 +72,32 @@ class Worker:
         self.status: int | None = None
         self.closed = False
         self.token = next(_WORKER_TOKENS)
+        self._clock: OwnClock | None = None
         try:
             hello = self.request({"op": "hello"}, timeout_s=WORKER_READY_TIMEOUT_S, send=False)
         except (WorkerDied, WorkerTimeout):
             self.close()
             raise SandboxError("a sandbox worker failed to start") from None
         self.layers = tuple(str(x) for x in hello.get("layers", ()))
+        self._clock = OwnClock(self.pid)
 
-    def request(self, message: Mapping[str, Any], *, timeout_s: float, send: bool = True) -> dict[str, Any]:
-        """Send a request and wait for the answer; kill the worker if it overruns."""
-        deadline = time.monotonic() + timeout_s
+    @property
+    def clock(self) -> OwnClock:
+        """The worker's run delay, read by the timers of the calls it serves."""
+        if self._clock is None:
+            raise SandboxError("the sandbox worker has not started")
+        return self._clock
+
+    def request(self, message: Mapping[str, Any], *, timeout_s: float | CallTimer, send: bool = True) -> dict[str, Any]:
+        """Send a request and wait for the answer; kill the worker if it overruns.
+
+        ``timeout_s``: seconds of real time, or a ``CallTimer`` (own time, for student code).
+        """
+        timer = timeout_s if isinstance(timeout_s, CallTimer) else _Deadline(timeout_s)
         try:
             if send:
-                self._send(framed(pack_request(dict(message))), deadline)
-            answer_frame = self._receive(deadline)
+                self._send(framed(pack_request(dict(message))), timer)
+            answer_frame = self._receive(timer)
         except TimeoutError:
             self.kill()
             raise WorkerTimeout from None
@@ -108,25 +121,24 @@ class Worker:
     # a call costs three system calls (send, poll, recv), not a timeout change
     # and a poll before each of several reads.
 
-    def _wait(self, events: int, deadline: float) -> None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
+    def _wait(self, events: int, timer: _Deadline | CallTimer) -> None:
         self._poll.modify(self.sock, events)
-        if not self._poll.poll(math.ceil(remaining * 1000)):
-            raise TimeoutError
+        while (remaining := timer.remaining()) > 0:
+            if self._poll.poll(math.ceil(remaining * 1000)):
+                return
+        raise TimeoutError
 
-    def _send(self, data: bytes, deadline: float) -> None:
+    def _send(self, data: bytes, timer: _Deadline | CallTimer) -> None:
         view = memoryview(data)
         while view:
             try:
                 view = view[self.sock.send(view) :]
             except BlockingIOError:
-                self._wait(select.POLLOUT, deadline)
+                self._wait(select.POLLOUT, timer)
 
-    def _receive(self, deadline: float) -> bytes:
+    def _receive(self, timer: _Deadline | CallTimer) -> bytes:
         while (answer := self._inbox.frame()) is None:
-            self._wait(select.POLLIN, deadline)
+            self._wait(select.POLLIN, timer)
             with contextlib.suppress(BlockingIOError):
                 self._inbox.receive(self.sock)
         return answer
@@ -139,6 +151,8 @@ class Worker:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.sock.close()
+        if self._clock is not None:
+            self._clock.close()
         self.status = self.zygote.reap(self.pid)
         remove_tree(self.scratch)
 
@@ -149,6 +163,16 @@ STALE_MESSAGE = (
     "cannot be run any more: it was made in a sandbox process that has since been replaced, "
     "because a later call timed out or crashed"
 )
+
+
+class _Deadline:
+    """A plain real-time deadline, for the grader's own requests (start-up, receiving the files)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -207,7 +231,8 @@ class SubmissionRunner:
 
     A worker serves calls until one hangs or crashes; then a fresh worker is
     forked for the next call. A module that fails to import is remembered, so
-    every check of it fails quickly and identically.
+    every check of it fails quickly and identically; so is every function that
+    timed out, whose later calls get a short budget (``budget.py``).
     """
 
     zygote: Zygote
@@ -217,6 +242,7 @@ class SubmissionRunner:
     _worker: Worker | None = None
     _imported: set[str] = field(default_factory=set)
     _load_failures: dict[str, CallResult] = field(default_factory=dict)
+    _timed_out: set[tuple[str, str]] = field(default_factory=set)
     layers: tuple[str, ...] = ()
 
     def call(
@@ -229,7 +255,14 @@ class SubmissionRunner:
         seed: int,
         return_args: bool = False,
         timeout_s: float | None = None,
+        reference_s: Callable[[], float | None] | None = None,
     ) -> CallResult:
+        """Call ``module.function`` in the worker.
+
+        ``timeout_s`` (default ``limits.timeout_s``) bounds the call's budget;
+        ``reference_s``, asked only if the call outlives its floor, times the
+        reference solution on the same arguments (seconds, or None).
+        """
         timeout = self.limits.timeout_s if timeout_s is None else timeout_s
         if module in self._load_failures:
             return self._load_failures[module]
@@ -248,7 +281,10 @@ class SubmissionRunner:
             "args": tuple(args),
             "kwargs": dict(kwargs or {}),
         }
-        return self._exchange(worker, request, timeout)
+        repeated = (module, function) in self._timed_out
+        floor = self.limits.budget_s * (REPEAT_FRACTION if repeated else 1.0)
+        timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=reference_s)
+        return self._exchange(worker, request, timer, timed=(module, function), repeated=repeated)
 
     def holds(self, owner: int | None) -> bool:
         """Whether the current worker is the one numbered ``owner`` (see ``Worker.token``)."""
@@ -280,15 +316,30 @@ class SubmissionRunner:
             "args": tuple(args),
             "kwargs": dict(kwargs),
         }
-        return self._exchange(worker, request, self.limits.timeout_s)
+        # A model's forward gets the same own-time budget as any call; it has no reference to time.
+        timer = CallTimer(worker.clock, budget_s=self.limits.budget_s, cap_s=self.limits.timeout_s, reference_s=None)
+        return self._exchange(worker, request, timer)
 
-    def _exchange(self, worker: Worker, request: dict[str, Any], timeout: float) -> CallResult:
+    def _exchange(
+        self,
+        worker: Worker,
+        request: dict[str, Any],
+        timer: CallTimer,
+        *,
+        timed: tuple[str, str] | None = None,
+        repeated: bool = False,
+    ) -> CallResult:
+        """Send one request and read its answer; ``timed`` is remembered as timed out if it runs past ``timer``."""
         started = time.perf_counter()
         try:
-            answer = worker.request(request, timeout_s=timeout)
+            answer = worker.request(request, timeout_s=timer)
         except WorkerTimeout:
             self._discard()
-            return CallResult("timeout", message=f"timed out after {timeout:g} s", duration_s=timeout)
+            if timed is not None:
+                self._timed_out.add(timed)
+            return CallResult(
+                "timeout", message=describe_timeout(timer, repeated=repeated), duration_s=time.perf_counter() - started
+            )
         except WorkerDied as died:
             status = worker.status
             self._discard()
@@ -301,7 +352,9 @@ class SubmissionRunner:
 
     def _import(self, worker: Worker, module: str, timeout: float) -> CallResult | None:
         try:
-            answer = worker.request({"op": "import", "module": module}, timeout_s=timeout)
+            # Module-level code (a notebook's training cell) gets the whole limit, on the own-time clock.
+            timer = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout)
+            answer = worker.request({"op": "import", "module": module}, timeout_s=timer)
         except WorkerTimeout:
             self._discard()
             return CallResult("load_failed", message=f"importing {module} timed out after {timeout:g} s")

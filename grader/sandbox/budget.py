@@ -1,0 +1,182 @@
+"""How long one call of student code may run, measured on a clock that load does not move.
+
+A call's *own time* is the real time since the request was sent, minus the
+time the worker spent waiting for a CPU (the kernel's run delay, from
+``/proc/<pid>/schedstat``). It counts computing and sleeping alike, so a
+``time.sleep`` loop times out as surely as a busy loop, and it does not grow
+when other processes take the CPU: the same call gets the same verdict on an
+idle machine and on a busy one.
+
+A call gets ``Limits.budget_s`` (1 s) of own time. When it is still running
+then, the reference solution is timed on the same arguments, and a slow
+exercise gets ``REFERENCE_FACTOR`` times the reference's time instead,
+rounded up to 1, 2 or 5 times a power of ten; never more than
+``Limits.timeout_s``, the teacher's upper bound. A function that timed out
+once in a submission gets ``REPEAT_FRACTION`` of that floor on its later
+calls: those that return at once still earn their points, and an endless loop
+costs the class about one second, not one timeout per check. A call never
+holds its grading process longer than ``WALL_FACTOR`` times its budget (at
+least ``timeout_s``) of real time, however busy the machine.
+
+Where the kernel keeps no run delay, own time is real time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: A slow exercise's budget, as a multiple of the reference solution's time on the same arguments.
+REFERENCE_FACTOR = 10
+#: After a timeout, the floor for the same function's later calls, as a fraction of ``Limits.budget_s``.
+REPEAT_FRACTION = 0.1
+#: The most real time a call may take, as a multiple of its budget (and at least ``timeout_s``).
+WALL_FACTOR = 10
+#: The shortest wait between two readings of the run delay.
+_MIN_WAIT_S = 0.005
+
+
+class OwnClock:
+    """A process's run delay: how long it has waited for a CPU while ready to run."""
+
+    def __init__(self, pid: int) -> None:
+        self._fd: int | None = None
+        with contextlib.suppress(OSError):
+            self._fd = os.open(f"/proc/{pid}/schedstat", os.O_RDONLY | os.O_CLOEXEC)
+        # Without scheduler statistics the kernel shows "0 0 0"; a worker that has answered has been scheduled.
+        if self._fields() in (None, [0, 0, 0]):
+            self.close()
+
+    @property
+    def active(self) -> bool:
+        """Whether the kernel reports run delays (else own time is real time)."""
+        return self._fd is not None
+
+    def run_delay_s(self) -> float:
+        fields = self._fields()
+        return fields[1] / 1e9 if fields else 0.0
+
+    def _fields(self) -> list[int] | None:
+        if self._fd is None:
+            return None
+        try:
+            fields = [int(f) for f in os.pread(self._fd, 96, 0).split()]
+        except (OSError, ValueError):
+            return None
+        return fields if len(fields) >= 3 else None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+def nice_ceiling(seconds: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten that is at least ``seconds``: budgets a student can read."""
+    if seconds <= 0:
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(seconds))
+    for step in (1, 2, 5, 10):
+        if seconds <= step * power * (1 + 1e-9):
+            return float(f"{step * power:.6g}")
+    return 10 * power
+
+
+@dataclass
+class CallTimer:
+    """The limits of one request: its own-time budget and its real-time backstop.
+
+    ``remaining`` is cheap while the budget cannot have been spent yet (own
+    time never runs faster than real time); only then does it read the run
+    delay, and once the floor is spent it asks ``reference_s`` (at most once)
+    whether the exercise deserves more.
+    """
+
+    clock: OwnClock
+    budget_s: float
+    cap_s: float
+    reference_s: Callable[[], float | None] | None = None
+    #: What ``reference_s`` answered, once asked.
+    reference: float | None = None
+    #: Whether the budget was raised to fit the reference's time.
+    raised: bool = False
+    #: Why the request ran out: "budget" (its own time) or "wall" (the real-time backstop).
+    expired: str = ""
+    now: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.budget_s = min(self.budget_s, self.cap_s)
+        self.started = self.now()
+        self._delay_at_start = self.clock.run_delay_s()
+        self._waited = 0.0
+
+    @property
+    def wall_s(self) -> float:
+        return max(self.cap_s, WALL_FACTOR * self.budget_s)
+
+    def remaining(self) -> float:
+        """Seconds to wait before asking again; 0 once the request has run out of time."""
+        now = self.now()
+        wall_left = self.started + self.wall_s - now
+        if wall_left <= 0:
+            self.expired = "wall"
+            return 0.0
+        left = self.budget_s - (now - self.started - self._waited)
+        if left > 0:
+            return min(left, wall_left)
+        self._waited = self.clock.run_delay_s() - self._delay_at_start
+        left = self.budget_s - (self.now() - self.started - self._waited)
+        if left <= 0 and self._raise_budget():
+            return self.remaining()
+        if left <= 0:
+            self.expired = "budget"
+            return 0.0
+        return min(max(left, _MIN_WAIT_S), wall_left)
+
+    def _raise_budget(self) -> bool:
+        if self.reference_s is None:
+            return False
+        ask, self.reference_s = self.reference_s, None
+        self.reference = ask()
+        if self.reference is None:
+            return False
+        raised = min(self.cap_s, nice_ceiling(REFERENCE_FACTOR * self.reference))
+        if raised <= self.budget_s:
+            return False
+        self.budget_s, self.raised = raised, True
+        return True
+
+
+def describe_timeout(timer: CallTimer, *, repeated: bool) -> str:
+    """What a student reads: how long the call had, and why that long."""
+    budget = f"{timer.budget_s:g} s"
+    if timer.expired == "wall":
+        return (
+            f"timed out: no answer after {timer.wall_s:g} s of real time "
+            f"(it had {budget} of its own time; the machine was too busy to give it more)"
+        )
+    if repeated:
+        return f"timed out again, after {budget}: once a function has timed out, its later calls get {budget}"
+    head = f"timed out after {budget}"
+    if timer.budget_s >= timer.cap_s:
+        head += ", the assignment's limit per call"
+    elif timer.raised:
+        head += f", {REFERENCE_FACTOR} times what the reference solution takes"
+    why = "an endless loop, or far too slow?"
+    if timer.reference is not None:
+        why += f" The reference solution answers in {describe_seconds(timer.reference)}."
+    return f"{head} ({why})"
+
+
+def describe_seconds(seconds: float) -> str:
+    """A duration as a student reads it, coarse enough to be the same on every run."""
+    if seconds < 1e-3:
+        return "under a millisecond"
+    if seconds < 1:
+        return f"about {float(f'{seconds * 1000:.1g}'):g} ms"
+    return f"about {float(f'{seconds:.1g}'):g} s"

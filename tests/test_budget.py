@@ -1,0 +1,273 @@
+"""Per-call time budgets: the own-time clock, the policy, and what a student reads, end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import write_assignment
+
+from grader.assignment import Assignment, load_assignment
+from grader.grading import Grader
+from grader.models import CheckResult, Outcome
+from grader.sandbox.budget import CallTimer, OwnClock, describe_seconds, describe_timeout, nice_ceiling
+from grader.submission import build_submission
+
+# -- the policy, on a clock the test drives ------------------------------------------
+
+
+class FakeClock(OwnClock):
+    """A worker whose run delay the test sets."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+
+    def run_delay_s(self) -> float:
+        return self.delay
+
+    def close(self) -> None:
+        pass
+
+
+class Now:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def timer(
+    budget_s: float = 1.0, cap_s: float = 5.0, reference: float | None = None
+) -> tuple[CallTimer, FakeClock, Now]:
+    clock, now = FakeClock(), Now()
+    asked: list[int] = []
+
+    def reference_s() -> float | None:
+        asked.append(1)
+        assert len(asked) == 1, "the reference is timed at most once per call"
+        return reference
+
+    return CallTimer(clock, budget_s=budget_s, cap_s=cap_s, reference_s=reference_s, now=now), clock, now
+
+
+def test_waiting_for_a_cpu_does_not_spend_the_budget() -> None:
+    call, clock, now = timer()
+    now.t += 2.5
+    clock.delay = 2.0  # 2.5 s of real time, 2 s of it waiting for a CPU: 0.5 s of its own
+    assert call.remaining() == pytest.approx(0.5)
+    assert not call.expired
+
+
+def test_computing_or_sleeping_spends_it() -> None:
+    call, clock, now = timer()
+    now.t += 0.6
+    clock.delay = 0.1
+    assert call.remaining() > 0
+    now.t += 0.6  # 1.2 s of real time, 1.1 s of its own
+    assert call.remaining() == 0.0
+    assert call.expired == "budget"
+    assert call.budget_s == 1.0 and not call.raised
+    assert call.reference is None  # no reference function: nothing to measure
+
+
+def test_a_slow_reference_raises_the_budget_to_a_round_multiple() -> None:
+    call, _, now = timer(reference=0.15)
+    now.t += 1.0
+    assert call.remaining() == pytest.approx(1.0)  # now 2 s: 10 x 0.15 s, rounded up to 1, 2 or 5
+    assert call.raised and call.budget_s == 2.0
+    now.t += 1.0
+    assert call.remaining() == 0.0 and call.expired == "budget"
+
+
+def test_the_teachers_timeout_caps_every_budget() -> None:
+    call, _, now = timer(reference=30.0)
+    now.t += 1.0
+    call.remaining()
+    assert call.budget_s == 5.0
+    small, _, _ = timer(budget_s=1.0, cap_s=0.5)
+    assert small.budget_s == 0.5
+
+
+def test_a_fast_reference_leaves_the_floor() -> None:
+    call, _, now = timer(reference=3e-6)
+    now.t += 1.0
+    assert call.remaining() == 0.0
+    assert call.budget_s == 1.0 and not call.raised and call.reference == 3e-6
+
+
+def test_real_time_has_a_backstop_however_busy_the_machine() -> None:
+    call, clock, now = timer(budget_s=1.0, cap_s=5.0)
+    now.t += 10.0
+    clock.delay = 9.5  # only 0.5 s of its own, but 10 s of real time: max(timeout_s, 10 x budget)
+    assert call.remaining() == 0.0
+    assert call.expired == "wall"
+    assert "10 s of real time" in describe_timeout(call, repeated=False)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rounded"), [(0.3, 0.5), (1.0, 1.0), (1.01, 2.0), (1.5, 2.0), (2.5, 5.0), (6.0, 10.0), (0.0012, 0.002)]
+)
+def test_nice_ceiling(seconds: float, rounded: float) -> None:
+    assert nice_ceiling(seconds) == rounded
+
+
+def test_durations_are_coarse_enough_to_read_the_same_every_run() -> None:
+    assert describe_seconds(3e-6) == describe_seconds(9e-4) == "under a millisecond"
+    assert describe_seconds(0.03) == "about 30 ms"
+    assert describe_seconds(2.2) == "about 2 s"
+
+
+def test_messages_say_what_happened() -> None:
+    first, _, now = timer(reference=3e-6)
+    now.t += 1.0
+    first.remaining()
+    text = describe_timeout(first, repeated=False)
+    assert text.startswith("timed out after 1 s (an endless loop, or far too slow?")
+    assert "The reference solution answers in under a millisecond." in text
+    slow, _, now = timer(reference=0.15)
+    now.t += 3.0
+    slow.remaining()
+    assert describe_timeout(slow, repeated=False).startswith(
+        "timed out after 2 s, 10 times what the reference solution takes"
+    )
+    capped, _, now = timer(budget_s=1.0, cap_s=0.5)
+    now.t += 1.0
+    capped.remaining()
+    assert "after 0.5 s, the assignment's limit per call" in describe_timeout(capped, repeated=False)
+    again, _, now = timer(budget_s=0.1)
+    now.t += 0.2
+    again.remaining()
+    assert describe_timeout(again, repeated=True).startswith("timed out again, after 0.1 s")
+
+
+def test_own_clock_reads_the_kernels_run_delay() -> None:
+    clock = OwnClock(os.getpid())
+    try:
+        if not clock.active:
+            pytest.skip("this kernel keeps no scheduler run delays (own time is real time here)")
+        assert clock.run_delay_s() >= 0.0
+    finally:
+        clock.close()
+    gone = OwnClock(2**22 + 12345)  # above pid_max's default: no such process
+    assert not gone.active and gone.run_delay_s() == 0.0
+
+
+# -- end to end, in the sandbox --------------------------------------------------------
+
+SHOUT = "\n\ndef shout(text):\n    return text.upper() + '!'\n"
+#: 0.4 s asleep per call.
+SLEEPING = "import time\n    time.sleep(0.4)\n    return x + x"
+#: 0.3 s of CPU per call in a Python loop (counted in CPU time, so it is 0.3 s on any machine and load).
+CPU_BOUND = """import time
+    end, n = time.thread_time() + 0.3, 0
+    while time.thread_time() < end:
+        for i in range(1000):
+            n += i * i
+    return x + x"""
+
+
+def grade(grader: Grader, assignment: Assignment, double_body: str, name: str = "student") -> dict[str, CheckResult]:
+    source = f"def double(x):\n    {double_body}{SHOUT}".encode()
+    report = grader.grade(build_submission({"ex_tiny.py": source}, assignment, name=name))
+    return {c.name: c for c in report.checks}
+
+
+@pytest.fixture
+def burners() -> Iterator[None]:
+    """Two CPU burners on this 2-core machine for as long as the test runs: a busy machine."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body", ["while True:\n        pass", "import time\n    time.sleep(3600)"])
+def test_a_hang_gets_one_budget_then_short_ones(tiny: Assignment, tiny_grader: Grader, body: str) -> None:
+    result = grade(tiny_grader, tiny, body)
+    first, later = result["double_values"], result["double_int"]
+    assert first.outcome is later.outcome is Outcome.TIMEOUT
+    assert first.message.startswith("double timed out after 1 s (an endless loop, or far too slow?")
+    assert "The reference solution answers in under a millisecond." in first.message
+    assert later.message.startswith("double timed out again, after 0.1 s")
+    assert result["shout"].outcome is result["shout_hidden"].outcome is Outcome.PASSED
+
+
+@pytest.mark.slow
+def test_a_function_that_hangs_on_some_inputs_keeps_the_others(tiny: Assignment, tiny_grader: Grader) -> None:
+    # Floats loop forever; integers come back at once, within the short budget after the timeout.
+    result = grade(tiny_grader, tiny, "while x.is_floating_point():\n        pass\n    return x + x")
+    assert result["double_values"].outcome is Outcome.TIMEOUT
+    assert result["double_int"].outcome is Outcome.PASSED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "two-burners"])
+@pytest.mark.parametrize(
+    "body", ["import time\n    time.sleep(0.4)\n    return x + x", CPU_BOUND], ids=["sleep", "cpu"]
+)
+def test_slow_but_correct_code_passes_idle_and_busy(
+    tiny: Assignment, tiny_grader: Grader, request: pytest.FixtureRequest, body: str, busy: bool
+) -> None:
+    if busy:
+        request.getfixturevalue("burners")
+    result = grade(tiny_grader, tiny, body)
+    assert [(c.name, c.message) for c in result.values() if c.outcome is not Outcome.PASSED] == []
+
+
+@pytest.mark.slow
+def test_a_hang_reads_the_same_on_every_run_and_load(
+    tiny: Assignment, tiny_grader: Grader, request: pytest.FixtureRequest
+) -> None:
+    idle = grade(tiny_grader, tiny, "while True:\n        pass")
+    request.getfixturevalue("burners")
+    busy = grade(tiny_grader, tiny, "while True:\n        pass")
+    assert {n: (c.outcome, c.message) for n, c in idle.items()} == {n: (c.outcome, c.message) for n, c in busy.items()}
+
+
+@pytest.mark.slow
+def test_the_teachers_timeout_is_the_upper_bound(tiny: Assignment, tiny_grader: Grader, tmp_path: Path) -> None:
+    slow = "import time\n    time.sleep(0.8)\n    return x + x"
+    assert grade(tiny_grader, tiny, slow)["double_values"].outcome is Outcome.PASSED  # 0.8 s < the 1 s floor
+    strict = load_assignment(write_assignment(tmp_path / "strict", timeout_s=0.5))
+    with Grader(strict) as grader:
+        result = grade(grader, strict, slow)
+    assert result["double_values"].outcome is Outcome.TIMEOUT
+    assert "timed out after 0.5 s, the assignment's limit per call" in result["double_values"].message
+
+
+SLOW_REFERENCE = """
+import time
+
+
+def double(x):
+    end = time.thread_time() + 0.15  # 0.15 s of CPU: an exercise whose answer takes time to compute
+    while time.thread_time() < end:
+        pass
+    return 2 * x
+
+
+def shout(text):
+    return text.upper() + "!"
+"""
+
+
+@pytest.mark.slow
+def test_a_slow_exercise_gets_ten_times_its_references_time(tmp_path: Path) -> None:
+    root = write_assignment(tmp_path / "slow", timeout_s=5.0)
+    (root / "solutions" / "ex_tiny.py").write_text(SLOW_REFERENCE)
+    slow = load_assignment(root)
+    with Grader(slow) as grader:
+        patient = grade(grader, slow, "import time\n    time.sleep(1.3)\n    return x + x", name="patient")
+        hung = grade(grader, slow, "while True:\n        pass", name="hung")
+    assert patient["double_values"].outcome is Outcome.PASSED  # 1.3 s > the 1 s floor, < 2 s = 10 x 0.15 s
+    assert hung["double_values"].outcome is Outcome.TIMEOUT
+    assert hung["double_values"].message.startswith("double timed out after 2 s, 10 times what the reference")
