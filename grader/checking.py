@@ -96,7 +96,7 @@ class StudentRaised(StudentCodeError):
 
 
 class StudentTimeout(StudentCodeError):
-    """The call ran past its wall-clock limit; the worker was killed."""
+    """The call ran past its time budget; the worker was killed."""
 
     outcome = Outcome.TIMEOUT
 

@@ -70,7 +70,7 @@ timeout_option = click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
     default=None,
-    help="Wall-clock limit per call, in seconds (default: the assignment's, 5).",
+    help="Upper bound of every call's time budget, in seconds (default: the assignment's, 5).",
 )
 memory_option = click.option(
     "--memory",

@@ -23,7 +23,7 @@ class Outcome(enum.StrEnum):
     PASSED = "passed"
     FAILED = "failed"  # the student's value was wrong
     ERROR = "error"  # the student's code raised or crashed
-    TIMEOUT = "timeout"  # the student's code ran past its wall-clock limit
+    TIMEOUT = "timeout"  # the student's code ran past its time budget
     NOT_ATTEMPTED = "not_attempted"  # stub's NotImplementedError, or function missing
 
     @property

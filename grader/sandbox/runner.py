@@ -44,7 +44,7 @@ WORKER_READY_TIMEOUT_S = 30.0
 
 
 class WorkerTimeout(Exception):
-    """The worker did not answer within its wall-clock limit."""
+    """The worker did not answer within its time limit (see budget.py)."""
 
 
 class WorkerDied(Exception):
