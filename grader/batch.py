@@ -32,7 +32,7 @@ from grader.output import write_atomic
 from grader.roster import Roster, open_roster, read_submission
 from grader.sandbox.client import Zygote, allowed_cpus
 from grader.sandbox.limits import Limits
-from grader.sandbox.scratch import remove_tree
+from grader.sandbox.scratch import make_root, remove_tree
 from grader.similarity import find_similar
 from grader.submission import Submission
 
@@ -212,7 +212,7 @@ def _attempt(
         return
     # Every worker folder of this round lives here; removed below even if a
     # grading process was killed (Ctrl-C) before it could remove its own.
-    scratch = Path(tempfile.mkdtemp(prefix="grader-batch-"))
+    scratch = make_root("grader-batch-")
     engines: dict[Connection, int] = {}
     try:
         for index in range(min(workers, len(pending))):

@@ -9,7 +9,6 @@ and CI all go through ``Grader.run``.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from grader.plugin import GraderPlugin, Job, run_session
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.runner import SubmissionRunner
+from grader.sandbox.scratch import make_root
 from grader.submission import Submission
 
 
@@ -48,7 +48,7 @@ class Grader:
         # Where workers' folders go. A batch passes its own, which it removes
         # itself even when a grading process is killed before it can clean up.
         self._owns_scratch = scratch is None
-        self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-")) if scratch is None else scratch
+        self._scratch = make_root("grader-scratch-") if scratch is None else scratch
 
     def close(self) -> None:
         self.zygote.close()

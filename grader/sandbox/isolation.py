@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
+from grader.sandbox import policy
+
 __all__ = ["LayerStatus", "apply_landlock", "apply_seccomp", "landlock_abi", "probe"]
 
 
@@ -277,66 +279,11 @@ def _thread_count() -> int:
 # -- seccomp ----------------------------------------------------------------------
 
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 _X32_SYSCALL_BIT = 0x40000000
 
-#: Denied with EPERM. The worker already holds its one socket; it needs no
-#: other, no new process and no program, and none of the administrative calls
-#: a root process could otherwise use to reach outside (mounts, namespaces,
-#: modules, raw I/O ports, fanotify on the grader's files, file handles that
-#: bypass paths, realtime scheduling that starves the grader).
-_DENY_NAMES = (
-    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "fork", "vfork", "execve",
-    "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp",
-    "pidfd_getfd", "pidfd_send_signal", "tkill", "mount", "umount2", "unshare", "setns", "pivot_root",
-    "chroot", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-    "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "personality", "io_uring_setup",
-    "userfaultfd", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
-    "kexec_load", "kexec_file_load", "mknod", "mknodat", "open_by_handle_at", "fanotify_init", "iopl",
-    "ioperm", "syslog", "acct", "sched_setparam", "sched_setscheduler", "sched_setattr",
-)  # fmt: skip
-
-_SYSCALLS: dict[str, dict[str, int]] = {
-    "x86_64": {
-        "socket": 41, "socketpair": 53, "connect": 42, "bind": 49, "listen": 50, "accept": 43,
-        "accept4": 288, "fork": 57, "vfork": 58, "clone": 56, "clone3": 435, "execve": 59,
-        "execveat": 322, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
-        "process_madvise": 440, "kcmp": 312, "pidfd_getfd": 438, "pidfd_send_signal": 424,
-        "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
-        "mount": 165, "umount2": 166, "unshare": 272, "setns": 308, "pivot_root": 155, "chroot": 161,
-        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-        "fspick": 433, "mount_setattr": 442, "bpf": 321, "perf_event_open": 298, "keyctl": 250,
-        "add_key": 248, "request_key": 249, "personality": 135, "io_uring_setup": 425,
-        "userfaultfd": 323, "init_module": 175, "finit_module": 313, "delete_module": 176,
-        "reboot": 169, "swapon": 167, "swapoff": 168, "kexec_load": 246, "kexec_file_load": 320,
-        "mknod": 133, "mknodat": 259, "open_by_handle_at": 304, "fanotify_init": 300, "iopl": 172,
-        "ioperm": 173, "syslog": 103, "acct": 163, "sched_setparam": 142, "sched_setscheduler": 144,
-        "sched_setattr": 314, "seccomp": 317,
-    },
-    # asm-generic numbering; aarch64 has no fork, vfork, mknod, iopl or ioperm.
-    "aarch64": {
-        "socket": 198, "socketpair": 199, "connect": 203, "bind": 200, "listen": 201, "accept": 202,
-        "accept4": 242, "clone": 220, "clone3": 435, "execve": 221, "execveat": 281, "ptrace": 117,
-        "process_vm_readv": 270, "process_vm_writev": 271, "process_madvise": 440, "kcmp": 272,
-        "pidfd_getfd": 438, "pidfd_send_signal": 424, "kill": 129, "tkill": 130, "tgkill": 131,
-        "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "mount": 40, "umount2": 39, "unshare": 97,
-        "setns": 268, "pivot_root": 41, "chroot": 51, "open_tree": 428, "move_mount": 429,
-        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
-        "bpf": 280, "perf_event_open": 241, "keyctl": 219, "add_key": 217, "request_key": 218,
-        "personality": 92, "io_uring_setup": 425, "userfaultfd": 282, "init_module": 105,
-        "finit_module": 273, "delete_module": 106, "reboot": 142, "swapon": 224, "swapoff": 225,
-        "kexec_load": 104, "kexec_file_load": 294, "mknodat": 33, "open_by_handle_at": 265,
-        "fanotify_init": 262, "syslog": 116, "acct": 89, "sched_setparam": 118,
-        "sched_setscheduler": 119, "sched_setattr": 274, "seccomp": 277,
-    },
-}  # fmt: skip
-
-#: Signal calls whose first argument names the target process.
-_SIGNAL_NAMES = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
-
-_CLONE_THREAD = 0x00010000
-_CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
-
 _BPF_LD_W_ABS = 0x20
+_BPF_ALU_AND_K = 0x54
 _BPF_JEQ_K = 0x15
 _BPF_JGE_K = 0x35
 _BPF_JSET_K = 0x45
@@ -349,7 +296,10 @@ _SECCOMP_FILTER_FLAG_TSYNC = 1
 _SECCOMP_MODE_FILTER = 2
 _OFFSET_NR = 0
 _OFFSET_ARCH = 4
-_OFFSET_ARG0 = 16  # low 32 bits of args[0] on a little-endian machine
+_OFFSET_ARGS = 16  # args[i] at 16 + 8 i; its low 32 bits first on a little-endian machine
+
+_DENY = _SECCOMP_RET_ERRNO | errno.EPERM
+_ALLOW = _SECCOMP_RET_ALLOW
 
 
 class _SockFilter(ctypes.Structure):
@@ -360,71 +310,88 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-_Jump: TypeAlias = int | str  # a relative offset, or a label resolved by _assemble
+_Instruction: TypeAlias = tuple[int, int, int, int]
+_Jump: TypeAlias = int | str  # a relative offset, or "pass"/"deny" resolved inside one rule's block
 
 
-def _seccomp_program(arch: str, *, pid: int, group_leader: bool) -> list[tuple[int, int, int, int]]:
-    """The classic BPF filter as (code, jt, jf, k) instructions.
+def allowed_calls(arch: str) -> list[policy.Rule]:
+    """The rules of ``policy.RULES`` that exist on ``arch`` (aarch64 has no legacy calls), allowed or not."""
+    table = policy.SYSCALLS[arch]
+    return [rule for rule in policy.RULES if rule.name in table]
 
-    clone is allowed only for threads (CLONE_THREAD, no namespace flags);
-    clone3 answers ENOSYS because its flags sit in memory a filter cannot read,
-    which makes glibc fall back to clone. Signals may target only this
-    process (or its own group when it leads one): kill(-1) from a root worker
-    would otherwise end every process on the machine where Landlock cannot
-    scope signals.
+
+def _seccomp_program(arch: str, *, pid: int, group_leader: bool) -> list[_Instruction]:
+    """The classic BPF filter: the policy's allowlist, default EPERM, the wrong arch killed.
+
+    Each rule is a compare and a return (or a short block of argument tests
+    ending in its own returns), so no jump is longer than one rule: BPF's
+    conditional jumps are 8-bit and forward only.
     """
-    table = _SYSCALLS[arch]
-    code: list[tuple[int, _Jump, _Jump, int]] = [
+    table = policy.SYSCALLS[arch]
+    code: list[_Instruction] = [
         (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH),
-        (_BPF_JEQ_K, 0, "kill", _AUDIT_ARCH[arch]),
+        (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[arch]),
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS),
         (_BPF_LD_W_ABS, 0, 0, _OFFSET_NR),
     ]
-    if arch == "x86_64":
-        code.append((_BPF_JGE_K, "deny", 0, _X32_SYSCALL_BIT))
-    code += [(_BPF_JEQ_K, "deny", 0, table[name]) for name in _DENY_NAMES if name in table]
-    code.append((_BPF_JEQ_K, "clone", 0, table["clone"]))
-    code.append((_BPF_JEQ_K, "enosys", 0, table["clone3"]))
-    code += [(_BPF_JEQ_K, "signal", 0, table[name]) for name in _SIGNAL_NAMES]
-    code.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
-    labels: dict[str, int] = {}
-
-    def label(name: str) -> None:
-        labels[name] = len(code)
-
-    # BPF jumps only forward, so the shared returns come last.
-    label("clone")
-    code.append((_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0))
-    code.append((_BPF_JSET_K, "deny", 0, _CLONE_NAMESPACES))
-    code.append((_BPF_JSET_K, "allow", "deny", _CLONE_THREAD))
-    label("signal")
-    code.append((_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0))
-    targets = [pid] + ([0, -pid & 0xFFFFFFFF] if group_leader else [])
-    code += [(_BPF_JEQ_K, "allow", 0, target) for target in targets]
-    label("deny")
-    code.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.EPERM))
-    label("allow")
-    code.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
-    label("enosys")
-    code.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOSYS))
-    label("kill")
-    code.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS))
-    return _assemble(code, labels)
+    if arch == "x86_64":  # the x32 ABI reuses the numbers with this bit set
+        code += [(_BPF_JGE_K, 0, 1, _X32_SYSCALL_BIT), (_BPF_RET_K, 0, 0, _DENY)]
+    for rule in allowed_calls(arch):
+        if rule.errno is not None:
+            block = [(_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | getattr(errno, rule.errno))]
+        elif not rule.args:
+            block = [(_BPF_RET_K, 0, 0, _ALLOW)]
+        else:
+            block = _argument_block(rule.args, pid=pid, group_leader=group_leader)
+        code.append((_BPF_JEQ_K, 0, len(block), table[rule.name]))
+        code += block
+    code.append((_BPF_RET_K, 0, 0, _DENY))
+    return code
 
 
-def _assemble(code: list[tuple[int, _Jump, _Jump, int]], labels: dict[str, int]) -> list[tuple[int, int, int, int]]:
+def _argument_block(args: tuple[policy.Arg, ...], *, pid: int, group_leader: bool) -> list[_Instruction]:
+    """Tests of one rule's arguments, then ALLOW; any failed test jumps to the block's own DENY."""
+    symbolic: list[tuple[int, _Jump, _Jump, int]] = []
+    for arg in args:
+        load = (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARGS + 8 * arg.index)
+        if arg.none_of:
+            symbolic += [load, (_BPF_JSET_K, "deny", 0, arg.none_of)]
+        if arg.all_of:
+            symbolic += [load, (_BPF_ALU_AND_K, 0, 0, arg.all_of), (_BPF_JEQ_K, 0, "deny", arg.all_of)]
+        values = _resolve(arg.any_of, pid=pid, group_leader=group_leader)
+        if arg.any_of:
+            symbolic.append(load)
+            if not values:  # nothing can match (a placeholder that does not apply)
+                symbolic.append((_BPF_JEQ_K, "deny", "deny", 0))
+            for i, value in enumerate(values):
+                last = i == len(values) - 1
+                # A match skips the remaining compares of this test; the last miss is a denial.
+                symbolic.append((_BPF_JEQ_K, len(values) - 1 - i, "deny" if last else 0, value))
+    symbolic += [(_BPF_RET_K, 0, 0, _ALLOW), (_BPF_RET_K, 0, 0, _DENY)]
+    deny = len(symbolic) - 1
+
     def offset(here: int, jump: _Jump) -> int:
-        if isinstance(jump, int):
-            return jump
-        distance = labels[jump] - here - 1
-        if not 0 <= distance <= 255:  # conditional BPF jumps are 8-bit and forward only
-            raise ValueError(f"BPF jump to {jump} out of range")
-        return distance
+        return deny - here - 1 if jump == "deny" else int(jump)
 
-    return [(op, offset(i, jt), offset(i, jf), k) for i, (op, jt, jf, k) in enumerate(code)]
+    return [(op, offset(i, jt), offset(i, jf), k) for i, (op, jt, jf, k) in enumerate(symbolic)]
+
+
+def _resolve(values: tuple[policy.Value, ...], *, pid: int, group_leader: bool) -> list[int]:
+    resolved: list[int] = []
+    for value in values:
+        if value == policy.SELF:
+            resolved.append(pid)
+        elif value in (policy.SELF_GROUP, policy.ZERO):
+            if group_leader:
+                resolved.append(-pid & 0xFFFFFFFF if value == policy.SELF_GROUP else 0)
+        else:
+            assert isinstance(value, int)
+            resolved.append(value & 0xFFFFFFFF)
+    return resolved
 
 
 def apply_seccomp() -> LayerStatus:
-    """Install the syscall filter on this process (all its threads); EPERM for what is denied."""
+    """Install the allowlist on this process (all its threads); EPERM for every other call."""
     try:
         return _apply_seccomp()
     except Exception as exc:  # noqa: BLE001 - a layer that cannot be applied is reported, never raised
@@ -445,7 +412,7 @@ def _apply_seccomp() -> LayerStatus:
         return LayerStatus("seccomp", False, f"could not set no_new_privs: {_errno_text(code)}")
     # seccomp(2) with TSYNC also covers threads that already exist; prctl is the pre-3.17 fallback.
     result, code = _syscall(
-        _SYSCALLS[arch]["seccomp"], _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC, ctypes.addressof(prog)
+        _SYS_SECCOMP[arch], _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC, ctypes.addressof(prog)
     )
     if result != 0:
         ctypes.set_errno(0)
@@ -456,12 +423,16 @@ def _apply_seccomp() -> LayerStatus:
             if code == errno.EINVAL:
                 return LayerStatus("seccomp", False, "kernel lacks seccomp filters (EINVAL)")
             return LayerStatus("seccomp", False, f"could not install the filter: {_errno_text(code)}")
-    return LayerStatus(
-        "seccomp",
-        True,
-        f"{len(program)}-instruction filter: no sockets, no new processes (fork, non-thread clone, exec), "
-        "no ptrace or cross-process memory access, no signals to other processes, no mounts, namespaces, "
-        "modules, BPF or keyrings (EPERM)",
+    return LayerStatus("seccomp", True, describe_seccomp(arch, len(program)))
+
+
+def describe_seccomp(arch: str, instructions: int) -> str:
+    """The seccomp layer in words: how many calls are allowed, and what that leaves out."""
+    allowed = [rule for rule in allowed_calls(arch) if rule.errno is None]
+    return (
+        f"allowlist of {len(allowed)} calls ({instructions}-instruction filter, {arch}), everything else EPERM: "
+        "no sockets, no new processes or programs, no file metadata changes (chmod, chown, utime, xattrs), "
+        "no host name or clock, signals, priority, limits and CPUs of itself only"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,3 +22,14 @@ def remove_tree(path: Path) -> None:
             pass
 
     shutil.rmtree(path, onerror=make_writable)
+
+
+def make_root(prefix: str) -> Path:
+    """A new folder for workers' scratch folders: traversable, not listable, by the workers' own uid.
+
+    Workers of a root grader run as another uid (``privilege``): they must
+    reach their own folder inside, and must not list it to find a classmate's.
+    """
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o711)
+    return root

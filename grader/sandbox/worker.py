@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from grader import codec
-from grader.sandbox import isolation
+from grader.sandbox import isolation, privilege
 from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
@@ -56,18 +56,23 @@ def run(
     limits: Limits,
     read_paths: list[str],
     cpus: Sequence[int] = (),
+    identity: privilege.Plan | None = None,
 ) -> None:
     """Entry point in the forked child; never returns (always ``os._exit``).
 
     ``cpus``: the CPUs of the grading process that asked for this worker (see ``client.allowed_cpus``).
+    ``identity``: how to drop privilege, decided once by the zygote (``privilege.plan``).
     """
     code = 0
     try:
         if cpus:
             with contextlib.suppress(OSError, ValueError):
                 os.sched_setaffinity(0, cpus)
+        parent = os.getppid()
         output_fd = _prepare(sock, scratch=scratch, limits=limits)
-        layers = _lock_down(scratch=scratch, read_paths=read_paths)
+        layers = _lock_down(
+            scratch=scratch, read_paths=read_paths, identity=identity or privilege.Plan(None), parent=parent
+        )
         _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
     except BaseException:  # the worker must never fall back into the zygote's loop
         code = WORKER_BROKEN_EXIT
@@ -111,8 +116,18 @@ def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
     return out
 
 
-def _lock_down(*, scratch: Path, read_paths: list[str]) -> list[str]:
+def _lock_down(*, scratch: Path, read_paths: list[str], identity: privilege.Plan, parent: int) -> list[str]:
     layers = ["rlimits", "scratch-dir", "clean-env", "new-session"]
+    privilege.close_original_namespace()
+    dropped, _ = privilege.drop(identity, owned=[scratch, scratch / SOURCE_DIR, scratch / OUTPUT_FILE])
+    if dropped is None:
+        raise RuntimeError("could not drop privileges")  # never run student code with them
+    layers.append(dropped)
+    # A change of credentials clears the parent-death signal: set it again, and leave if the zygote
+    # died in between (the kernel would then never send it).
+    isolation.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent:
+        raise RuntimeError("the zygote died")
     landlock = isolation.apply_landlock(
         read_paths=[Path(p) for p in read_paths],
         write_paths=[scratch],
@@ -123,7 +138,7 @@ def _lock_down(*, scratch: Path, read_paths: list[str]) -> list[str]:
         layers.append("landlock")
     seccomp = isolation.apply_seccomp()
     if seccomp.active:
-        layers.append("seccomp")
+        layers.append("seccomp-allowlist")
     return layers
 
 

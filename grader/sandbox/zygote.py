@@ -36,7 +36,7 @@ import torch.nn.functional  # noqa: E402
 import torch.optim  # noqa: E402
 import torch.utils._device  # noqa: E402  (the codec's meta-device rebuild of a module)
 
-from grader.sandbox import isolation, worker  # noqa: E402
+from grader.sandbox import isolation, privilege, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
 from grader.sandbox.protocol import WORKER_BROKEN_EXIT  # noqa: E402
 
@@ -86,6 +86,7 @@ def serve(controls: list[socket.socket]) -> None:
     a control channel of its own, for its workers.
     """
     read_paths = readable_paths()
+    identity = privilege.plan(read_paths)
     gc.collect()
     gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
     hello = (json.dumps(_hello()) + "\n").encode()
@@ -111,7 +112,7 @@ def serve(controls: list[socket.socket]) -> None:
                     engine_control.sendall(hello)
                     live.append(engine_control)
             else:
-                answer = _handle(request, fds, live, read_paths)
+                answer = _handle(request, fds, live, read_paths, identity)
             control.sendall(json.dumps(answer).encode() + b"\n")
 
 
@@ -133,6 +134,7 @@ def _fork_engine(fds: list[int], controls: list[socket.socket]) -> tuple[dict[st
             for control in controls:
                 control.close()
             ours.close()
+            privilege.leave_private_view()  # the checks read the assignment wherever it lives
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             isolation.set_process_name("grader-engine")
             from grader import engine  # here: the checks' machinery never enters the zygote
@@ -147,7 +149,11 @@ def _fork_engine(fds: list[int], controls: list[socket.socket]) -> tuple[dict[st
 
 
 def _handle(
-    request: dict[str, Any], fds: list[int], controls: list[socket.socket], read_paths: list[str]
+    request: dict[str, Any],
+    fds: list[int],
+    controls: list[socket.socket],
+    read_paths: list[str],
+    identity: privilege.Plan,
 ) -> dict[str, Any]:
     op = request.get("op")
     if op == "fork":
@@ -166,6 +172,7 @@ def _handle(
                 limits=Limits.from_dict(request["limits"]),
                 read_paths=read_paths,
                 cpus=[int(cpu) for cpu in request.get("cpus", ())],
+                identity=identity,
             )
             os._exit(WORKER_BROKEN_EXIT)  # worker.run never returns; belt and braces
         os.close(fds[0])
