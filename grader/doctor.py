@@ -13,7 +13,9 @@ _MEANING = {
     "its scratch folder",
     "landlock-network": "stops student code opening TCP connections (exfiltration, downloads)",
     "landlock-scoping": "stops student code signalling the grader or other processes",
-    "seccomp": "stops student code starting processes (fork bombs, shells), opening sockets or tracing others",
+    "identity": "runs student code as an unprivileged uid with no capabilities, even when the grader is root",
+    "seccomp": "allows only the system calls a worker needs: no processes, sockets, tracing, file metadata "
+    "changes, host name or clock, and no touching other processes",
 }
 
 
@@ -48,7 +50,8 @@ def _risk(name: str) -> str:
         "its scratch folder",
         "landlock-network": "reach the network over TCP",
         "landlock-scoping": "send signals to other processes of the same user",
-        "seccomp": "start processes, open sockets and trace other processes",
+        "identity": "use root's privileges: change the host name, any file's owner and mode, other processes' priority",
+        "seccomp": "start processes, open sockets, trace other processes and change file metadata",
         "rlimits": "exhaust memory or disk",
     }.get(name, f"bypass {name}")
 

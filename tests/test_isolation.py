@@ -7,9 +7,11 @@ always leaves by ``os._exit``.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -23,7 +25,11 @@ from pathlib import Path
 import pytest
 import torch  # imported before the fork, as in the zygote
 
-from grader.sandbox import isolation
+from grader.sandbox import isolation, policy, privilege
+from grader.sandbox.client import Zygote
+from grader.sandbox.limits import Limits
+from grader.sandbox.runner import Worker
+from grader.sandbox.scratch import make_root, remove_tree
 
 OK = "ok"
 Outcome = dict[str, str]
@@ -111,7 +117,7 @@ def _lock(scratch: Path) -> None:
 
 
 def test_probe_names_every_layer() -> None:
-    assert list(_STATUSES) == ["rlimits", "landlock", "landlock-network", "landlock-scoping", "seccomp"]
+    assert list(_STATUSES) == ["rlimits", "landlock", "landlock-network", "landlock-scoping", "identity", "seccomp"]
     assert _STATUSES["rlimits"].active
     assert all(status.detail for status in _STATUSES.values())
 
@@ -253,3 +259,331 @@ def test_both_layers_keep_open_descriptors(tree: dict[str, Path]) -> None:
     finally:
         here.close()
         there.close()
+
+
+# -- no privilege: the allowlist and the worker identity ------------------------------------
+
+ROOT = os.geteuid() == 0
+#: A uid and gid for tests that play "an ordinary user" or the worker identity; owns nothing here.
+TEST_ID = privilege.Identity(privilege.DEFAULT_UID + 7, privilege.DEFAULT_GID + 7)
+
+
+def _metadata(path: Path) -> dict[str, object]:
+    """Everything about a file a metadata attack could change; ctime moves even for a no-op success."""
+    info = os.stat(path)
+    xattrs = {name: os.getxattr(path, name) for name in os.listxattr(path)}
+    return {
+        "mode": oct(info.st_mode),
+        "owner": (info.st_uid, info.st_gid),
+        "times": (info.st_atime_ns, info.st_mtime_ns, info.st_ctime_ns),
+        "xattrs": xattrs,
+    }
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file outside any scratch folder: setuid bit set (not executable), an extended attribute."""
+    folder = tmp_path / "outside"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    path = folder / "victim.txt"
+    path.write_text("not yours\n")
+    path.chmod(0o4644)
+    os.setxattr(path, "user.grader", b"original")
+    return path
+
+
+def _metadata_attacks(target: Path) -> Outcome:
+    """Each attack sets what is already there: where it goes through, only ctime moves."""
+    info = os.stat(target)
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def settimeofday() -> (
+        None
+    ):  # NULL, NULL (the raw call: glibc's wrapper dereferences it): a no-op that needs CAP_SYS_TIME
+        number = {"x86_64": 164, "aarch64": 170}[os.uname().machine]
+        if libc.syscall(number, None, None) != 0:
+            raise OSError(ctypes.get_errno(), "settimeofday")
+
+    def setdomainname() -> None:
+        current = ctypes.create_string_buffer(256)
+        libc.getdomainname(current, 256)
+        if libc.setdomainname(current, len(current.value)) != 0:  # to itself
+            raise OSError(ctypes.get_errno(), "setdomainname")
+
+    return {
+        "sethostname": _attempt(lambda: socket.sethostname(socket.gethostname())),
+        "setdomainname": _attempt(setdomainname),
+        "settimeofday": _attempt(settimeofday),
+        "chmod": _attempt(lambda: os.chmod(target, stat_mode(info))),
+        "fchmod": _attempt(lambda: _with_fd(target, lambda fd: os.fchmod(fd, stat_mode(info)))),
+        "chown": _attempt(lambda: os.chown(target, info.st_uid, info.st_gid)),
+        "lchown": _attempt(lambda: os.lchown(target, info.st_uid, info.st_gid)),
+        "utime": _attempt(lambda: os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))),
+        "setxattr": _attempt(lambda: os.setxattr(target, "user.grader", b"original")),
+        "removexattr of none": _attempt(lambda: os.removexattr(target, "user.absent")),
+    }
+
+
+def stat_mode(info: os.stat_result) -> int:
+    return info.st_mode & 0o7777
+
+
+def _set_limit(which: int, limits: tuple[int, int]) -> None:
+    """setrlimit, its refusal as the OSError it is (Python turns EPERM into a ValueError)."""
+    try:
+        resource.setrlimit(which, limits)
+    except ValueError as exc:
+        raise OSError(errno.EPERM, str(exc)) from None
+
+
+def _with_fd(path: Path, action: Callable[[int], None]) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        action(fd)
+    finally:
+        os.close(fd)
+
+
+def _process_attacks() -> Outcome:
+    """Other processes' priority, limits and CPUs, each set to its current value; the worker's own raised."""
+    parent = os.getppid()
+    nice = os.getpriority(os.PRIO_PROCESS, 0)  # inherited: the parent's value
+    cpus = os.sched_getaffinity(0)
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    return {
+        "setpriority parent": _attempt(lambda: os.setpriority(os.PRIO_PROCESS, parent, nice)),
+        "setpriority own user": _attempt(lambda: os.setpriority(os.PRIO_USER, 0, nice)),
+        "getpriority parent": _attempt(lambda: os.getpriority(os.PRIO_PROCESS, parent)),
+        "prlimit parent": _attempt(lambda: resource.prlimit(parent, resource.RLIMIT_NOFILE, limit)),
+        "affinity parent": _attempt(lambda: os.sched_setaffinity(parent, cpus)),
+        "raise own priority": _attempt(lambda: os.setpriority(os.PRIO_PROCESS, 0, nice - 5)),
+        "raise own hard limit": _attempt(lambda: _set_limit(resource.RLIMIT_CPU, (soft, hard + 1))),
+        "own priority, same": _attempt(lambda: os.setpriority(os.PRIO_PROCESS, 0, nice)),
+        "own limit, same": _attempt(lambda: resource.prlimit(0, resource.RLIMIT_NOFILE, limit)),
+        "own CPUs, same": _attempt(lambda: os.sched_setaffinity(0, cpus)),
+    }
+
+
+_ALL_REFUSED = {
+    "sethostname": "EPERM",
+    "setdomainname": "EPERM",
+    "settimeofday": "EPERM",
+    "chmod": "EPERM",
+    "fchmod": "EPERM",
+    "chown": "EPERM",
+    "lchown": "EPERM",
+    "utime": "EPERM",
+    "setxattr": "EPERM",
+    "removexattr of none": "EPERM",
+}
+_SELF_ONLY = {
+    "setpriority parent": "EPERM",
+    "setpriority own user": "EPERM",
+    "getpriority parent": "EPERM",
+    "prlimit parent": "EPERM",
+    "affinity parent": "EPERM",
+    "own priority, same": OK,
+    "own limit, same": OK,
+    "own CPUs, same": OK,
+}
+
+
+def _lower_cpu_hard_limit() -> None:
+    """Give the child a finite CPU hard limit, as a worker has, so raising it is a real attempt."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_CPU, (3600, 3600))
+
+
+def test_the_allowlist_is_data_with_a_reason_for_each_call() -> None:
+    names = [rule.name for rule in policy.RULES]
+    assert len(names) == len(set(names))
+    assert all(rule.why for rule in policy.RULES)
+    for arch, table in policy.SYSCALLS.items():
+        assert set(table) <= set(names), arch
+        assert len(set(table.values())) == len(table), f"{arch}: two calls share a number"
+        assert isolation.allowlist_size(arch) > 100
+        program = isolation._seccomp_program(arch, pid=1234, group_leader=True)
+        assert all(0 <= jt <= 255 and 0 <= jf <= 255 for _, jt, jf, _ in program)
+    forbidden = {"chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "utimensat", "utime",
+                 "utimes", "futimesat", "setxattr", "fsetxattr", "lsetxattr", "removexattr", "sethostname",
+                 "setdomainname", "settimeofday", "clock_settime", "adjtimex", "socket", "fork", "vfork", "execve",
+                 "ptrace", "mount", "unshare", "setns", "setuid", "setresuid", "capset", "mknodat"}  # fmt: skip
+    assert not forbidden & set(names)
+
+
+def test_seccomp_refuses_privilege_attacks_and_nothing_changes(victim: Path) -> None:
+    _require("seccomp")
+    before, host = _metadata(victim), socket.gethostname()
+
+    def body() -> Outcome:
+        _lower_cpu_hard_limit()
+        os.chdir(victim.parent)  # reached from here whatever the modes of pytest's folders above
+        status = isolation.apply_seccomp()
+        assert status.active, status.detail
+        return _metadata_attacks(Path(victim.name)) | _process_attacks()
+
+    outcome = _in_child(body)
+    assert outcome == _ALL_REFUSED | _SELF_ONLY | {"raise own priority": outcome["raise own priority"],
+                                                   "raise own hard limit": outcome["raise own hard limit"]}  # fmt: skip
+    assert _metadata(victim) == before
+    assert socket.gethostname() == host
+
+
+def test_seccomp_alone_keeps_an_ordinary_users_worker_off_that_users_files(victim: Path) -> None:
+    """A grader run as an ordinary user: its worker owns the user's files, and only the allowlist stops it."""
+    _require("seccomp")
+    if ROOT:
+        os.chown(victim, TEST_ID.uid, TEST_ID.gid)  # the file of the "ordinary user" the child becomes
+        os.chmod(victim, 0o4644)  # chown cleared the setuid bit
+    before = _metadata(victim)
+
+    def body() -> Outcome:
+        os.chdir(victim.parent)  # reached from here whatever the modes of pytest's folders above
+        if ROOT:
+            os.setgroups([])
+            os.setresgid(TEST_ID.gid, TEST_ID.gid, TEST_ID.gid)
+            os.setresuid(TEST_ID.uid, TEST_ID.uid, TEST_ID.uid)
+        assert os.stat(victim.name).st_uid == os.getuid()
+        assert isolation.apply_seccomp().active
+        return _metadata_attacks(Path(victim.name))
+
+    outcome = _in_child(body)
+    for name in ("chmod", "fchmod", "chown", "lchown", "utime", "setxattr"):
+        assert outcome[name] == "EPERM", name
+    assert _metadata(victim) == before
+
+
+@pytest.mark.skipif(not ROOT, reason="dropping to another identity needs root")
+def test_a_root_worker_drops_every_privilege(victim: Path) -> None:
+    before, host = _metadata(victim), socket.gethostname()
+
+    def body() -> Outcome:
+        _lower_cpu_hard_limit()
+        os.chdir(victim.parent)  # reached from here whatever the modes of pytest's folders above
+        layer, _ = privilege.drop(privilege.Plan(TEST_ID), owned=[])
+        status = Path("/proc/self/status").read_text().splitlines()
+        fields = dict(line.split(":\t", 1) for line in status if ":\t" in line)
+        return (
+            {
+                "layer": str(layer),
+                "ids": f"{os.getresuid()} {os.getresgid()} {os.getgroups()}",
+                "caps": " ".join(fields[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")),
+                "no_new_privs": fields["NoNewPrivs"].strip(),
+                "back to root": _attempt(lambda: os.setuid(0)),
+                "securebits": _attempt(
+                    lambda: ctypes.CDLL(None, use_errno=True).prctl(28, 0, 0, 0, 0) == 0 or _raise()
+                ),
+            }
+            | _metadata_attacks(Path(victim.name))
+            | _process_attacks()
+        )
+
+    outcome = _in_child(body)
+    zero = "0000000000000000"
+    assert outcome.pop("layer") == "unprivileged"
+    assert outcome.pop("ids") == f"{(TEST_ID.uid,) * 3} {(TEST_ID.gid,) * 3} []"
+    assert outcome.pop("caps") == " ".join([zero] * 5)
+    assert outcome.pop("no_new_privs") == "1"
+    assert outcome.pop("back to root") == "EPERM"
+    assert outcome.pop("securebits") == "EPERM"
+    # Without seccomp the kernel itself refuses (EPERM, or EACCES for a priority raise).
+    assert outcome.pop("raise own priority") in ("EACCES", "EPERM")
+    assert outcome.pop("raise own hard limit") == "EPERM"
+    for name in ("sethostname", "setdomainname", "settimeofday", "chmod", "fchmod", "chown", "lchown", "utime",
+                 "setxattr", "setpriority parent", "prlimit parent", "affinity parent"):  # fmt: skip
+        assert outcome[name] in ("EPERM", "EACCES"), (name, outcome[name])
+    assert _metadata(victim) == before
+    assert socket.gethostname() == host
+
+
+def _raise() -> bool:
+    raise OSError(ctypes.get_errno(), "prctl")
+
+
+def test_blockers_are_the_outermost_untraversable_folders(tmp_path: Path) -> None:
+    private = tmp_path / "home"
+    (private / "python" / "lib").mkdir(parents=True)
+    (private / "inner").mkdir()
+    private.chmod(0o700)
+    (private / "inner").chmod(0o700)
+    public = tmp_path / "public"
+    public.mkdir()
+    tmp_path.chmod(0o755)
+    above = privilege.blockers([tmp_path], TEST_ID)  # pytest's own folder may be mode 700 too
+    found = privilege.blockers([private / "python" / "lib", private / "inner" / "x", public], TEST_ID)
+    assert found == (above or [private])
+    assert privilege.blockers([public], TEST_ID) == above
+
+
+@pytest.mark.skipif(not ROOT, reason="mount namespaces and other identities need root")
+def test_a_private_view_makes_python_reachable_and_changes_nothing_outside(tmp_path: Path) -> None:
+    """Python under a mode-700 folder (pyenv in /root): the worker uid reads it, and sees nothing else there."""
+    tmp_path.chmod(0o755)
+    home = tmp_path / "home"
+    lib = home / "python" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "lazy_module.py").write_text("VALUE = 42\n")
+    (home / "secret.txt").write_text("VICTIMSECRET")
+    home.chmod(0o700)
+    mounts_before = Path("/proc/self/mountinfo").read_text()
+    modes_before = _metadata(home)
+
+    def body() -> Outcome:
+        os.environ["GRADER_WORKER_USER"] = f"{TEST_ID.uid}:{TEST_ID.gid}"
+        chosen = privilege.plan([str(lib)])
+        layer, _ = privilege.drop(chosen, owned=[])
+        return {
+            "layer": str(layer),
+            "note": chosen.note,
+            "read lib": _attempt(lambda: (lib / "lazy_module.py").read_text()),
+            "list home": str(sorted(os.listdir(home))),
+            "read secret": _attempt(lambda: (home / "secret.txt").read_text()),
+            "write lib": _attempt(lambda: (lib / "new.py").write_text("x")),
+        }
+
+    outcome = _in_child(body)
+    assert outcome["layer"] == "unprivileged"
+    assert "private mount namespace" in outcome["note"]
+    assert outcome["read lib"] == OK
+    assert outcome["list home"] == "['python']"
+    assert outcome["read secret"] == "ENOENT"
+    assert outcome["write lib"] in ("EACCES", "EROFS")
+    assert Path("/proc/self/mountinfo").read_text() == mounts_before
+    assert _metadata(home) == modes_before
+    assert not (lib / "new.py").exists()
+
+
+def test_a_real_worker_runs_unprivileged_and_still_imports_lazily(tmp_path: Path) -> None:
+    """Modules the zygote never imported load in a locked-down worker: honest students keep their marks."""
+    source = (
+        b"import os\n"
+        b"def go():\n"
+        b"    import statistics, fractions, torch.distributions\n"
+        b"    from collections import Counter\n"
+        b"    return [statistics.mean([1, 2, 3]), os.getuid(), sorted(Counter('aab').items())[0][1]]\n"
+    )
+    root = make_root("grader-test-")
+    try:
+        with Zygote().start() as zygote:
+            worker = Worker(zygote, scratch_root=root, limits=Limits())
+            try:
+                assert worker.request({"op": "init", "files": {"lazy.py": source}}, timeout_s=30)["status"] == "ok"
+                assert worker.request({"op": "import", "module": "lazy"}, timeout_s=30)["status"] == "ok"
+                call = {"op": "call", "module": "lazy", "function": "go", "seed": 0, "args": (), "kwargs": {}}
+                answer = worker.request(call, timeout_s=30)
+                layers = worker.layers
+            finally:
+                worker.close()
+    finally:
+        remove_tree(root)
+    assert answer["status"] == "ok", answer
+    mean, uid, count = answer["value"]
+    assert (mean, count) == (2, 2)
+    if ROOT:
+        assert uid == privilege.configured_identity().uid
+        assert any(layer.startswith("unprivileged") for layer in layers), layers
+    if _STATUSES["seccomp"].active:
+        assert any(layer.startswith("seccomp allowlist") for layer in layers), layers

@@ -20,15 +20,25 @@ import signal
 import socket
 import stat
 import sys
+import sysconfig
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
-from grader.sandbox import policy
+from grader.sandbox import policy, privilege
 
-__all__ = ["LayerStatus", "apply_landlock", "apply_seccomp", "landlock_abi", "probe"]
+__all__ = [
+    "LayerStatus",
+    "allowlist_size",
+    "apply_landlock",
+    "apply_seccomp",
+    "landlock_abi",
+    "privilege_attacks",
+    "probe",
+]
 
 
 @dataclass(frozen=True)
@@ -426,11 +436,17 @@ def _apply_seccomp() -> LayerStatus:
     return LayerStatus("seccomp", True, describe_seccomp(arch, len(program)))
 
 
+def allowlist_size(arch: str | None = None) -> int:
+    """How many system calls the allowlist lets through (some only with given arguments) on ``arch``."""
+    arch = arch or _arch()
+    return sum(rule.errno is None for rule in allowed_calls(arch)) if arch else 0
+
+
 def describe_seccomp(arch: str, instructions: int) -> str:
     """The seccomp layer in words: how many calls are allowed, and what that leaves out."""
-    allowed = [rule for rule in allowed_calls(arch) if rule.errno is None]
     return (
-        f"allowlist of {len(allowed)} calls ({instructions}-instruction filter, {arch}), everything else EPERM: "
+        f"allowlist of {allowlist_size(arch)} calls ({instructions}-instruction filter, {arch}), "
+        "everything else EPERM: "
         "no sockets, no new processes or programs, no file metadata changes (chmod, chown, utime, xattrs), "
         "no host name or clock, signals, priority, limits and CPUs of itself only"
     )
@@ -445,7 +461,10 @@ def probe() -> list[LayerStatus]:
     """Which layers this machine can apply and actually enforce, for ``grader doctor``.
 
     Each layer is applied in a throwaway forked child and then attacked there,
-    so a layer that installs but does not bite is reported as inactive.
+    so a layer that installs but does not bite is reported as inactive. Every
+    attack is a no-op where it succeeds (the host name set to itself, a mode to
+    itself, the parent's priority to its current value), so a probe never
+    changes the machine, even on a machine where the layer is missing.
     """
     statuses = [_rlimits_status()]
     abi = landlock_abi()
@@ -460,7 +479,13 @@ def probe() -> list[LayerStatus]:
     else:
         why = "Landlock unavailable" if abi == 0 else f"Landlock ABI {abi} cannot scope signals (needs ABI 6)"
         statuses.append(LayerStatus("landlock-scoping", False, why))
-    statuses.append(_in_child("seccomp", _probe_seccomp))
+    with tempfile.TemporaryDirectory(prefix="grader-doctor-") as folder:
+        os.chmod(folder, 0o755)  # our own folder: the worker uid must reach the file to be refused by its owner
+        target = Path(folder) / "not-yours.txt"
+        target.write_text("a file outside scratch\n")
+        target.chmod(0o644)
+        statuses.append(_in_child("identity", lambda: _probe_identity(target)))
+        statuses.append(_in_child("seccomp", lambda: _probe_seccomp(target)))
     return statuses
 
 
@@ -522,7 +547,49 @@ def _probe_scoping() -> LayerStatus:
     )
 
 
-def _probe_seccomp() -> LayerStatus:
+def privilege_attacks(target: Path) -> dict[str, int]:
+    """Attack what a privileged process could change, each as a no-op; the errno of each (0: it went through).
+
+    The host name is set to itself, ``target``'s mode to its mode, and the
+    parent's priority to its current value: what would go through changes
+    nothing, yet proves the layer does not hold.
+    """
+    parent = os.getppid()
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    nice = os.getpriority(os.PRIO_PROCESS, 0)  # a fork keeps its parent's nice value
+    return {
+        "sethostname": _attempt(lambda: socket.sethostname(socket.gethostname())),
+        "chmod outside scratch": _attempt(lambda: os.chmod(target, mode)),
+        "setpriority of the parent": _attempt(lambda: os.setpriority(os.PRIO_PROCESS, parent, nice)),
+    }
+
+
+def _attack_summary(results: dict[str, int]) -> tuple[list[str], list[str]]:
+    refused = [f"{name} refused ({errno.errorcode.get(code, code)})" for name, code in results.items() if code]
+    allowed = [name for name, code in results.items() if not code]
+    return refused, allowed
+
+
+def _probe_identity(target: Path) -> LayerStatus:
+    paths = [Path(p) for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]}]
+    layer, detail = privilege.drop(privilege.plan([str(p) for p in paths]), owned=[])
+    if layer is None:
+        return LayerStatus("identity", False, detail)
+    refused, allowed = _attack_summary(privilege_attacks(target))
+    if layer != "unprivileged":
+        return LayerStatus(
+            "identity", False, f"{detail}; " + "; ".join(refused + [f"{a} went through" for a in allowed])
+        )
+    if allowed and os.getuid() == os.stat(target).st_uid:
+        # An ordinary user's worker owns that user's files: seccomp alone keeps it off them.
+        allowed = [a for a in allowed if a != "chmod outside scratch"]
+        refused.append("chmod of the user's own file not refused by identity (seccomp refuses it)")
+    if allowed:
+        return LayerStatus("identity", False, f"{detail}; but {', '.join(allowed)} went through (as a no-op)")
+    return LayerStatus("identity", True, f"{detail}; " + "; ".join(refused))
+
+
+def _probe_seccomp(target: Path) -> LayerStatus:
     status = apply_seccomp()
     if not status.active:
         return status
@@ -530,13 +597,16 @@ def _probe_seccomp() -> LayerStatus:
         return LayerStatus("seccomp", False, f"applied, but socket() was not refused (errno {code})")
     if (code := _attempt(_fork_and_reap)) != errno.EPERM:
         return LayerStatus("seccomp", False, f"applied, but fork() was not refused (errno {code})")
+    results = privilege_attacks(target)
+    if allowed := [name for name, code in results.items() if code != errno.EPERM]:
+        return LayerStatus("seccomp", False, f"applied, but {', '.join(allowed)} went through (as a no-op)")
     ran: list[bool] = []
     thread = threading.Thread(target=lambda: ran.append(True))
     thread.start()
     thread.join(5)
     if not ran:
         return LayerStatus("seccomp", False, "applied, but it broke threads")
-    return status
+    return LayerStatus("seccomp", True, status.detail + "; probed: " + ", ".join(results) + " refused (EPERM)")
 
 
 def _fork_and_reap() -> None:

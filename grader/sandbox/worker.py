@@ -122,7 +122,7 @@ def _lock_down(*, scratch: Path, read_paths: list[str], identity: privilege.Plan
     dropped, _ = privilege.drop(identity, owned=[scratch, scratch / SOURCE_DIR, scratch / OUTPUT_FILE])
     if dropped is None:
         raise RuntimeError("could not drop privileges")  # never run student code with them
-    layers.append(dropped)
+    layers.append(f"{dropped} (uid {os.getuid()}, no capabilities)")
     # A change of credentials clears the parent-death signal: set it again, and leave if the zygote
     # died in between (the kernel would then never send it).
     isolation.set_parent_death_signal(signal.SIGKILL)
@@ -138,7 +138,7 @@ def _lock_down(*, scratch: Path, read_paths: list[str], identity: privilege.Plan
         layers.append("landlock")
     seccomp = isolation.apply_seccomp()
     if seccomp.active:
-        layers.append("seccomp-allowlist")
+        layers.append(f"seccomp allowlist ({isolation.allowlist_size()} calls)")
     return layers
 
 
