@@ -10,7 +10,10 @@ together with ``aa_honest`` and ``zz_honest`` (copies of the reference, sorted
 first and last); a further honest student is graded after the poisoners by
 the same ``Grader``. Beyond the verdicts: the batch finishes; every check has a
 readable reason; the honest students keep full marks; nothing is written
-outside scratch folders (canary folder, ``/tmp``, ``sys.path`` entries); the
+outside scratch folders (canary folders, ``/tmp``, ``sys.path`` entries); no
+file outside scratch changes mode, owner, times or extended attributes, nor
+does the host name (the privilege cases attack what the harness made under
+its own temporary folder, plus the standard library's and torch's files); the
 loopback listener gets nothing; no answer-key or classmate text appears in any
 output; no live markup, raw control or bidi characters, or forged CI workflow
 commands reach any report format; every JSON/XML output parses.
@@ -24,15 +27,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import resource
 import shutil
+import socket
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from watch import CANARY, LISTEN_PORT, RAW_CONTROL, grade_watched
 
 from grader.assignment import Assignment
@@ -112,7 +120,61 @@ def _zip_bomb(source: Path, target: Path) -> None:
     target.write_bytes(bytes(data))
 
 
-def _build_class(class_dir: Path, bundled: Assignment) -> None:
+@dataclass(frozen=True)
+class Victims:
+    """What the privilege cases attack outside scratch: made here, under the test's own temporary folder."""
+
+    target: Path  # a file with its setuid bit set (not executable) and an extended attribute
+    canary: Path  # a folder with one file in it
+
+    @classmethod
+    def make(cls, folder: Path) -> Victims:
+        folder.chmod(0o755)
+        target = folder / "victim.txt"
+        target.write_text("not yours\n")
+        target.chmod(0o4644)
+        os.setxattr(target, "user.grader", b"original")
+        canary = folder / "canary"
+        canary.mkdir()
+        (canary / "keep.txt").write_text("keep\n")
+        return cls(target, canary)
+
+    def watched(self) -> list[Path]:
+        """Every path whose metadata must not change; the standard library's and torch's own files too."""
+        return [self.target, self.canary, self.canary / "keep.txt", Path(os.__file__), Path(torch.__file__)]
+
+    def placeholders(self) -> dict[str, str]:
+        """The values the cases' sources name; the zygote inherits this process's priority, CPUs and limits."""
+        return {
+            "__TARGET__": str(self.target),
+            "__CANARY__": str(self.canary),
+            "__NICE__": str(os.getpriority(os.PRIO_PROCESS, 0)),
+            "__CPUS__": repr(sorted(os.sched_getaffinity(0))),
+            "__NOFILE__": repr(resource.getrlimit(resource.RLIMIT_NOFILE)),
+        }
+
+
+def _metadata(paths: list[Path]) -> dict[str, tuple[object, ...]]:
+    """Mode, owner, times (ctime moves on any change, even a no-op) and extended attributes of each path."""
+    found = {}
+    for path in paths:
+        info = os.stat(path)
+        xattrs = tuple(sorted((name, os.getxattr(path, name)) for name in os.listxattr(path)))
+        found[str(path)] = (oct(info.st_mode), info.st_uid, info.st_gid, info.st_atime_ns, info.st_mtime_ns,
+                            info.st_ctime_ns, xattrs)  # fmt: skip
+    return found
+
+
+def _fill_in(folder: Path, values: dict[str, str]) -> None:
+    for path in folder.glob("*.py"):
+        data = path.read_bytes()  # some cases are not UTF-8 on purpose
+        if any(name.encode() in data for name in values):
+            for name, value in values.items():
+                data = data.replace(name.encode(), value.encode())
+            path.write_bytes(data)
+
+
+def _build_class(class_dir: Path, bundled: Assignment, victims: Victims) -> None:
     for case in EXPECTED:
         source = HOSTILE / case
         if case == "h705_ten_mb_file":
@@ -122,6 +184,7 @@ def _build_class(class_dir: Path, bundled: Assignment) -> None:
             _zip_bomb(source / "ex05_activations.py", class_dir / f"{case}.zip")
         else:
             shutil.copytree(source, class_dir / STUDENT[case])
+            _fill_in(class_dir / STUDENT[case], victims.placeholders())
     for name in HONEST:
         shutil.copytree(bundled.root / "solutions", class_dir / name)
 
@@ -131,7 +194,10 @@ def graded(
     bundled: Assignment, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ClassReport, Path, int | None]]:
     class_dir = tmp_path_factory.mktemp("hostile-class")
-    _build_class(class_dir, bundled)
+    victims = Victims.make(tmp_path_factory.mktemp("hostile-victims"))
+    _build_class(class_dir, bundled, victims)
+    listing_before = sorted(victims.canary.rglob("*"))  # first: a listing moves the folder's atime
+    metadata_before, host_before = _metadata(victims.watched()), socket.gethostname()
     canary_before = sorted(CANARY.rglob("*")) if CANARY.exists() else []
     poison_before = _poison_paths()
     out = tmp_path_factory.mktemp("hostile-out")
@@ -146,6 +212,9 @@ def graded(
     assert canary_after == canary_before, (
         f"an attack wrote to the canary folder: {set(canary_after) - set(canary_before)}"
     )
+    assert _metadata(victims.watched()) == metadata_before, "an attack changed file metadata outside scratch"
+    assert sorted(victims.canary.rglob("*")) == listing_before, "an attack wrote into the harness's canary folder"
+    assert socket.gethostname() == host_before
     # Every per-report format too, so the greps below see what a student or CI would see.
     for report in result.reports:
         folder = out / "formats" / _slug(report.student)

@@ -354,7 +354,6 @@ def _process_attacks() -> Outcome:
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     return {
         "setpriority parent": _attempt(lambda: os.setpriority(os.PRIO_PROCESS, parent, nice)),
-        "setpriority own user": _attempt(lambda: os.setpriority(os.PRIO_USER, 0, nice)),
         "getpriority parent": _attempt(lambda: os.getpriority(os.PRIO_PROCESS, parent)),
         "prlimit parent": _attempt(lambda: resource.prlimit(parent, resource.RLIMIT_NOFILE, limit)),
         "affinity parent": _attempt(lambda: os.sched_setaffinity(parent, cpus)),
@@ -380,7 +379,6 @@ _ALL_REFUSED = {
 }
 _SELF_ONLY = {
     "setpriority parent": "EPERM",
-    "setpriority own user": "EPERM",
     "getpriority parent": "EPERM",
     "prlimit parent": "EPERM",
     "affinity parent": "EPERM",
