@@ -585,3 +585,28 @@ def test_a_real_worker_runs_unprivileged_and_still_imports_lazily(tmp_path: Path
         assert any(layer.startswith("unprivileged") for layer in layers), layers
     if _STATUSES["seccomp"].active:
         assert any(layer.startswith("seccomp allowlist") for layer in layers), layers
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", privilege.Identity(privilege.DEFAULT_UID, privilege.DEFAULT_GID)),
+        ("1234", privilege.Identity(1234, 1234)),
+        ("1234:99", privilege.Identity(1234, 99)),
+        ("nobody", privilege.Identity(65534, 65534)),
+    ],
+)
+def test_the_worker_identity_is_configurable(value: str, expected: privilege.Identity) -> None:
+    try:
+        found = privilege.configured_identity({"GRADER_WORKER_USER": value})
+    except ValueError:
+        pytest.skip("no 'nobody' account here")
+    assert found.uid == expected.uid
+    if value != "nobody":
+        assert found == expected
+
+
+@pytest.mark.parametrize("value", ["0", "1234:0", "no-such-user-here", "1234:no-such-group-here"])
+def test_a_bad_worker_identity_is_a_clear_error(value: str) -> None:
+    with pytest.raises(ValueError, match="GRADER_WORKER_USER"):
+        privilege.configured_identity({"GRADER_WORKER_USER": value})

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from grader.errors import SandboxError
+from grader.sandbox import privilege
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import ChannelClosed
 
@@ -249,6 +250,13 @@ def _spawn(count: int) -> tuple[ZygoteProcess, list[socket.socket]]:
     """Start a zygote process with ``count`` control channels."""
     pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
     theirs = [pair[1].fileno() for pair in pairs]
+    try:
+        env = _zygote_env()
+    except ValueError as exc:
+        for pair in pairs:
+            pair[0].close()
+            pair[1].close()
+        raise SandboxError(str(exc)) from None
     stderr_log = tempfile.TemporaryFile()  # noqa: SIM115 - ZygoteProcess.stop closes it
     try:
         proc = subprocess.Popen(
@@ -257,7 +265,7 @@ def _spawn(count: int) -> tuple[ZygoteProcess, list[socket.socket]]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr_log,
-            env=_ZYGOTE_ENV,
+            env=env,
             cwd=tempfile.gettempdir(),
             start_new_session=True,
         )
@@ -270,3 +278,12 @@ def _spawn(count: int) -> tuple[ZygoteProcess, list[socket.socket]]:
         for pair in pairs:
             pair[1].close()
     return ZygoteProcess(proc, stderr_log), [pair[0] for pair in pairs]
+
+
+def _zygote_env() -> dict[str, str]:
+    """The zygote's fixed environment, plus the worker identity when one is configured (checked here, early)."""
+    configured = os.environ.get(privilege.ENVIRONMENT_VARIABLE, "").strip()
+    if not configured:
+        return dict(_ZYGOTE_ENV)
+    privilege.configured_identity(os.environ)  # a bad value is the teacher's error, said before any grading
+    return {**_ZYGOTE_ENV, privilege.ENVIRONMENT_VARIABLE: configured}
