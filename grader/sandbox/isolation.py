@@ -581,9 +581,11 @@ def _probe_identity(target: Path) -> LayerStatus:
             "identity", False, f"{detail}; " + "; ".join(refused + [f"{a} went through" for a in allowed])
         )
     if allowed and os.getuid() == os.stat(target).st_uid:
-        # An ordinary user's worker owns that user's files: seccomp alone keeps it off them.
-        allowed = [a for a in allowed if a != "chmod outside scratch"]
-        refused.append("chmod of the user's own file not refused by identity (seccomp refuses it)")
+        # An ordinary user's worker is that user: its files and processes are its own, and only the
+        # seccomp allowlist keeps it off them (probed below, under "seccomp").
+        own = {"chmod outside scratch", "setpriority of the parent"}
+        refused += [f"{a} of the user's own file or process left to seccomp" for a in allowed if a in own]
+        allowed = [a for a in allowed if a not in own]
     if allowed:
         return LayerStatus("identity", False, f"{detail}; but {', '.join(allowed)} went through (as a no-op)")
     return LayerStatus("identity", True, f"{detail}; " + "; ".join(refused))
