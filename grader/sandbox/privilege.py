@@ -173,12 +173,13 @@ def blockers(paths: list[Path], identity: Identity) -> list[Path]:
     return sorted(p for p in found if not any(q != p and p.is_relative_to(q) for q in found))
 
 
-def plan(read_paths: list[str]) -> Plan:
+def plan(read_paths: list[str], *, temp: str | None = None) -> Plan:
     """Decide, once in the zygote, how workers drop privilege; make Python reachable if needed.
 
     Not root: nothing to drop to (the worker keeps the grader's own uid, no
     capabilities). Root: the configured identity, after a private mount
-    namespace where it could not reach Python otherwise.
+    namespace where it could not reach Python, or ``temp`` (the grader's
+    temporary folder, where scratch folders are made), otherwise.
     """
     if os.geteuid() != 0:
         return Plan(None, "the grader is not root: workers run as its own user")
@@ -186,7 +187,7 @@ def plan(read_paths: list[str]) -> Plan:
         identity = configured_identity()
     except ValueError as exc:
         return Plan(None, f"{exc}; workers keep uid 0 without capabilities")
-    paths = [Path(p) for p in read_paths]
+    paths = [Path(p) for p in read_paths] + ([Path(temp)] if temp else [])
     blocked = blockers(paths, identity)
     if not blocked:
         return Plan(identity)
@@ -195,7 +196,7 @@ def plan(read_paths: list[str]) -> Plan:
     if problem:
         return Plan(
             None,
-            f"{identity.describe()} cannot traverse {where} to reach Python, and no private mount namespace "
+            f"{identity.describe()} cannot traverse {where} to reach Python or scratch, and no private mount namespace "
             f"could be made ({problem}): workers keep uid 0 without capabilities",
         )
     return Plan(identity, f"{where} made traversable in the zygote's private mount namespace")

@@ -29,6 +29,8 @@ def make_root(prefix: str) -> Path:
 
     Workers of a root grader run as another uid (``privilege``): they must
     reach their own folder inside, and must not list it to find a classmate's.
+    (A temporary folder beneath one they cannot traverse is made reachable in
+    the zygote's private mount namespace, see ``privilege.plan``.)
     """
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o711)

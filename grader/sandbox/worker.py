@@ -119,6 +119,11 @@ def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
 def _lock_down(*, scratch: Path, read_paths: list[str], identity: privilege.Plan, parent: int) -> list[str]:
     layers = ["rlimits", "scratch-dir", "clean-env", "new-session"]
     privilege.close_original_namespace()
+    if identity.identity is not None and (blocked := privilege.blockers([scratch], identity.identity)):
+        # Student code never runs where the worker cannot write its files: uid 0 with no capabilities instead.
+        identity = privilege.Plan(
+            None, f"its scratch folder is beneath {blocked[0]}, which uid {identity.identity.uid} cannot traverse"
+        )
     dropped, _ = privilege.drop(identity, owned=[scratch, scratch / SOURCE_DIR, scratch / OUTPUT_FILE])
     if dropped is None:
         raise RuntimeError("could not drop privileges")  # never run student code with them
