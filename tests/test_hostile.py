@@ -84,7 +84,9 @@ TMP_POISON = [
 def _poison_paths() -> set[Path]:
     """Every file a poisoning case could have created outside its scratch folder."""
     found = {p for p in TMP_POISON if p.exists()}
-    found |= set(Path("/tmp").glob("grader-*/**/HOSTILE_POISON"))
+    # os.walk, not glob: it skips folders that vanish mid-walk (another grader's scratch, removed as it ends).
+    for top in Path("/tmp").glob("grader-*"):
+        found |= {Path(root) / "HOSTILE_POISON" for root, _, files in os.walk(top) if "HOSTILE_POISON" in files}
     for entry in sys.path:
         if entry and Path(entry).is_dir():
             found |= {Path(entry) / name for name in POISON_NAMES if (Path(entry) / name).exists()}
