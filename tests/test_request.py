@@ -31,6 +31,12 @@ def roundtrip(value: object) -> object:
         torch.tensor([1 + 2j, 3 - 4j], dtype=torch.complex64).conj(),  # a lazy conjugate view
         torch.tensor([1.0, 2.0]).neg().conj(),
         torch.arange(10.0)[::3],  # a strided view of a larger storage
+        torch.arange(12.0).reshape(3, 4)[1:, 1:],  # a view with a storage offset
+        torch.randn(3).expand(4, 3),  # stride 0
+        torch.randn(4, 1)[:1, :1].squeeze(1),  # "contiguous" but with a wider stride (a batch of one)
+        torch.arange(24, dtype=torch.int32).reshape(2, 3, 4).permute(2, 0, 1),
+        torch.tensor([True, False, True, True])[1::2],
+        torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.bfloat16).t(),
     ],
     ids=lambda t: f"{t.dtype}-{tuple(t.shape)}",
 )
@@ -40,8 +46,11 @@ def test_tensors_arrive_with_dtype_shape_and_values(tensor: torch.Tensor) -> Non
     assert got.dtype == tensor.dtype
     assert got.shape == tensor.shape
     assert torch.equal(got, tensor.resolve_conj().resolve_neg())
-    assert got.is_contiguous()
     assert not got.is_conj() and not got.is_neg()
+    if not (tensor.is_conj() or tensor.is_neg()):  # a lazy view is resolved into a tensor of its own
+        assert got.stride() == tensor.stride()
+        assert got.storage_offset() == tensor.storage_offset()
+        assert got.is_contiguous() == tensor.is_contiguous()
 
 
 def test_arrived_tensors_are_writable_and_share_nothing_with_the_original() -> None:
@@ -65,6 +74,19 @@ def test_requires_grad_and_parameters_are_kept() -> None:
     assert torch.equal(got_computed.detach(), torch.full((2,), 3.0))
     assert type(got_param) is nn.Parameter and got_param.requires_grad
     assert type(got_frozen) is nn.Parameter and not got_frozen.requires_grad
+    weight = nn.Parameter(torch.randn(2, 3))
+    transposed = roundtrip(weight.T)  # a view of a parameter: a plain tensor that requires grad
+    assert type(transposed) is torch.Tensor and transposed.requires_grad
+    assert transposed.stride() == (1, 3)
+
+
+def test_modules_arrive_in_the_mode_the_check_left_them() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.BatchNorm1d(2)).train()
+    model[2].eval()
+    got = roundtrip(model)
+    assert isinstance(got, nn.Sequential)
+    assert [m.training for m in got.modules()] == [True, True, True, False]
+    assert not roundtrip(model.eval()).training  # type: ignore[union-attr]
 
 
 def test_modules_arrive_working_with_shared_parameters_still_shared() -> None:
@@ -78,6 +100,30 @@ def test_modules_arrive_working_with_shared_parameters_still_shared() -> None:
     assert torch.equal(got(x), model(x))
     assert torch.equal(got[3].running_var, model[3].running_var)
     assert not got.training
+
+
+def test_a_view_behaves_in_the_worker_as_it_does_for_the_student() -> None:
+    x = torch.randn(3, 4)
+    got = roundtrip(x.t())
+    assert isinstance(got, torch.Tensor)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        got.view(-1)  # as it raises on the student's own machine
+    expanded = roundtrip(torch.zeros(3).expand(2, 3))
+    assert isinstance(expanded, torch.Tensor)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        expanded.add_(1)
+
+
+def test_views_of_one_storage_still_share_it_and_travel_once() -> None:
+    base = torch.arange(6.0).reshape(2, 3)
+    request = {"args": (base, base.t(), base[1])}
+    got_base, got_t, got_row = pickle.loads(pack_request(request))["args"]
+    got_t[0, 1] = 100.0  # base[1, 0]
+    assert got_base[1, 0] == 100.0 and got_row[0] == 100.0
+    assert got_base.untyped_storage().data_ptr() == got_row.untyped_storage().data_ptr()
+    one = len(pack_request({"args": (torch.zeros(1000),)}))
+    three = len(pack_request({"args": (lambda z: (z, z.t(), z[1:]))(torch.zeros(10, 100))}))
+    assert three < one + 400  # the 4000 bytes of values once, plus three small headers
 
 
 def test_the_same_tensor_twice_arrives_as_one_object() -> None:

@@ -1,9 +1,17 @@
-"""Requests to a worker: one pickle, with every plain CPU tensor as dtype, shape and raw bytes.
+"""Requests to a worker: one pickle, with every plain CPU tensor as its storage's raw bytes and its view.
 
 Requests go from the grader to a worker, a direction that may use any
 encoding (the worker never sends pickles back). torch's own tensor pickling
-goes through storages and costs several times more to load, in a worker
-that runs ~80 calls per student.
+goes through storages and ``torch.load`` and costs several times more to
+load, in a worker that runs ~80 calls per student.
+
+A student must receive the same kind of object the check built: a
+transposed, stepped or expanded tensor arrives as a view with the same
+strides and storage offset (so ``t.view(-1)`` fails on a transposed tensor
+in the worker exactly as it does for the student at home), views of one
+storage still share it, and ``requires_grad`` and ``nn.Parameter`` are kept.
+Each storage travels once per request: pickle's memo holds the storage
+object, and torch hands back the same Python object for every view of it.
 """
 
 from __future__ import annotations
@@ -16,16 +24,33 @@ from typing import Any
 
 import torch
 
-from grader.codec import tensor_bytes, tensor_from_bytes
-
 
 def _reduce_tensor(tensor: torch.Tensor) -> Any:
-    """A plain CPU tensor as dtype, shape and raw bytes; anything else as torch pickles it."""
+    """A plain CPU tensor as (storage, dtype, size, stride, offset); anything else as torch pickles it."""
     if not _plain_cpu(tensor):
         return tensor.__reduce_ex__(pickle.HIGHEST_PROTOCOL)  # type: ignore[no-untyped-call]
-    plain, raw = tensor_bytes(tensor)
-    rebuild = _rebuild_parameter if type(tensor) is torch.nn.Parameter else _rebuild_tensor
-    return rebuild, (raw, plain.dtype, tuple(plain.shape), tensor.requires_grad)
+    plain = tensor
+    if plain.is_conj():
+        plain = plain.resolve_conj()
+    if plain.is_neg():
+        plain = plain.resolve_neg()
+    return _rebuild_tensor, (
+        plain.untyped_storage(),
+        plain.dtype,
+        tuple(plain.shape),
+        plain.stride(),
+        plain.storage_offset(),
+        tensor.requires_grad,
+        type(tensor) is torch.nn.Parameter,
+    )
+
+
+def _reduce_storage(storage: torch.UntypedStorage) -> Any:
+    """A CPU storage as its raw bytes (``bytes(storage)`` would read them one int at a time)."""
+    if storage.device.type != "cpu":
+        return storage.__reduce__()  # type: ignore[no-untyped-call]
+    raw = torch.empty(0, dtype=torch.uint8).set_(storage).numpy().tobytes() if storage.nbytes() else b""
+    return _rebuild_storage, (raw,)
 
 
 def _plain_cpu(tensor: torch.Tensor) -> bool:
@@ -38,21 +63,36 @@ def _plain_cpu(tensor: torch.Tensor) -> bool:
     )
 
 
-#: By exact type, so the C pickler calls back into Python for tensors only
+#: By exact type, so the C pickler calls back into Python for tensors and storages only
 #: (a ``reducer_override`` would be called for every module and dict too).
 #: Subclasses keep their own pickling.
-_REDUCERS: dict[type, Callable[[Any], Any]] = {torch.Tensor: _reduce_tensor, torch.nn.Parameter: _reduce_tensor}
+_REDUCERS: dict[type, Callable[[Any], Any]] = {
+    torch.Tensor: _reduce_tensor,
+    torch.nn.Parameter: _reduce_tensor,
+    torch.UntypedStorage: _reduce_storage,
+}
 
 
-def _rebuild_tensor(raw: bytes, dtype: torch.dtype, shape: tuple[int, ...], requires_grad: bool) -> torch.Tensor:
-    tensor = tensor_from_bytes(raw, dtype, shape)
+def _rebuild_storage(raw: bytes) -> torch.UntypedStorage:
+    """A new, writable storage holding a copy of ``raw``."""
+    if not raw:
+        return torch.UntypedStorage(0)  # type: ignore[no-untyped-call]
+    return torch.UntypedStorage.from_buffer(raw, dtype=torch.uint8)
+
+
+def _rebuild_tensor(
+    storage: torch.UntypedStorage,
+    dtype: torch.dtype,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
+    offset: int,
+    requires_grad: bool,
+    parameter: bool,
+) -> torch.Tensor:
+    tensor = torch.empty(0, dtype=dtype).set_(storage, offset, size, stride)
+    if parameter:
+        return torch.nn.Parameter(tensor, requires_grad=requires_grad)
     return tensor.requires_grad_(True) if requires_grad else tensor
-
-
-def _rebuild_parameter(
-    raw: bytes, dtype: torch.dtype, shape: tuple[int, ...], requires_grad: bool
-) -> torch.nn.Parameter:
-    return torch.nn.Parameter(_rebuild_tensor(raw, dtype, shape, False), requires_grad=requires_grad)
 
 
 def pack_request(request: dict[str, Any]) -> bytes:
