@@ -6,8 +6,9 @@ from types import ModuleType
 from typing import Any
 
 import torch
+from torch import nn
 
-from grader.assertions import assert_int, assert_tensor_equal, describe, shape_text
+from grader.assertions import assert_int, assert_tensor_equal, describe, explain_known_errors, shape_text
 from grader.checking import check, fail
 
 HINT_TENSOR_CTOR = (
@@ -19,6 +20,26 @@ HINT_DTYPE_STR = "Return t.dtype itself (a torch.dtype), not str(t.dtype) or t.t
 HINT_FIXED_DTYPE = "Return the dtype of the tensor you are given, t.dtype: it differs from tensor to tensor."
 HINT_SHAPE_LIST = "Return t.shape (a torch.Size) or tuple(t.shape), not a list."
 HINT_LEN = "len(t) is only the size of the first dimension; t.numel() counts every element."
+HINT_EMPTY = "An empty list still makes a tensor: torch.tensor([]) is a float32 tensor of shape (0,)."
+
+
+def _grad_tensors() -> list[tuple[str, torch.Tensor]]:
+    """Tensors that require grad, as students meet them: a layer's weight, a parameter, a leaf."""
+    layer = nn.Linear(int(torch.randint(2, 6, ())), int(torch.randint(6, 9, ())))
+    return [
+        ("the weight of an nn.Linear (an nn.Parameter)", layer.weight),
+        ("a bfloat16 tensor that requires grad", torch.randn(2, 3, 4).to(torch.bfloat16).requires_grad_()),
+    ]
+
+
+def _views() -> list[tuple[str, torch.Tensor]]:
+    """Tensors that are views with their own strides, as indexing, .T and broadcasting make them."""
+    n, m = int(torch.randint(2, 5, ())), int(torch.randint(5, 8, ()))
+    return [
+        ("a transposed tensor", torch.randn(2, n, m).permute(2, 0, 1)),
+        ("an expanded tensor", torch.randn(m, 1).expand(m, n)),
+        ("a tensor sliced with a step", torch.randn(2 * n, m).to(torch.float16)[::2, 1:]),
+    ]
 
 
 def _random_list(shape: tuple[int, ...], make: Any) -> Any:
@@ -84,12 +105,23 @@ def check_make_tensor_nested_shape(student: Any, reference: ModuleType) -> None:
         _check_make_tensor(student, reference, _random_list(shape, _random_ints), "ints")
 
 
+@check("make_tensor", points=1, hint=HINT_EMPTY)
+def check_make_tensor_empty_lists(student: Any, reference: ModuleType) -> None:
+    """An empty list, and a list of empty lists, become empty float32 tensors of the right shape."""
+    for data in ([], [[], []]):
+        expected = reference.make_tensor(data)
+        got = student.make_tensor(data)
+        hint = HINT_NUMPY if type(got) is torch.Tensor and got.dtype == torch.float64 else HINT_EMPTY
+        assert_tensor_equal(got, expected, what=f"make_tensor({data!r})", hint=hint)
+
+
 # --------------------------------------------------------------------------- tensor_dtype
 
 
-def _check_dtype(student: Any, t: torch.Tensor) -> None:
-    got = student.tensor_dtype(t)
-    what = f"tensor_dtype(t) for a tensor of dtype {t.dtype}"
+def _check_dtype(student: Any, t: torch.Tensor, kind: str = "a tensor") -> None:
+    what = f"tensor_dtype(t) for {kind} of dtype {t.dtype}"
+    with explain_known_errors(what):
+        got = student.tensor_dtype(t)
     if type(got) is not torch.dtype:
         fail(
             f"{what}: expected the torch.dtype {t.dtype}, got {describe(got)}",
@@ -120,13 +152,21 @@ def check_tensor_dtype_is_a_dtype(student: Any, reference: ModuleType) -> None:
         _check_dtype(student, t)
 
 
+@check("tensor_dtype", points=1, hint="t.dtype works for every tensor, parameters and views included.")
+def check_tensor_dtype_parameters_and_views(student: Any, reference: ModuleType) -> None:
+    """Returns the dtype of tensors that require grad (an nn.Parameter), bfloat16 ones and views."""
+    for kind, t in [*_grad_tensors(), _views()[2]]:
+        _check_dtype(student, t, kind)
+
+
 # --------------------------------------------------------------------------- tensor_shape
 
 
-def _check_shape(student: Any, t: torch.Tensor) -> None:
-    got = student.tensor_shape(t)
+def _check_shape(student: Any, t: torch.Tensor, kind: str = "a tensor") -> None:
     expected = tuple(t.shape)
-    what = f"tensor_shape(t) for a tensor of shape {shape_text(expected)}"
+    what = f"tensor_shape(t) for {kind} of shape {shape_text(expected)}"
+    with explain_known_errors(what):
+        got = student.tensor_shape(t)
     if type(got) not in (torch.Size, tuple):
         fail(
             f"{what}: expected a torch.Size or tuple, got {describe(got)}",
@@ -160,17 +200,34 @@ def check_tensor_shape_scalar_and_size_one(student: Any, reference: ModuleType) 
         _check_shape(student, t)
 
 
+@check("tensor_shape", points=1, hint="t.shape works for every tensor: no need to convert it to NumPy or a list.")
+def check_tensor_shape_parameters_and_bfloat16(student: Any, reference: ModuleType) -> None:
+    """Returns the shape of tensors that require grad (a layer's weight, an nn.Parameter) and of bfloat16 ones."""
+    for kind, t in _grad_tensors():
+        _check_shape(student, t, kind)
+
+
+@check("tensor_shape", points=1, hint="t.shape gives every dimension, even those of size 0.")
+def check_tensor_shape_empty_and_views(student: Any, reference: ModuleType) -> None:
+    """Returns the shape of empty tensors (a dimension of size 0) and of transposed and expanded views."""
+    n = int(torch.randint(2, 6, ()))
+    for kind, t in [("an empty tensor", torch.zeros(n, 0, 3)), *_views()[:2]]:
+        _check_shape(student, t, kind)
+
+
 # --------------------------------------------------------------------------- count_elements
 
 
-def _check_count(student: Any, t: torch.Tensor) -> None:
-    got = student.count_elements(t)
+def _check_count(student: Any, t: torch.Tensor, kind: str = "a tensor") -> None:
+    what = f"count_elements(t) for {kind} of shape {shape_text(t.shape)}"
+    with explain_known_errors(what):
+        got = student.count_elements(t)
     hint = ""
     if t.dim() > 1 and type(got) is int and got == len(t):
         hint = HINT_LEN
     elif t.dim() > 2 and type(got) is int and got == t.shape[0] * t.shape[1]:
         hint = "Multiply all the dimensions, not just the first two: t.numel() does it for any rank."
-    assert_int(got, t.numel(), what=f"count_elements(t) for a tensor of shape {shape_text(t.shape)}", hint=hint)
+    assert_int(got, t.numel(), what=what, hint=hint)
 
 
 @check("count_elements", points=1, hint="The number of elements is the product of all dimensions: t.numel().")
@@ -191,3 +248,17 @@ def check_count_elements_vector_and_scalar(student: Any, reference: ModuleType) 
 def check_count_elements_returns_int(student: Any, reference: ModuleType) -> None:
     """Returns a Python int, not a tensor or float."""
     _check_count(student, torch.randn(int(torch.randint(2, 5, ())), 3, 2))
+
+
+@check("count_elements", points=1, hint="t.numel() counts the elements of any tensor, views included.")
+def check_count_elements_views(student: Any, reference: ModuleType) -> None:
+    """Counts the elements of transposed, expanded and step-sliced tensors (views that view(-1) refuses)."""
+    for kind, t in _views():
+        _check_count(student, t, kind)
+
+
+@check("count_elements", points=1, hint="t.numel() works for parameters and every dtype; NumPy does not.")
+def check_count_elements_parameters_and_bfloat16(student: Any, reference: ModuleType) -> None:
+    """Counts the elements of tensors that require grad (an nn.Parameter) and of bfloat16 ones."""
+    for kind, t in _grad_tensors():
+        _check_count(student, t, kind)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from grader.assertions import assert_tensor_close, looks_like, shape_text
+from grader.assertions import assert_tensor_close, explain_known_errors, looks_like, shape_text, unchanged
 from grader.checking import StudentRaised, check, fail
 
 HINT_BROADCAST = (
@@ -23,7 +23,21 @@ HINT_TRANSPOSE = (
     "x of shape (in,) and (batch, in)."
 )
 HINT_BIAS = "Add the bias: a linear layer computes x @ weight.T + bias."
+HINT_IN_PLACE = (
+    "Return a new tensor and leave a and b as they were: a + b (or torch.add), "
+    "not a.add_(b) or a += b, which change the caller's tensor."
+)
+HINT_MUL_IN_PLACE = (
+    "Return a new tensor and leave a and b as they were: a * b (or torch.mul), "
+    "not a.mul_(b) or a *= b, which change the caller's tensor."
+)
+HINT_LINEAR_IN_PLACE = (
+    "Leave x, weight and bias as they were: weight.T (or weight.t()) is a new view, "
+    "while weight.t_() transposes the caller's weight and bias += ... changes the caller's bias."
+)
 LINEAR_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+#: Half-precision results are compared within a few units in the last place of their dtype.
+HALF_TOLERANCE = {torch.float16: {"rtol": 4e-3, "atol": 4e-3}, torch.bfloat16: {"rtol": 3e-2, "atol": 3e-2}}
 
 
 def _dims(low: int = 2, high: int = 6) -> int:
@@ -34,9 +48,13 @@ def _what(function: str, a: torch.Tensor, b: torch.Tensor) -> str:
     return f"{function}(a, b) for a of shape {shape_text(a.shape)} and b of shape {shape_text(b.shape)}"
 
 
-def _check_binary(student: Any, reference: ModuleType, function: str, a: torch.Tensor, b: torch.Tensor) -> None:
+def _check_binary(
+    student: Any, reference: ModuleType, function: str, a: torch.Tensor, b: torch.Tensor, kind: str = ""
+) -> None:
     expected = getattr(reference, function)(a, b)
-    got = getattr(student, function)(a, b)
+    what = _what(function, a, b) + kind
+    with explain_known_errors(what):
+        got = getattr(student, function)(a, b)
     hint = ""
     if function == "multiply" and a.dim() == 2 and b.dim() == 2 and a.shape[1] == b.shape[0] and looks_like(got, a @ b):
         hint = HINT_MATMUL
@@ -46,7 +64,44 @@ def _check_binary(student: Any, reference: ModuleType, function: str, a: torch.T
         hint = HINT_BROADCAST
     elif type(got) is torch.Tensor and got.dtype != expected.dtype:
         hint = HINT_DTYPE
-    assert_tensor_close(got, expected, what=_what(function, a, b), hint=hint)
+    tolerance = HALF_TOLERANCE.get(expected.dtype, {"rtol": 1e-5, "atol": 1e-6})
+    assert_tensor_close(got, expected, what=what, hint=hint, **tolerance)
+
+
+def _check_leaves_inputs(student: Any, reference: ModuleType, function: str) -> None:
+    """A result that is right, and both operands as they were: the caller still holds a and b."""
+    n, m = _dims(), _dims(3, 7)
+    a, b = torch.randn(n, m), torch.randn(n, m)
+    a_before, b_before = a.clone(), b.clone()
+    got, (a_after, b_after), _ = getattr(student, function).returning_args(a, b)
+    what = _what(function, a, b)
+    hint = HINT_MUL_IN_PLACE if function == "multiply" else HINT_IN_PLACE
+    unchanged(a_before, a_after, what=f"{what}: the tensor a after the call", hint=hint)
+    unchanged(b_before, b_after, what=f"{what}: the tensor b after the call", hint=hint)
+    assert_tensor_close(got, getattr(reference, function)(a_before, b_before), what=what)
+
+
+def _check_kinds(student: Any, reference: ModuleType, function: str) -> None:
+    """Operands that require grad (a parameter and a leaf), and operands that are views of other tensors."""
+    n, m = _dims(), _dims(3, 7)
+    weight = torch.nn.Parameter(torch.randn(m))
+    _check_binary(student, reference, function, torch.randn(n, m, requires_grad=True), weight, " (both require grad)")
+    a, b = torch.randn(m, n).T, torch.randn(m).expand(n, m)
+    _check_binary(student, reference, function, a, b, " (a transposed view and an expanded view)")
+
+
+def _check_dtypes_and_sizes(student: Any, reference: ModuleType, function: str) -> None:
+    """float64, float16 and bfloat16 operands keep their dtype; 0-d and empty operands broadcast too."""
+    n, m = _dims(), _dims(3, 7)
+    cases = [
+        (torch.randn(n, m, dtype=torch.float64), torch.randn(m, dtype=torch.float64), " (float64)"),
+        (torch.randn(n, m).to(torch.float16), torch.randn(n, 1).to(torch.float16), " (float16)"),
+        (torch.randn(n, 1).to(torch.bfloat16), torch.randn(1, m).to(torch.bfloat16), " (bfloat16)"),
+        (torch.randn(()), torch.randn(()), " (two 0-d tensors)"),
+        (torch.randn(0, m), torch.randn(m), " (an empty tensor)"),
+    ]
+    for a, b, kind in cases:
+        _check_binary(student, reference, function, a, b, kind)
 
 
 # --------------------------------------------------------------------------- add
@@ -83,6 +138,24 @@ def check_add_integer_tensors(student: Any, reference: ModuleType) -> None:
         _check_binary(student, reference, "add", a, b)
 
 
+@check("add", points=1, hint=HINT_IN_PLACE)
+def check_add_leaves_inputs_unchanged(student: Any, reference: ModuleType) -> None:
+    """Returns a + b as a new tensor and leaves a and b unchanged: a sum does not modify its operands."""
+    _check_leaves_inputs(student, reference, "add")
+
+
+@check("add", points=1, hint="a + b works for tensors that require grad and for views alike.")
+def check_add_parameters_and_views(student: Any, reference: ModuleType) -> None:
+    """Adds tensors that require grad (an nn.Parameter too) and views (transposed, expanded)."""
+    _check_kinds(student, reference, "add")
+
+
+@check("add", points=1, hint="a + b keeps torch's dtype and shape rules for every dtype and size.")
+def check_add_other_dtypes_and_sizes(student: Any, reference: ModuleType) -> None:
+    """Adds float64, float16 and bfloat16 tensors (keeping the dtype), two 0-d tensors and an empty tensor."""
+    _check_dtypes_and_sizes(student, reference, "add")
+
+
 # --------------------------------------------------------------------------- multiply
 
 
@@ -114,19 +187,48 @@ def check_multiply_broadcasting(student: Any, reference: ModuleType) -> None:
         _check_binary(student, reference, "multiply", a, b)
 
 
+@check("multiply", points=1, hint=HINT_MUL_IN_PLACE)
+def check_multiply_leaves_inputs_unchanged(student: Any, reference: ModuleType) -> None:
+    """Returns a * b as a new tensor and leaves a and b unchanged: a product does not modify its operands."""
+    _check_leaves_inputs(student, reference, "multiply")
+
+
+@check("multiply", points=1, hint="a * b works for tensors that require grad and for views alike.")
+def check_multiply_parameters_and_views(student: Any, reference: ModuleType) -> None:
+    """Multiplies tensors that require grad (an nn.Parameter too) and views (transposed, expanded)."""
+    _check_kinds(student, reference, "multiply")
+
+
+@check("multiply", points=1, hint="a * b keeps torch's dtype and shape rules for every dtype and size.")
+def check_multiply_other_dtypes_and_sizes(student: Any, reference: ModuleType) -> None:
+    """Multiplies float64, float16 and bfloat16 tensors (keeping the dtype), two 0-d tensors and an empty tensor."""
+    _check_dtypes_and_sizes(student, reference, "multiply")
+
+
 # --------------------------------------------------------------------------- linear_forward
 
 
-def _check_linear(student: Any, reference: ModuleType, x: torch.Tensor, out: int) -> None:
+def _check_linear(
+    student: Any,
+    reference: ModuleType,
+    x: torch.Tensor,
+    out: int,
+    *,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    kind: str = "",
+) -> None:
     n_in = x.shape[-1]
-    weight, bias = torch.randn(out, n_in), torch.randn(out)
+    weight = torch.randn(out, n_in, dtype=x.dtype) if weight is None else weight
+    bias = torch.randn(out, dtype=x.dtype) if bias is None else bias
     what = (
         f"linear_forward(x, weight, bias) for x of shape {shape_text(x.shape)}, "
-        f"weight {shape_text(weight.shape)}, bias {shape_text(bias.shape)}"
+        f"weight {shape_text(weight.shape)}, bias {shape_text(bias.shape)}{kind}"
     )
     expected = reference.linear_forward(x, weight, bias)
     try:
-        got = student.linear_forward(x, weight, bias)
+        with explain_known_errors(what):
+            got = student.linear_forward(x, weight, bias)
     except StudentRaised as exc:
         # the reason reads "linear_forward raised RuntimeError: <message>"
         message = exc.reason.splitlines()[0].split(": ", 1)[-1]
@@ -136,10 +238,11 @@ def _check_linear(student: Any, reference: ModuleType, x: torch.Tensor, out: int
             fail(f"{what} raised {exc.type_name}: {message}", hint=HINT_TRANSPOSE)
         raise
     hint = ""
-    if out == n_in and looks_like(got, x @ weight + bias, **LINEAR_TOLERANCE):
-        hint = HINT_TRANSPOSE
-    elif looks_like(got, x @ weight.T, **LINEAR_TOLERANCE):
-        hint = HINT_BIAS
+    with torch.no_grad():
+        if out == n_in and looks_like(got, x @ weight + bias, **LINEAR_TOLERANCE):
+            hint = HINT_TRANSPOSE
+        elif looks_like(got, x @ weight.T, **LINEAR_TOLERANCE):
+            hint = HINT_BIAS
     assert_tensor_close(got, expected, what=what, hint=hint, check_dtype=False, **LINEAR_TOLERANCE)
 
 
@@ -165,3 +268,41 @@ def check_linear_forward_square_weight(student: Any, reference: ModuleType) -> N
     n = _dims(3, 7)
     _check_linear(student, reference, torch.randn(_dims(2, 5), n), n)
     _check_linear(student, reference, torch.randn(n), n)
+
+
+@check("linear_forward", points=1, hint="x @ weight.T + bias works with a layer's own parameters, which require grad.")
+def check_linear_forward_layer_parameters(student: Any, reference: ModuleType) -> None:
+    """Computes the layer from an nn.Linear's own weight and bias (nn.Parameters that require grad)."""
+    n_in, out = _dims(2, 5), _dims(5, 8)
+    layer = torch.nn.Linear(n_in, out)
+    kind = " (the weight and bias of an nn.Linear)"
+    _check_linear(
+        student, reference, torch.randn(_dims(2, 6), n_in), out, weight=layer.weight, bias=layer.bias, kind=kind
+    )
+
+
+@check("linear_forward", points=1, hint="Use operations that accept any layout and dtype: x @ weight.T + bias.")
+def check_linear_forward_views_and_float64(student: Any, reference: ModuleType) -> None:
+    """Computes the layer for transposed views of x and weight, and for float64 tensors."""
+    n_in, out, batch = _dims(2, 5), _dims(5, 8), _dims(2, 6)
+    weight = torch.randn(n_in, out).T  # (out, in), stored the other way round
+    x = torch.randn(n_in, batch).T
+    _check_linear(student, reference, x, out, weight=weight, kind=" (x and weight are transposed views)")
+    _check_linear(student, reference, torch.randn(batch, n_in, dtype=torch.float64), out, kind=" (float64)")
+
+
+@check("linear_forward", points=1, hint=HINT_LINEAR_IN_PLACE)
+def check_linear_forward_leaves_inputs_unchanged(student: Any, reference: ModuleType) -> None:
+    """Leaves x, weight and bias unchanged (a layer's forward never modifies its weights), and returns the output."""
+    n_in, out = _dims(2, 5), _dims(5, 8)
+    args = (torch.randn(_dims(2, 6), n_in), torch.randn(out, n_in), torch.randn(out))
+    before = [a.clone() for a in args]
+    got, after, _ = student.linear_forward.returning_args(*args)
+    what = (
+        f"linear_forward(x, weight, bias) for x of shape {shape_text(args[0].shape)}, "
+        f"weight {shape_text(args[1].shape)}, bias {shape_text(args[2].shape)}"
+    )
+    for name, old, new in zip(("x", "weight", "bias"), before, after, strict=True):
+        unchanged(old, new, what=f"{what}: {name} after the call", hint=HINT_LINEAR_IN_PLACE)
+    expected = reference.linear_forward(*before)
+    assert_tensor_close(got, expected, what=what, check_dtype=False, **LINEAR_TOLERANCE)

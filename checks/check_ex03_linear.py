@@ -14,7 +14,9 @@ from grader.assertions import (
     assert_type,
     copy_weights,
     describe_layer,
+    explain_known_errors,
     run_module,
+    unchanged,
 )
 from grader.checking import check, fail
 
@@ -139,7 +141,8 @@ def _candidates(model: nn.Module) -> list[tuple[int, str]]:
 
 def _check_model(student: Any, reference: ModuleType, model: nn.Module, what: str) -> None:
     expected = reference.count_parameters(model)
-    got = student.count_parameters(model)
+    with explain_known_errors(f"count_parameters(model) for {what}"):
+        got = student.count_parameters(model)
     hint = ""
     if type(got) is int and got != expected:
         hint = next((h for count, h in _candidates(model) if count != expected and got == count), "")
@@ -197,3 +200,37 @@ def check_count_parameters_shared_once(student: Any, reference: ModuleType) -> N
     second.weight = first.weight
     model = nn.Sequential(first, nn.ReLU(), second, nn.ReLU(), nn.Linear(n, c))
     _check_model(student, reference, model, "two Linear layers sharing one weight")
+
+
+@check("count_parameters", points=1, hint="p.numel() counts a parameter of any dtype; NumPy has no bfloat16.")
+def check_count_parameters_other_dtypes_and_modes(student: Any, reference: ModuleType) -> None:
+    """Counts the parameters of a float64 model in training mode and of a bfloat16 model in eval mode."""
+    a, h, c = _dims(2, 6), _dims(6, 12), _dims(2, 5)
+    double = nn.Sequential(nn.Linear(a, h), nn.Dropout(0.2), nn.Linear(h, c)).double().train()
+    _check_model(student, reference, double, "a float64 model in training mode")
+    half = nn.Sequential(nn.Linear(a, h), nn.BatchNorm1d(h), nn.Linear(h, c)).to(torch.bfloat16).eval()
+    _check_model(student, reference, half, "a bfloat16 model in eval mode")
+
+
+@check("count_parameters", points=1, hint="Only read the model: counting must not unfreeze or change any parameter.")
+def check_count_parameters_leaves_model_unchanged(student: Any, reference: ModuleType) -> None:
+    """Leaves the model as it was (every value, frozen parameters still frozen): counting only reads it."""
+    a, h, c = _dims(2, 6), _dims(6, 12), _dims(2, 5)
+    model = _mlp(a, h, c)
+    model[0].requires_grad_(False)
+    before = {name: (p.detach().clone(), p.requires_grad) for name, p in model.named_parameters()}
+    what = "count_parameters(model) for an MLP whose first layer is frozen"
+    got, (after_model,), _ = student.count_parameters.returning_args(model)
+    assert_type(after_model, nn.Sequential, what=f"{what}: the model after the call")
+    after = dict(after_model.named_parameters())
+    for name, (value, trainable) in before.items():
+        if name not in after:
+            fail(f"{what}: the model lost its parameter {name}")
+        if after[name].requires_grad != trainable:
+            state = "frozen" if not trainable else "trainable"
+            fail(
+                f"{what}: parameter {name} was {state} before the call and is not after it",
+                hint="Do not set requires_grad: count every parameter, trainable or not, without changing it.",
+            )
+        unchanged(value, after[name].detach(), what=f"{what}: parameter {name} after the call")
+    assert_int(got, reference.count_parameters(model), what=what)

@@ -15,6 +15,7 @@ from grader.assertions import (
     assert_tensor_close,
     copy_weights,
     describe,
+    explain_known_errors,
     run_module,
     shape_text,
 )
@@ -157,13 +158,16 @@ def _labels_from(values: list[int], n_samples: int) -> torch.Tensor:
     return picks[torch.randperm(n_samples)]
 
 
-def _check_sizes(student: Any, reference: ModuleType, features: torch.Tensor, labels: torch.Tensor) -> None:
+def _check_sizes(
+    student: Any, reference: ModuleType, features: torch.Tensor, labels: torch.Tensor, kind: str = ""
+) -> None:
     expected = reference.layer_sizes_for(features, labels)
     what = (
         f"layer_sizes_for(features, labels) for features of shape {shape_text(features.shape)} "
-        f"and labels {sorted(set(labels.tolist()))} (each present)"
+        f"and labels {sorted(set(labels.tolist()))} (each present){kind}"
     )
-    got = student.layer_sizes_for(features, labels)
+    with explain_known_errors(what):
+        got = student.layer_sizes_for(features, labels)
     if type(got) is not tuple or len(got) != 2:
         hint = HINT_TUPLE if type(got) is list and len(got) == 2 else ""
         fail(f"{what}: expected the tuple {expected}, got {describe(got)}", hint=hint)
@@ -206,3 +210,14 @@ def check_layer_sizes_for_types(student: Any, reference: ModuleType) -> None:
     n_samples = _dims(5, 15)
     _check_sizes(student, reference, torch.randn(n_samples, 1), _labels_from([0, 1], n_samples))
     _check_sizes(student, reference, torch.randn(n_samples, _dims(3, 9)), torch.zeros(n_samples, dtype=torch.int64))
+
+
+@check("layer_sizes_for", points=1, hint="features.shape[1] and torch.unique(labels) work for any float tensor.")
+def check_layer_sizes_for_other_kinds_of_tensors(student: Any, reference: ModuleType) -> None:
+    """Works for float64 features that are a transposed view with step-sliced labels, and for features that require grad."""
+    n_samples, n_features = _dims(12, 30), _dims(2, 9)
+    features = torch.randn(n_features, n_samples, dtype=torch.float64).T
+    labels = _labels_from([0, 1, 2], 2 * n_samples)[::2]
+    _check_sizes(student, reference, features, labels, " (a transposed float64 view, step-sliced labels)")
+    features = torch.randn(n_samples, n_features, requires_grad=True)
+    _check_sizes(student, reference, features, _labels_from([0, 1], n_samples), " (features that require grad)")

@@ -13,9 +13,11 @@ from grader.assertions import (
     assert_tensor_close,
     copy_weights,
     describe,
+    explain_known_errors,
     looks_like,
     run_module,
     shape_text,
+    unchanged,
 )
 from grader.checking import check, fail
 
@@ -33,7 +35,30 @@ HINT_LINEAR_ORDER = "nn.Linear takes (in_features, out_features): nn.Linear(n_fe
 HINT_NO_SOFTMAX = "Follow the linear layer with nn.Softmax(dim=-1) so each row becomes probabilities."
 HINT_DIM1 = "nn.Softmax(dim=1) fails on a single sample, which has only dimension 0: use dim=-1, the last dimension."
 HINT_DIM0 = "nn.Softmax(dim=0) normalises down the batch; each sample's row must sum to 1: use dim=-1."
+HINT_IN_PLACE = (
+    "Leave x as it was: compute into a new tensor (torch.sigmoid(x), x - m, torch.exp(...)) "
+    "instead of changing x in place (x.sigmoid_(), x -= m, x.exp_())."
+)
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
+#: Half-precision results are compared within a few units in the last place of their dtype.
+HALF_TOLERANCE = {torch.float16: {"rtol": 4e-3, "atol": 4e-3}, torch.bfloat16: {"rtol": 3e-2, "atol": 3e-2}}
+
+
+def _tolerance(x: torch.Tensor) -> dict[str, float]:
+    return HALF_TOLERANCE.get(x.dtype, TOLERANCE)
+
+
+def _float_kinds() -> list[tuple[str, torch.Tensor]]:
+    """Inputs of every floating dtype and kind a student meets: float64, half types, grad, views."""
+    n, m = _dims(2, 5), _dims(5, 8)
+    return [
+        ("float64", torch.randn(n, m, dtype=torch.float64) * 4),
+        ("float16", (torch.randn(n, m) * 4).to(torch.float16)),
+        ("bfloat16", (torch.randn(n, m) * 4).to(torch.bfloat16)),
+        ("that requires grad", (torch.randn(n, m) * 4).requires_grad_()),
+        ("that is a transposed view", (torch.randn(m, n) * 4).T),
+        ("that is an expanded view", (torch.randn(1, m) * 4).expand(n, m)),
+    ]
 
 
 def _dims(low: int = 2, high: int = 7) -> int:
@@ -51,9 +76,12 @@ def _large(shape: tuple[int, ...]) -> torch.Tensor:
 # --------------------------------------------------------------------------- apply_sigmoid
 
 
-def _check_sigmoid(student: Any, reference: ModuleType, x: torch.Tensor) -> None:
+def _check_sigmoid(student: Any, reference: ModuleType, x: torch.Tensor, kind: str = "") -> None:
     expected = reference.apply_sigmoid(x)
-    got = student.apply_sigmoid(x)
+    what = f"apply_sigmoid(x) for x of shape {shape_text(x.shape)}{kind}"
+    with explain_known_errors(what):
+        got = student.apply_sigmoid(x)
+    x = x.detach()
     hint = ""
     if type(got) is torch.Tensor and got.shape == x.shape:
         if not bool(torch.isfinite(got).all()):
@@ -62,8 +90,7 @@ def _check_sigmoid(student: Any, reference: ModuleType, x: torch.Tensor) -> None
             hint = HINT_SIGN
         elif looks_like(got, torch.tanh(x), **TOLERANCE):
             hint = HINT_TANH
-    what = f"apply_sigmoid(x) for x of shape {shape_text(x.shape)}"
-    assert_tensor_close(got, expected, what=what, hint=hint, check_dtype=False, **TOLERANCE)
+    assert_tensor_close(got, expected, what=what, hint=hint, check_dtype=False, **_tolerance(x))
 
 
 @check("apply_sigmoid", points=1, hint="The sigmoid is 1 / (1 + exp(-x)), or torch.sigmoid(x).")
@@ -83,19 +110,42 @@ def check_apply_sigmoid_large_magnitudes(student: Any, reference: ModuleType) ->
 @check("apply_sigmoid", points=1, hint="Apply the sigmoid element by element, keeping the shape.")
 def check_apply_sigmoid_keeps_shape(student: Any, reference: ModuleType) -> None:
     """Keeps the shape of x, for a 0-d tensor and dimensions of size 1 too."""
-    for shape in [(), (1,), (_dims(), 1, _dims())]:
+    for shape in [(), (1,), (_dims(), 1, _dims()), (_dims(), 0)]:
         _check_sigmoid(student, reference, torch.randn(shape) * 3)
+
+
+@check("apply_sigmoid", points=1, hint="torch.sigmoid(x) works for every floating dtype, parameters and views.")
+def check_apply_sigmoid_other_dtypes_and_views(student: Any, reference: ModuleType) -> None:
+    """Computes the sigmoid of float64, float16 and bfloat16 tensors, of tensors that require grad and of views."""
+    for kind, x in _float_kinds():
+        _check_sigmoid(
+            student, reference, x, f" ({x.dtype})" if kind in ("float16", "bfloat16", "float64") else f", {kind}"
+        )
+
+
+@check("apply_sigmoid", points=1, hint=HINT_IN_PLACE)
+def check_apply_sigmoid_leaves_input_unchanged(student: Any, reference: ModuleType) -> None:
+    """Returns the sigmoid as a new tensor and leaves x unchanged: an activation does not modify its input."""
+    x = torch.randn(_dims(), _dims()) * 4
+    before = x.clone()
+    got, (after,), _ = student.apply_sigmoid.returning_args(x)
+    what = f"apply_sigmoid(x) for x of shape {shape_text(x.shape)}"
+    unchanged(before, after, what=f"{what}: x after the call", hint=HINT_IN_PLACE)
+    assert_tensor_close(got, reference.apply_sigmoid(before), what=what, check_dtype=False, **TOLERANCE)
 
 
 # --------------------------------------------------------------------------- apply_softmax
 
 
-def _check_softmax(student: Any, reference: ModuleType, x: torch.Tensor, dim: int) -> None:
+def _check_softmax(student: Any, reference: ModuleType, x: torch.Tensor, dim: int, kind: str = "") -> None:
     expected = reference.apply_softmax(x, dim)
-    got = student.apply_softmax(x, dim)
+    what = f"apply_softmax(x, dim={dim}) for x of shape {shape_text(x.shape)}{kind}"
+    with explain_known_errors(what):
+        got = student.apply_softmax(x, dim)
+    x = x.detach()
     hint = ""
-    if type(got) is torch.Tensor and got.shape == x.shape:
-        wrong_dims = [d for d in range(x.dim()) if d != dim % x.dim()]
+    if type(got) is torch.Tensor and got.shape == x.shape and x.numel():
+        wrong_dims = [d for d in range(x.dim()) if d != dim % max(x.dim(), 1)]
         if not bool(torch.isfinite(got).all()):
             hint = HINT_OVERFLOW
         elif any(looks_like(got, torch.softmax(x, d), **TOLERANCE) for d in wrong_dims):
@@ -103,8 +153,7 @@ def _check_softmax(student: Any, reference: ModuleType, x: torch.Tensor, dim: in
             hint = f"Your values sum to 1 along dim {d}, not along dim={dim}: use the dim argument."
         elif x.dim() > 1 and looks_like(got, torch.softmax(x.reshape(-1), 0).reshape(x.shape), **TOLERANCE):
             hint = HINT_GLOBAL
-    what = f"apply_softmax(x, dim={dim}) for x of shape {shape_text(x.shape)}"
-    assert_tensor_close(got, expected, what=what, hint=hint, check_dtype=False, **TOLERANCE)
+    assert_tensor_close(got, expected, what=what, hint=hint, check_dtype=False, **_tolerance(x))
 
 
 @check("apply_softmax", points=1, hint="torch.softmax(x, dim=dim) normalises along the given dimension.")
@@ -137,6 +186,35 @@ def check_apply_softmax_vector(student: Any, reference: ModuleType) -> None:
     x = torch.randn(_dims(3, 10)) * 3
     for dim in (0, -1):
         _check_softmax(student, reference, x, dim)
+
+
+@check("apply_softmax", points=1, hint="torch.softmax(x, dim) works for every floating dtype, parameters and views.")
+def check_apply_softmax_other_dtypes_and_views(student: Any, reference: ModuleType) -> None:
+    """Computes the softmax of float64, float16 and bfloat16 tensors, of tensors that require grad and of views."""
+    for index, (kind, x) in enumerate(_float_kinds()):
+        dim = (-1, 0)[index % 2]
+        _check_softmax(
+            student, reference, x, dim, f" ({x.dtype})" if kind in ("float16", "bfloat16", "float64") else f", {kind}"
+        )
+
+
+@check("apply_softmax", points=1, hint="A 0-d tensor's softmax is 1; an empty batch gives an empty result.")
+def check_apply_softmax_scalar_empty_and_single_row(student: Any, reference: ModuleType) -> None:
+    """Keeps the shape of a 0-d tensor, of an empty batch (0, n) and of a batch of one (1, n) along dim 0."""
+    n = _dims(3, 7)
+    for x, dim in [(torch.randn(()) * 3, -1), (torch.randn(0, n), -1), (torch.randn(1, n) * 3, 0)]:
+        _check_softmax(student, reference, x, dim)
+
+
+@check("apply_softmax", points=1, hint=HINT_IN_PLACE)
+def check_apply_softmax_leaves_input_unchanged(student: Any, reference: ModuleType) -> None:
+    """Returns the softmax as a new tensor and leaves x unchanged: an activation does not modify its input."""
+    x = torch.randn(_dims(), _dims(3, 7)) * 4
+    before = x.clone()
+    got, (after, _dim), _ = student.apply_softmax.returning_args(x, -1)
+    what = f"apply_softmax(x, dim=-1) for x of shape {shape_text(x.shape)}"
+    unchanged(before, after, what=f"{what}: x after the call", hint=HINT_IN_PLACE)
+    assert_tensor_close(got, reference.apply_softmax(before, -1), what=what, check_dtype=False, **TOLERANCE)
 
 
 # --------------------------------------------------------------------------- binary_classifier

@@ -13,15 +13,16 @@ the trusted, process.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import torch
 from torch import nn
 
 from grader import codec
-from grader.checking import CheckFailed, StudentCodeError
+from grader.checking import CheckFailed, StudentCodeError, StudentRaised
 
 __all__ = [
     "assert_int",
@@ -32,9 +33,11 @@ __all__ = [
     "copy_weights",
     "describe",
     "describe_layer",
+    "explain_known_errors",
     "looks_like",
     "run_module",
     "shape_text",
+    "unchanged",
 ]
 
 _MAX_TEXT = 80
@@ -265,6 +268,80 @@ def looks_like(got: Any, candidate: Any, *, rtol: float = 1e-5, atol: float = 1e
         return bool(got == candidate)
     except Exception:  # noqa: BLE001 - a comparison that cannot be made is simply no match
         return False
+
+
+#: Errors torch raises for one known mistake whatever the function: (text in the message, hint).
+KNOWN_ERRORS: tuple[tuple[str, str], ...] = (
+    (
+        "numpy() on Tensor that requires grad",
+        "t.numpy() fails for a tensor that requires grad (an nn.Parameter, a model's weight): "
+        "stay in torch (t.shape, t.numel(), torch.sigmoid, ...), or call t.detach() first.",
+    ),
+    (
+        "unsupported ScalarType BFloat16",
+        "NumPy has no bfloat16, so t.numpy() fails for it: stay in torch instead of converting to NumPy.",
+    ),
+    (
+        "view size is not compatible with input tensor's size and stride",
+        "view() needs a tensor whose memory is laid out in order; a transposed, step-sliced or expanded "
+        "tensor is not: use reshape() (or flatten(), or t.numel() to count).",
+    ),
+    (
+        "leaf Variable that requires grad is being used in an in-place operation",
+        "Do not modify the tensors you are given (add_, +=, sigmoid_, t_ ...): compute and return a new tensor.",
+    ),
+    (
+        "written-to tensor refers to a single memory location",
+        "Do not modify the tensors you are given (add_, +=, mul_ ...): an expanded tensor cannot even be "
+        "written to. Compute and return a new tensor.",
+    ),
+    (
+        "must have the same dtype",
+        "Keep the dtype you are given (float64, float16 ...): do not convert x with .float(); "
+        "model(x) works for any dtype the model has.",
+    ),
+)
+
+
+@contextlib.contextmanager
+def explain_known_errors(what: str) -> Iterator[None]:
+    """Turn a student's exception that names a known mistake (``KNOWN_ERRORS``) into a failure with its hint.
+
+    Any other exception passes through unchanged, to become an error with the
+    check's own hint.
+    """
+    try:
+        yield
+    except StudentRaised as exc:
+        for text, hint in KNOWN_ERRORS:
+            if text in exc.reason:
+                _fail(what, exc.reason, hint)
+        raise
+
+
+def unchanged(before: Any, after: Any, *, what: str, hint: str = "") -> None:
+    """Fail unless an argument that went to the student (``before``) came back (``after``) as it was.
+
+    Tensors must keep shape, dtype and every value (NaN stays NaN); other
+    values are compared by exact type and ``==`` here, in the trusted process.
+    """
+    if isinstance(before, torch.Tensor):
+        if type(after) is not torch.Tensor or after.shape != before.shape or after.dtype != before.dtype:
+            _fail(what, f"it was changed from {describe(before)} into {describe(after)}", hint)
+        b, a = before.detach(), after.detach()
+        differ = ~((a == b) | (a.isnan() & b.isnan())) if b.dtype.is_floating_point else a != b
+        count = int(differ.sum())
+        if count:
+            index = tuple(int(i) for i in differ.nonzero()[0])
+            _fail(
+                what,
+                f"the function changed it: at index {index} it was {_number(b[index])}, "
+                f"after the call {_number(a[index])} ({count} of {b.numel()} values changed)",
+                hint,
+            )
+        return
+    if type(after) is not type(before) or after != before:
+        _fail(what, f"the function changed it from {describe(before)} into {describe(after)}", hint)
 
 
 def _layers(count: int) -> str:

@@ -61,3 +61,43 @@ def count_elements__rows_times_columns(t):
 
 def count_elements__docstring_answer(t):
     return 6
+
+
+def make_tensor__stack_rows(data):
+    # torch.stack([]) raises: an empty list has no rows to stack
+    return torch.stack([torch.tensor(row) for row in data])
+
+
+def tensor_dtype__via_numpy(t):
+    # fails for tensors that require grad and for bfloat16
+    return getattr(torch, t.numpy().dtype.name)
+
+
+def tensor_dtype__detached_numpy(t):
+    # detach() fixes parameters, but NumPy still has no bfloat16
+    return getattr(torch, t.detach().numpy().dtype.name)
+
+
+def tensor_shape__numpy_shape(t):
+    return t.numpy().shape
+
+
+def tensor_shape__walk_tolist(t):
+    # the nested lists of an empty dimension have no first item to walk into
+    shape, x = [], t.tolist()
+    while isinstance(x, list):
+        shape.append(len(x))
+        x = x[0]
+    return tuple(shape)
+
+
+def count_elements__flat_view(t):
+    return t.view(-1).shape[0]
+
+
+def count_elements__numpy_size(t):
+    return t.numpy().size
+
+
+def count_elements__len_of_tolist(t):
+    return len(t.tolist())

@@ -1,5 +1,6 @@
 """Known-wrong versions of ex02_operations, each a plausible student mistake the checks must catch."""
 
+import numpy as np
 import torch
 
 
@@ -49,3 +50,37 @@ def linear_forward__addmm(x, weight, bias):
 
 def linear_forward__docstring_answer(x, weight, bias):
     return torch.tensor([3.5, 8.5, 7.5])
+
+
+def add__plus_equals(a, b):
+    # right values, but the caller's a is changed too
+    a += b
+    return a
+
+
+def add__via_numpy(a, b):
+    # fails for tensors that require grad and for bfloat16
+    return torch.from_numpy(a.numpy() + b.numpy())
+
+
+def multiply__in_place(a, b):
+    return a.mul_(b)
+
+
+def multiply__via_numpy(a, b):
+    return torch.from_numpy(np.multiply(a.numpy(), b.numpy()))
+
+
+def multiply__loop_over_rows(a, b):
+    # iterating over a 0-d or empty tensor fails
+    a, b = torch.broadcast_tensors(a, b)
+    return torch.stack([x * y for x, y in zip(a, b, strict=True)])
+
+
+def linear_forward__transposes_in_place(x, weight, bias):
+    # t_() transposes the caller's weight too
+    return x @ weight.t_() + bias
+
+
+def linear_forward__via_numpy(x, weight, bias):
+    return torch.from_numpy(x.numpy() @ weight.numpy().T + bias.numpy())

@@ -1,5 +1,6 @@
 """Known-wrong versions of ex03_linear, each a plausible student mistake the checks must catch."""
 
+import torch
 from torch import nn
 
 
@@ -67,3 +68,18 @@ def count_parameters__int_always_equal(model):
 
 def count_parameters__docstring_answer(model):
     return 40
+
+
+def count_parameters__detached_numpy(model):
+    # NumPy has no bfloat16
+    return sum(p.detach().numpy().size for p in model.parameters())
+
+
+def count_parameters__unfreezes(model):
+    # counts right, but leaves the caller's frozen layers trainable
+    model.requires_grad_(True)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_parameters__float_sum(model):
+    return float(torch.tensor([p.numel() for p in model.parameters()]).sum())

@@ -2,6 +2,7 @@
 
 from itertools import pairwise
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -80,3 +81,8 @@ def layer_sizes_for__tensor_count(features, labels):
 
 def layer_sizes_for__docstring_answer(features, labels):
     return 2, 3
+
+
+def layer_sizes_for__via_numpy(features, labels):
+    # fails for features that require grad
+    return features.numpy().shape[1], len(np.unique(labels.numpy()))

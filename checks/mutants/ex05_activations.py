@@ -1,5 +1,6 @@
 """Known-wrong versions of ex05_activations, each a plausible student mistake the checks must catch."""
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -84,3 +85,36 @@ def multiclass_classifier__swapped(n_features, n_classes):
 
 def multiclass_classifier__docstring_answer(n_features, n_classes):
     return nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=-1))
+
+
+def apply_sigmoid__via_numpy(x):
+    # fails for tensors that require grad and for bfloat16
+    return torch.tensor(1 / (1 + np.exp(-x.numpy())))
+
+
+def apply_sigmoid__in_place(x):
+    return x.sigmoid_()
+
+
+def apply_sigmoid__flat_view(x):
+    # a stable sigmoid, but view(-1) refuses transposed and expanded tensors
+    flat = x.view(-1)
+    out = torch.empty_like(flat)
+    positive = flat >= 0
+    out[positive] = 1 / (1 + torch.exp(-flat[positive]))
+    e = torch.exp(flat[~positive])
+    out[~positive] = e / (1 + e)
+    return out.view(x.shape)
+
+
+def apply_softmax__via_numpy(x, dim):
+    values = x.numpy()
+    e = np.exp(values - values.max(axis=dim, keepdims=True))
+    return torch.from_numpy(e / e.sum(axis=dim, keepdims=True))
+
+
+def apply_softmax__in_place(x, dim):
+    x -= x.max(dim=dim, keepdim=True).values
+    x.exp_()
+    x /= x.sum(dim=dim, keepdim=True)
+    return x

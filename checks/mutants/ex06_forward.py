@@ -49,3 +49,41 @@ def predict_class__float(model, x):
 
 def predict_class__docstring_answer(model, x):
     return torch.tensor([0, 0])
+
+
+def forward_pass__eval_mode(model, x):
+    # the usual inference recipe, but it is not the model as given (and it changes the caller's model)
+    model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
+def forward_pass__train_mode(model, x):
+    model.train()
+    return model(x).detach()
+
+
+def forward_pass__casts_to_float32(model, x):
+    return model(x.float())
+
+
+def forward_pass__normalises_x_in_place(model, x):
+    x -= x.mean(dim=0, keepdim=True)
+    return model(x)
+
+
+def forward_pass__via_numpy_input(model, x):
+    return model(torch.from_numpy(x.numpy()))
+
+
+def predict_class__int32(model, x):
+    return model(x).argmax(dim=1).int()
+
+
+def predict_class__train_mode(model, x):
+    model.train()
+    return model(x).argmax(dim=1)
+
+
+def predict_class__casts_to_float32(model, x):
+    return model(x.float()).argmax(dim=1)
