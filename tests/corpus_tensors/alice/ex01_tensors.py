@@ -1,0 +1,17 @@
+import torch
+
+
+def make_tensor(data):
+    return torch.as_tensor(data)
+
+
+def tensor_dtype(t):
+    return t.dtype
+
+
+def tensor_shape(t):
+    return t.size()
+
+
+def count_elements(t):
+    return t.nelement()
