@@ -24,9 +24,13 @@ HINT_EMPTY = "An empty list still makes a tensor: torch.tensor([]) is a float32 
 
 
 def _grad_tensor() -> tuple[str, torch.Tensor]:
-    """A tensor that requires grad, as students meet them: a parameter, here in bfloat16 (which NumPy lacks)."""
-    weight = nn.Parameter(torch.randn(int(torch.randint(2, 6, ())), 3, 4).to(torch.bfloat16))
-    return "an nn.Parameter (it requires grad)", weight
+    """A tensor that requires grad, as students meet them: a parameter, here a transposed bfloat16 one.
+
+    Each property alone breaks a known mistake: ``t.numpy()`` refuses tensors
+    that require grad, NumPy has no bfloat16, ``t.view(-1)`` refuses the layout.
+    """
+    data = torch.randn(3, int(torch.randint(2, 6, ())), 4).to(torch.bfloat16).transpose(0, 2)
+    return "an nn.Parameter (it requires grad; bfloat16, transposed)", nn.Parameter(data)
 
 
 def _views() -> list[tuple[str, torch.Tensor]]:
@@ -150,9 +154,8 @@ def check_tensor_dtype_is_a_dtype(student: Any, reference: ModuleType) -> None:
 
 @check("tensor_dtype", points=1, hint="t.dtype works for every tensor, parameters and views included.")
 def check_tensor_dtype_parameters_and_views(student: Any, reference: ModuleType) -> None:
-    """Returns the dtype of a tensor that requires grad (a bfloat16 nn.Parameter) and of a view."""
-    for kind, t in [_grad_tensor(), _views()[1]]:
-        _check_dtype(student, t, kind)
+    """Returns the dtype of a tensor that requires grad: a bfloat16 nn.Parameter, transposed."""
+    _check_dtype(student, *reversed(_grad_tensor()))
 
 
 # --------------------------------------------------------------------------- tensor_shape
@@ -198,7 +201,7 @@ def check_tensor_shape_scalar_and_size_one(student: Any, reference: ModuleType) 
 
 @check("tensor_shape", points=1, hint="t.shape works for every tensor: no need to convert it to NumPy or a list.")
 def check_tensor_shape_parameters_and_bfloat16(student: Any, reference: ModuleType) -> None:
-    """Returns the shape of a tensor that requires grad (an nn.Parameter, here bfloat16)."""
+    """Returns the shape of a tensor that requires grad: a bfloat16 nn.Parameter, transposed."""
     _check_shape(student, *reversed(_grad_tensor()))
 
 
@@ -254,5 +257,5 @@ def check_count_elements_views(student: Any, reference: ModuleType) -> None:
 
 @check("count_elements", points=1, hint="t.numel() works for parameters and every dtype; NumPy does not.")
 def check_count_elements_parameters_and_bfloat16(student: Any, reference: ModuleType) -> None:
-    """Counts the elements of a tensor that requires grad (an nn.Parameter, here bfloat16)."""
+    """Counts the elements of a tensor that requires grad: a bfloat16 nn.Parameter, transposed."""
     _check_count(student, *reversed(_grad_tensor()))

@@ -296,6 +296,15 @@ KNOWN_ERRORS: tuple[tuple[str, str], ...] = (
         "written to. Compute and return a new tensor.",
     ),
     (
+        "expected np.ndarray (got numpy.",
+        "NumPy turns a 0-d result into a NumPy scalar, which torch.from_numpy refuses: stay in torch "
+        "(a + b, torch.sigmoid(x) ...) instead of converting to NumPy and back.",
+    ),
+    (
+        "arguments don't support automatic differentiation",
+        "Do not write into the tensors you are given (out=a, add_, +=): compute and return a new tensor.",
+    ),
+    (
         "must have the same dtype",
         "Keep the dtype you are given (float64, float16 ...): do not convert x with .float(); "
         "model(x) works for any dtype the model has.",

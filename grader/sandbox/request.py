@@ -17,6 +17,7 @@ object, and torch hands back the same Python object for every view of it.
 from __future__ import annotations
 
 import copyreg
+import functools
 import io
 import pickle
 from collections.abc import Callable
@@ -95,10 +96,16 @@ def _rebuild_tensor(
     return tensor.requires_grad_(True) if requires_grad else tensor
 
 
+@functools.cache
+def _dispatch_table() -> dict[type, Callable[[Any], Any]]:
+    """copyreg's table (torch registers its dtypes' reducers there, at import) with ours on top; built once."""
+    return {**copyreg.dispatch_table, **_REDUCERS}
+
+
 def pack_request(request: dict[str, Any]) -> bytes:
     """A request for a worker (trusted to untrusted: the worker loads it with ``pickle``)."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {**copyreg.dispatch_table, **_REDUCERS}  # torch registers its dtypes' there
+    pickler.dispatch_table = _dispatch_table()
     pickler.dump(request)
     return buffer.getvalue()
