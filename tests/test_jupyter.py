@@ -13,6 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from grader.assignment import Assignment
+from grader.catalog import catalog
 from grader.handout import write_handout
 from grader.jupyter import CheckError, CheckResult, check, kernel_cells
 from grader.models import Outcome, Report
@@ -92,18 +93,20 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(bundle
     assert errors == []
     assert not ANSI.search(every_output(nb))
 
+    points = int(sum(c.points for c in catalog(bundled) if c.exercise == EX05))  # one point per check
     full_html, full_text = outputs(nb.cells[-5])
-    assert "Score: 13 / 13" in full_html and "(100.0%)" in full_html and "Every check passed." in full_html
-    assert "Score: 13/13 (100.0%)" in full_text and "What to fix" not in full_text
+    assert f"Score: {points} / {points}" in full_html and "(100.0%)" in full_html and "Every check passed." in full_html
+    assert f"Score: {points}/{points} (100.0%)" in full_text and "What to fix" not in full_text
 
     wrong_html, wrong_text = outputs(nb.cells[-3])
-    assert "Score: 12 / 13" in wrong_html
+    assert f"Score: {points - 1} / {points}" in wrong_html
     assert "apply_softmax_large_magnitudes" in wrong_html and "Hint:" in wrong_html
     assert re.search(r"defined in In \[\d+\], line 1", wrong_html)
     assert "failed: apply_softmax" in wrong_text and "<" not in wrong_text.split("\n")[0]
 
     one_html, _ = outputs(nb.cells[-2])
-    assert "Score: 3 / 4" in one_html and "binary_classifier" not in one_html
+    softmax = int(sum(c.points for c in catalog(bundled) if c.function == "apply_softmax"))
+    assert f"Score: {softmax - 1} / {softmax}" in one_html and "binary_classifier" not in one_html
 
     _, modules = outputs(nb.cells[-1])
     assert modules.strip() == "[]"  # the kernel never loaded a check, a solution or the grading engine
