@@ -271,3 +271,65 @@ def test_a_slow_exercise_gets_ten_times_its_references_time(tmp_path: Path) -> N
     assert patient["double_values"].outcome is Outcome.PASSED  # 1.3 s > the 1 s floor, < 2 s = 10 x 0.15 s
     assert hung["double_values"].outcome is Outcome.TIMEOUT
     assert hung["double_values"].message.startswith("double timed out after 2 s, 10 times what the reference")
+
+
+# -- loading a library is not the student's time -------------------------------------
+
+#: A module that takes 1.5 s of CPU to load: longer than the 1 s budget, as torch._dynamo is on a slow machine.
+SLOW_TO_LOAD = """import time
+_end = time.thread_time() + 1.5
+while time.thread_time() < _end:
+    pass
+"""
+
+
+def grade_with(
+    grader: Grader, assignment: Assignment, double_body: str, files: dict[str, str]
+) -> dict[str, CheckResult]:
+    sources = {"ex_tiny.py": f"def double(x):\n    {double_body}{SHOUT}".encode()}
+    sources.update({name: text.encode() for name, text in files.items()})
+    report = grader.grade(build_submission(sources, assignment, name="student"))
+    return {c.name: c for c in report.checks}
+
+
+@pytest.mark.slow
+def test_loading_a_module_during_a_call_does_not_spend_its_budget(tiny: Assignment, tiny_grader: Grader) -> None:
+    result = grade_with(tiny_grader, tiny, "import slowlib\n    return x + x", {"slowlib.py": SLOW_TO_LOAD})
+    assert [(c.name, c.message) for c in result.values() if c.outcome is not Outcome.PASSED] == []
+
+
+@pytest.mark.slow
+def test_torchs_first_optimizer_is_not_the_students_time(tiny: Assignment, tiny_grader: Grader) -> None:
+    # optim.SGD(...) first imports torch._dynamo (about a second of CPU here), in every fresh worker.
+    body = (
+        "import torch\n    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).zero_grad()\n    return x + x"
+    )
+    result = grade(tiny_grader, tiny, body)
+    assert [(c.name, c.message) for c in result.values() if c.outcome is not Outcome.PASSED] == []
+
+
+@pytest.mark.slow
+def test_a_module_that_never_finishes_loading_stops_at_the_teachers_limit(tmp_path: Path) -> None:
+    strict = load_assignment(write_assignment(tmp_path / "strict", timeout_s=2))
+    with Grader(strict) as grader:
+        result = grade_with(grader, strict, "import hangs\n    return x + x", {"hangs.py": "while True:\n    pass\n"})
+    first = result["double_values"]
+    assert first.outcome is Outcome.TIMEOUT
+    assert first.message.startswith("double timed out after 2 s, the assignment's limit per call")
+    assert result["shout"].outcome is Outcome.PASSED
+
+
+def test_loading_pauses_the_budget_but_not_the_teachers_limit() -> None:
+    call, _, now = timer(budget_s=1.0, cap_s=5.0)
+    now.t += 0.5
+    call.pause()
+    now.t += 3.0  # 3 s loading a library: the budget stands still
+    assert call.remaining() == pytest.approx(1.5)  # only the teacher's limit counts down meanwhile
+    call.resume()
+    assert call.remaining() == pytest.approx(0.5)  # 0.5 s of the student's own before, 0.5 s left
+    now.t += 0.6
+    assert call.remaining() == 0.0 and call.expired == "budget" and call.budget_s == 1.0
+    endless, _, now = timer(budget_s=1.0, cap_s=5.0)
+    endless.pause()  # a "library" that never finishes loading
+    now.t += 5.0
+    assert endless.remaining() == 0.0 and endless.budget_s == 5.0  # reported as the teacher's limit

@@ -102,6 +102,8 @@ class CallTimer:
 
     __slots__ = (
         "_delay_at_start",
+        "_paused",
+        "_paused_at",
         "_waited",
         "budget_s",
         "cap_s",
@@ -137,10 +139,31 @@ class CallTimer:
         self.started = now()
         self._delay_at_start = clock.run_delay_s()
         self._waited = 0.0
+        #: Real time spent loading modules (``pause``/``resume``), which the budget does not count.
+        self._paused = 0.0
+        self._paused_at: float | None = None
 
     @property
     def wall_s(self) -> float:
         return max(self.cap_s, WALL_FACTOR * self.budget_s)
+
+    def pause(self) -> None:
+        """The call started loading a module: the budget stops counting (``timeout_s`` does not)."""
+        if self._paused_at is None:
+            self._paused_at = self.now()
+
+    def resume(self) -> None:
+        """The module is loaded: the budget counts again."""
+        if self._paused_at is not None:
+            self._paused += self.now() - self._paused_at
+            self._paused_at = None
+
+    def _left(self, now: float) -> float:
+        """Own time left: within the budget (loading excluded) and within ``cap_s`` (loading included)."""
+        own = now - self.started - self._waited
+        if self._paused_at is not None:  # loading: only the teacher's limit applies
+            return self.cap_s - own
+        return min(self.cap_s - own, self.budget_s - (own - self._paused))
 
     def remaining(self) -> float:
         """Seconds to wait before asking again; 0 once the request has run out of time."""
@@ -149,15 +172,18 @@ class CallTimer:
         if wall_left <= 0:
             self.expired = "wall"
             return 0.0
-        left = self.budget_s - (now - self.started - self._waited)
+        left = self._left(now)
         if left > 0:
             return min(left, wall_left)
         self._waited = self.clock.run_delay_s() - self._delay_at_start
-        left = self.budget_s - (self.now() - self.started - self._waited)
+        left = self._left(self.now())
         if left <= 0 and self._raise_budget():
             return self.remaining()
         if left <= 0:
             self.expired = "budget"
+            if self.now() - self.started - self._waited >= self.cap_s:
+                # Loading modules used up the teacher's limit: the message names that limit, not the budget.
+                self.budget_s = self.cap_s
             return 0.0
         return min(max(left, _MIN_WAIT_S), wall_left)
 

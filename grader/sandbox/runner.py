@@ -26,6 +26,8 @@ from grader.sandbox.budget import REPEAT_FRACTION, CallTimer, OwnClock, describe
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
+    IMPORT_FINISHED,
+    IMPORT_STARTED,
     WORKER_BROKEN_EXIT,
     BadAnswer,
     ChannelClosed,
@@ -137,11 +139,17 @@ class Worker:
                 self._wait(select.POLLOUT, timer)
 
     def _receive(self, timer: _Deadline | CallTimer) -> bytes:
-        while (answer := self._inbox.frame()) is None:
-            self._wait(select.POLLIN, timer)
-            with contextlib.suppress(BlockingIOError):
-                self._inbox.receive(self.sock)
-        return answer
+        while True:
+            while (answer := self._inbox.frame()) is None:
+                self._wait(select.POLLIN, timer)
+                with contextlib.suppress(BlockingIOError):
+                    self._inbox.receive(self.sock)
+            if answer == IMPORT_STARTED:
+                timer.pause()
+            elif answer == IMPORT_FINISHED:
+                timer.resume()
+            else:
+                return answer
 
     def kill(self) -> None:
         """Kill and reap the worker, keeping its wait status; idempotent."""
@@ -173,6 +181,11 @@ class _Deadline:
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
+
+    def pause(self) -> None:
+        """The grader's own requests run no student code: loading a library counts like the rest."""
+
+    resume = pause
 
 
 @dataclass(frozen=True)

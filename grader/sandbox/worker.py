@@ -9,6 +9,7 @@ unpickles anything a student could have shaped.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib
 import io
@@ -19,6 +20,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -33,6 +35,8 @@ from grader.sandbox import isolation, privilege
 from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
+    IMPORT_FINISHED,
+    IMPORT_STARTED,
     WORKER_BROKEN_EXIT,
     ChannelClosed,
     FrameReader,
@@ -190,6 +194,7 @@ class _Server:
 
     def serve(self) -> None:
         self._reply({"status": "ready", "layers": self.layers, "pid": os.getpid()})
+        builtins.__import__ = _ImportMeter(self.sock, builtins.__import__)
         while True:
             try:
                 request = pickle.loads(recv_frame(self.sock, self.inbox))
@@ -396,6 +401,50 @@ class _Server:
         if size > len(data):
             text += f"\n... [{size - len(data)} more bytes of output not shown]"
         return text
+
+
+class _ImportMeter:
+    """``__import__`` that tells the grader when a module not loaded yet starts and ends loading.
+
+    Library loading is the environment's cost, not the student's: torch's first
+    ``optim.SGD(...)`` imports ``torch._dynamo``, a second of CPU that would
+    otherwise eat a correct call's whole budget. Only the outermost cold import
+    is reported; a warm one (the module already loaded) costs one dict lookup.
+    Student code can forge or drop these frames, which moves nothing but its own
+    budget, and never past the teacher's ``timeout_s``.
+    """
+
+    __slots__ = ("_depth", "_original", "_sock", "_thread")
+
+    def __init__(self, sock: socket.socket, original: Any) -> None:
+        self._sock = sock
+        self._original = original
+        self._depth = 0
+        # Only the thread that answers the grader reports: two threads writing frames could interleave them.
+        self._thread = threading.get_ident()
+
+    def __call__(self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+        if self._depth or level or threading.get_ident() != self._thread or not _cold(name, fromlist):
+            return self._original(name, globals, locals, fromlist, level)
+        self._depth = 1
+        try:
+            with contextlib.suppress(OSError):
+                send_frame(self._sock, IMPORT_STARTED)
+            return self._original(name, globals, locals, fromlist, level)
+        finally:
+            self._depth = 0
+            with contextlib.suppress(OSError):
+                send_frame(self._sock, IMPORT_FINISHED)
+
+
+def _cold(name: str, fromlist: Any) -> bool:
+    """Whether importing ``name`` (and the names of ``fromlist``) would load a module."""
+    module = sys.modules.get(name)
+    if module is None:
+        return True
+    if not fromlist:
+        return False
+    return any(type(f) is str and f != "*" and not hasattr(module, f) for f in fromlist)
 
 
 def _safe_str(exc: BaseException) -> str:
