@@ -7,7 +7,15 @@ with `grader grade --force`, and measures, in the same run, what a fresh
 grader that starts one process per submission must pay). CPU is user+sys of
 the whole process tree, read from RUSAGE_CHILDREN.
 
-    python bench/batch.py [--students 200] [--jobs 2] [--floor-samples 10]
+Every honest student's files carry a helper of their own, so that, as in a
+real class, only copies look alike; ``--mix realistic`` (the default) also
+makes 2% of the students hang (an endless ``while`` loop in ``apply_softmax``)
+and 5% hand in the very same copy of the reference. Then the same class is
+graded again with every student cached, and the run reports the wall time of
+both, the size of the class pages, the number of similarity clusters and the
+peak memory (max RSS) of the CLI process itself.
+
+    python bench/batch.py [--students 200 2000 10000] [--jobs 2] [--floor-samples 10] [--mix realistic|plain]
 """
 
 from __future__ import annotations
@@ -44,29 +52,60 @@ def mutant_source(exercise: str, index: int) -> str | None:
     return f"{solution}\n\n{mutants}\n\n{name.split('__')[0]} = {name}\n"
 
 
-def build_class(root: Path, students: int) -> None:
+HANG = """
+
+def apply_softmax(x, dim):
+    total = x.exp().sum(dim=dim, keepdim=True)
+    while total.max() > 0:
+        total = total * 1.0
+    return x.exp() / total
+"""
+
+
+def own_helper(name: str) -> str:
+    """A helper only this student wrote: enough code of their own that honest students never look alike."""
+    tag = name.replace("student", "s")
+    return (
+        f"\n\ndef _tally_{tag}(values, weight={len(name)}):\n"
+        f"    total_{tag} = 0\n    seen_{tag} = []\n"
+        f"    for item_{tag} in values:\n        seen_{tag}.append(item_{tag} * weight)\n"
+        f"        total_{tag} = total_{tag} + seen_{tag}[-1]\n"
+        f"    return total_{tag}, len(seen_{tag}), max(seen_{tag}, default=0)\n"
+    )
+
+
+def build_class(root: Path, students: int, *, mix: str = "realistic") -> None:
     exercises = sorted(p.stem for p in (ROOT / "solutions").glob("ex*.py"))
     for i in range(students):
         kind = i % 5
-        name = f"student{i:03d}"
+        name = f"student{i:05d}"
         marker = f"# {name}\n"
-        if kind == 0:  # full marks, a folder
+        mine = own_helper(name)
+        if mix == "realistic" and i % 50 == 7:  # 2%: full solutions, but apply_softmax never returns
             folder = root / name
             folder.mkdir()
             for ex in exercises:
-                (folder / f"{ex}.py").write_text(marker + (ROOT / "solutions" / f"{ex}.py").read_text())
+                extra = HANG if ex == "ex05_activations" else ""
+                (folder / f"{ex}.py").write_text(marker + (ROOT / "solutions" / f"{ex}.py").read_text() + mine + extra)
+        elif mix == "realistic" and i % 20 == 3:  # 5%: the same copy of the reference, byte for byte
+            shutil.copytree(ROOT / "solutions", root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif kind == 0:  # full marks, a folder
+            folder = root / name
+            folder.mkdir()
+            for ex in exercises:
+                (folder / f"{ex}.py").write_text(marker + (ROOT / "solutions" / f"{ex}.py").read_text() + mine)
         elif kind == 1:  # a folder with one mistake per exercise
             folder = root / name
             folder.mkdir()
             for ex in exercises:
-                (folder / f"{ex}.py").write_text(marker + (mutant_source(ex, i) or ""))
+                (folder / f"{ex}.py").write_text(marker + (mutant_source(ex, i) or "") + mine)
         elif kind == 2:  # a single file for one exercise
             ex = exercises[i % len(exercises)]
-            (root / f"{name}.py").write_text(marker + (ROOT / "solutions" / f"{ex}.py").read_text())
+            (root / f"{name}.py").write_text(marker + (ROOT / "solutions" / f"{ex}.py").read_text() + mine)
         elif kind == 3:  # a notebook with two exercises, magics and a failing plot cell
             cells = [new_markdown_cell(f"# {name}"), new_code_cell("%matplotlib inline\nimport torch")]
             for ex in exercises[(i // 5) % 5 : (i // 5) % 5 + 2]:
-                cells.append(new_code_cell((ROOT / "solutions" / f"{ex}.py").read_text()))
+                cells.append(new_code_cell((ROOT / "solutions" / f"{ex}.py").read_text() + mine))
             cells.append(new_code_cell("plt.plot(losses)"))
             nbformat.write(new_notebook(cells=cells), root / f"{name}.ipynb")
         else:  # the untouched hand-out
@@ -96,59 +135,99 @@ def floor_cpu(class_dir: Path, samples: int) -> float:
     return total / len(folders)
 
 
+#: Runs the CLI in this interpreter and, at its exit, writes its own peak RSS (KiB) to argv[1].
+CLI_WITH_PEAK = """
+import atexit, os, resource, sys
+pid, path = os.getpid(), sys.argv[1]
+def peak():
+    if os.getpid() == pid:
+        with open(path, "w") as f:
+            f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+atexit.register(peak)
+sys.argv = ["grader", *sys.argv[2:]]
+from grader.cli import main
+main()
+"""
+
+
+def run_cli(args: list[str], peak_file: Path) -> tuple[float, float, int]:
+    """Wall time, CPU of the whole process tree, and the CLI process's own peak RSS (MiB) of one run."""
+    before_cpu, before_wall = children_cpu(), time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", CLI_WITH_PEAK, str(peak_file), *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - before_wall, children_cpu() - before_cpu, int(peak_file.read_text()) // 1024
+
+
+def page_sizes(out: Path) -> dict[str, int]:
+    sizes = {name: (out / name).stat().st_size for name in ("index.html", "results.json", "junit.xml", "grades.csv")}
+    pages = [p.stat().st_size for p in [*out.glob("students-*.html"), out / "similar.html"] if p.exists()]
+    sizes["largest_other_page"] = max(pages, default=0)
+    sizes["student_pages"] = len(list(out.glob("students-*.html")))
+    return sizes
+
+
+def scale_run(work: Path, students: int, jobs: int, mix: str, floor: float) -> dict[str, object]:
+    class_dir = work / f"class{students}"
+    class_dir.mkdir()
+    build_class(class_dir, students, mix=mix)
+    out = work / f"out{students}"
+    args = ["grade", str(class_dir), "--out", str(out), "--jobs", str(jobs)]
+    wall, cpu, peak = run_cli([*args, "--force"], work / "peak")
+    results = json.loads((out / "results.json").read_text())
+    graded = len(results["students"])
+    cached_wall, _, cached_peak = run_cli(args, work / "peak")
+    return {
+        "students": graded,
+        "mix": mix,
+        "jobs": jobs,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_per_submission_s": round(cpu / graded, 4),
+        "floor_cpu_per_submission_s": round(floor, 3),
+        "times_less_cpu_than_floor": round(floor / (cpu / graded), 1),
+        "rerun_all_cached_wall_s": round(cached_wall, 2),
+        "rerun_share_of_cold_wall": round(cached_wall / wall, 4),
+        "cli_peak_rss_mib": peak,
+        "cli_peak_rss_mib_rerun": cached_peak,
+        "similar_entries": len(results["similar"]),
+        "largest_cluster": max((len(c["students"]) for c in results["similar"]), default=0),
+        "bytes": page_sizes(out),
+        "checks_per_student": len(results["students"][0]["checks"]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument(
+        "--students", type=int, nargs="+", default=[200], help="class sizes to run, e.g. 200 2000 10000"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--floor-samples", type=int, default=10)
+    parser.add_argument("--mix", choices=["realistic", "plain"], default="realistic")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the classes and reports (printed) for a look")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="grader-bench-"))
     try:
-        class_dir = work / "class"
-        class_dir.mkdir()
-        build_class(class_dir, args.students)
-        floor = floor_cpu(class_dir, args.floor_samples)
-
-        before_cpu, before_wall = children_cpu(), time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "grader", "grade", str(class_dir), "--out", str(work / "out"),
-             "--jobs", str(args.jobs), "--force"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        cpu = children_cpu() - before_cpu
-        wall = time.perf_counter() - before_wall
-        results = json.loads((work / "out" / "results.json").read_text())
-        graded = len(results["students"])
-
-        before_cpu, before_wall = children_cpu(), time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "grader", "grade", str(class_dir), "--out", str(work / "out"),
-             "--jobs", str(args.jobs)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        cached_wall = time.perf_counter() - before_wall
-
-        figures = {
-            "students": graded,
-            "jobs": args.jobs,
-            "wall_s": round(wall, 2),
-            "cpu_s": round(cpu, 2),
-            "cpu_per_submission_s": round(cpu / graded, 4),
-            "floor_cpu_per_submission_s": round(floor, 3),
-            "times_less_cpu_than_floor": round(floor / (cpu / graded), 1),
-            "rerun_all_cached_wall_s": round(cached_wall, 2),
-            "checks_per_student": len(results["students"][0]["checks"]),
-        }
-        print(json.dumps(figures, indent=2))
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        floor_dir = work / "floor"
+        floor_dir.mkdir()
+        build_class(floor_dir, max(5 * args.floor_samples, 5), mix="plain")
+        floor = floor_cpu(floor_dir, args.floor_samples)
+        figures = []
+        for students in args.students:
+            figures.append(scale_run(work, students, args.jobs, args.mix, floor))
+            print(json.dumps(figures[-1], indent=2), flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2) + "\n")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,25 +18,26 @@ import os
 import signal
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any, Protocol
 
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path
 from grader.engine import Setup
 from grader.errors import OutputError, SandboxError
-from grader.models import ClassReport, Report
-from grader.output import write_atomic
-from grader.roster import Roster, open_roster, read_submission
+from grader.models import ClassReport, Report, SimilarCluster
+from grader.output import CACHE_DIR, Stamp, write_atomic
+from grader.roster import Roster, Student, open_roster, read_student_files, read_submission
 from grader.sandbox.client import Zygote, allowed_cpus
 from grader.sandbox.limits import Limits
 from grader.sandbox.scratch import make_root, remove_tree
-from grader.similarity import find_similar
-from grader.submission import Submission
+from grader.similarity import SIMILARITY_VERSION, find_similar
+from grader.submission import Submission, build_submission, content_digest
 
-CACHE_DIR = ".cache"
+__all__ = ["CACHE_DIR", "Cache", "Progress", "cache_key", "default_class_dir", "grade_class", "similarity_key"]
 
 
 @dataclass(frozen=True)
@@ -50,44 +51,99 @@ class Progress:
     cached: bool
 
 
-def read_class(roster: Roster, assignment: Assignment) -> dict[str, Submission]:
-    """Every student's submission, by id; reading runs no student code."""
-    return {student.id: read_submission(student, assignment) for student in roster.students}
+def cache_key(student: str, digest: str, limits: Limits, fingerprint: str) -> str:
+    """Everything that decides this student's grade, hashed: ``digest`` is their files' ``content_digest``."""
+    digest_of = hashlib.sha256()
+    for part in (__version__, fingerprint, json.dumps(limits.to_dict(), sort_keys=True), student, digest):
+        digest_of.update(part.encode() + b"\0")
+    return digest_of.hexdigest()
 
 
-def cache_key(submission: Submission, assignment: Assignment, limits: Limits, fingerprint: str) -> str:
-    """Everything that decides this student's grade, hashed."""
-    digest = hashlib.sha256()
-    for part in (
-        __version__,
-        fingerprint,
-        json.dumps(limits.to_dict(), sort_keys=True),
-        submission.name,
-        submission.digest,
-    ):
-        digest.update(part.encode() + b"\0")
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class Cached:
+    """A cache entry: the report, the stamps of the files last written from it, and the entry's own digest."""
+
+    report: Report
+    outputs: Mapping[str, Stamp]
+    digest: str
 
 
 class Cache:
-    """One JSON file per graded student, keyed by ``cache_key``; unreadable entries are misses."""
+    """One JSON file per graded student, keyed by ``cache_key``; unreadable entries are misses.
+
+    Besides the report, an entry records the stamps of the student's files as
+    written from it, so that a re-run leaves files that are still current
+    alone. ``similar/`` holds one entry per state of the whole class (every
+    student's files): its similarity clusters.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def get(self, key: str) -> Report | None:
-        path = self.root / f"{key}.json"
+    def _read(self, folder: Path, key: str) -> tuple[dict[str, Any], str]:
+        """The entry stored under ``key`` and its digest; ``{}`` when it is missing, corrupt or another key's."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("key") != key:
-                return None
-            return Report.from_dict(data["report"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None  # missing or corrupt: grade again
+            raw = (folder / f"{key}.json").read_bytes()
+            data = json.loads(raw)
+        except (OSError, ValueError):
+            return {}, ""
+        if not isinstance(data, dict) or data.get("key") != key:
+            return {}, ""
+        return data, hashlib.sha256(raw).hexdigest()
 
-    def put(self, key: str, report: Report) -> None:
+    def get(self, key: str) -> Cached | None:
+        data, digest = self._read(self.root, key)
+        try:
+            report = Report.from_dict(data["report"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # missing or corrupt: grade again
+        try:
+            outputs = {str(name): _stamp(value) for name, value in data.get("outputs", {}).items()}
+        except (ValueError, TypeError, AttributeError):
+            outputs = {}  # the report is sound; its files are simply written again
+        return Cached(report, outputs, digest)
+
+    def put(self, key: str, report: Report, outputs: Mapping[str, Stamp] | None = None) -> str:
+        """Store an entry; returns its digest, as ``get`` will give it."""
         # Not durable: a torn or lost entry is a miss (get() checks the key), never a wrong grade.
-        write_atomic(self.root / f"{key}.json", json.dumps({"key": key, "report": report.to_dict()}), durable=False)
+        raw = json.dumps({"key": key, "report": report.to_dict(), "outputs": dict(outputs or {})}).encode()
+        write_atomic(self.root / f"{key}.json", raw, durable=False)
+        return hashlib.sha256(raw).hexdigest()
+
+    def get_similar(self, key: str) -> tuple[SimilarCluster, ...] | None:
+        data, _ = self._read(self.root / "similar", key)
+        try:
+            return tuple(SimilarCluster.from_dict(c) for c in data["similar"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put_similar(self, key: str, clusters: tuple[SimilarCluster, ...]) -> None:
+        entry = {"key": key, "similar": [c.to_dict() for c in clusters]}
+        write_atomic(self.root / "similar" / f"{key}.json", json.dumps(entry), durable=False)
+
+
+def _stamp(value: object) -> Stamp:
+    if not isinstance(value, list) or len(value) != 4 or not all(isinstance(v, int) for v in value):
+        raise ValueError(f"not a stamp: {value!r}")
+    return (value[0], value[1], value[2], value[3])
+
+
+def similarity_key(digests: Mapping[str, str], assignment: Assignment) -> str:
+    """What decides a class's similarity clusters: every student's files, and the stubs (whose code is ignored)."""
+    digest = hashlib.sha256(f"{__version__}\0{SIMILARITY_VERSION}\0".encode())
+    for exercise in assignment.exercises:
+        digest.update(exercise.name.encode() + b"\0" + exercise.stub.read_bytes() + b"\0")
+    for student in sorted(digests):
+        digest.update(f"{student}\0{digests[student]}\0".encode())
+    return digest.hexdigest()
+
+
+class WriteStudent(Protocol):
+    """Writes one student's files; ``written`` is what it returned for the same report before."""
+
+    def __call__(self, folder: Path, report: Report, *, written: Mapping[str, Stamp] | None) -> Mapping[str, Stamp]:
+        """Return the stamps of the files as written (or left alone because they were current)."""
+        ...
 
 
 def grade_class(
@@ -100,7 +156,7 @@ def grade_class(
     force: bool = False,
     limits: Limits | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    write_student: Callable[[Path, Report], None] | None = None,
+    write_student: WriteStudent | None = None,
     on_roster: Callable[[Roster], None] | None = None,
 ) -> ClassReport:
     """Grade every student of ``source`` on the whole assignment; write per-student outputs as they come.
@@ -108,9 +164,12 @@ def grade_class(
     ``source`` is a roster (see ``grader.roster``), or a folder or .zip read
     into one here, its layout detected unless ``layout`` forces it.
     ``on_roster`` hears who the students are before anyone is graded.
-    ``write_student(out_dir / student, report)`` writes one student's files
-    (the CLI passes the HTML and JSON renderers). Returns the class report;
-    the caller writes the class-wide outputs from it.
+    ``write_student(out_dir / student, report, written=...)`` writes one
+    student's files (the CLI passes ``write_student_outputs``). A student whose
+    cache entry is current costs a read of their files and of the entry: their
+    submission is not parsed, and their files are not written again unless
+    they changed since. Returns the class report; the caller writes the
+    class-wide outputs from it.
     """
     limits = limits or assignment.limits
     workers = max(1, jobs or os.cpu_count() or 1)
@@ -118,46 +177,48 @@ def grade_class(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+    cache = Cache(out_dir / CACHE_DIR)
+    fingerprint = assignment.fingerprint()
     if isinstance(source, Roster):
         roster = source
-        submissions = read_class(roster, assignment)
+        read = _read_class(roster, assignment, cache, limits, force=force)
     else:  # a zip's extracted files live only while they are read
         with open_roster(source, layout=layout) as roster:
-            submissions = read_class(roster, assignment)
+            read = _read_class(roster, assignment, cache, limits, force=force)
     if on_roster is not None:
         on_roster(roster)
     students = {student.id: student for student in roster.students}
-    cache = Cache(out_dir / CACHE_DIR)
-    fingerprint = assignment.fingerprint()
-    keys = {name: cache_key(sub, assignment, limits, fingerprint) for name, sub in submissions.items()}
     reports: dict[str, Report] = {}
+    stored: dict[str, str] = {}  # student -> digest of their cache entry as it now is
     done = 0
 
-    def finished(report: Report, *, cached: bool) -> None:
+    def finished(graded: Report, *, hit: Cached | None = None, key: str) -> None:
         nonlocal done
-        student = students[report.student]  # who they are comes from the roster, never from the cache
-        report = replace(report, name="" if student.name == student.id else student.name, late=student.late)
+        student = students[graded.student]  # who they are comes from the roster, never from the cache
+        report = replace(graded, name="" if student.name == student.id else student.name, late=student.late)
+        # A cache entry's report is the one its files were written from: the roster may have renamed them since.
+        current = hit if hit is not None and hit.report == report else None
+        entry = current.digest if current else ""
         if write_student is not None:
-            write_student(out_dir / report.student, report)
-        if not cached:
-            cache.put(keys[report.student], report)
+            outputs = write_student(out_dir / report.student, report, written=current.outputs if current else None)
+            if current is None or outputs != current.outputs:
+                entry = cache.put(key, report, outputs)
+        elif current is None:
+            entry = cache.put(key, report)
         reports[report.student] = report
+        stored[report.student] = entry
         done += 1
         if on_progress is not None:
-            on_progress(Progress(done, len(submissions), report.student, report.percent, cached))
+            on_progress(Progress(done, len(students), report.student, report.percent, hit is not None))
 
+    for hit, key in read.hits:
+        finished(hit.report, hit=hit, key=key)
     errors: list[str] = []
-    pending = []
-    for name, submission in submissions.items():
-        hit = None if force else cache.get(keys[name])
-        if hit is not None and hit.student == name:
-            finished(hit, cached=True)
-        else:
-            pending.append(submission)
-    if pending:
+    if read.pending:
+        keys = {s.name: cache_key(s.name, s.digest, limits, fingerprint) for s in read.pending}
         try:
-            for report in _grade_parallel(pending, assignment, limits, min(workers, len(pending))):
-                finished(report, cached=False)
+            for report in _grade_parallel(read.pending, assignment, limits, min(workers, len(read.pending))):
+                finished(report, key=keys[report.student])
         except SandboxError as exc:  # the others' outputs are still written; the caller reports it
             errors.append(exc.message)
     ordered = tuple(reports[student.id] for student in roster.students if student.id in reports)
@@ -165,13 +226,68 @@ def grade_class(
         assignment=assignment.title,
         reports=ordered,
         exercise_titles=assignment.titles(),
-        similar=find_similar(submissions, assignment),
+        similar=read.similar,
         errors=tuple(errors),
         layout=roster.layout,
         layout_title=roster.title,
         layout_detected=roster.detected,
         unattributed=roster.unattributed,
+        fingerprint=_class_state(assignment, [stored[r.student] for r in ordered], read.similar_key, errors),
     )
+
+
+@dataclass(frozen=True)
+class _ClassRead:
+    """A class as read: who is cached, who is to be graded (parsed), and its similarity clusters."""
+
+    hits: list[tuple[Cached, str]]
+    pending: list[Submission]
+    similar: tuple[SimilarCluster, ...]
+    similar_key: str
+
+
+def _read_class(roster: Roster, assignment: Assignment, cache: Cache, limits: Limits, *, force: bool) -> _ClassRead:
+    """Read every student's files; parse only those the cache does not know, and the whole class for similarity.
+
+    Runs while the roster's files exist (a zip's are extracted meanwhile).
+    """
+    fingerprint = assignment.fingerprint()
+    digests: dict[str, str] = {}
+    hits: list[tuple[Cached, str]] = []
+    pending: list[Submission] = []
+    for student in roster.students:
+        raw, problems = read_student_files(student)
+        digests[student.id] = content_digest(raw)
+        key = cache_key(student.id, digests[student.id], limits, fingerprint)
+        hit = None if force else cache.get(key)
+        if hit is not None and hit.report.student == student.id:
+            hits.append((hit, key))
+        else:  # parsed now, while its files are at hand
+            pending.append(build_submission(raw, assignment, name=student.id, problems=problems))
+    similar_key = similarity_key(digests, assignment)
+    similar = cache.get_similar(similar_key)
+    if similar is None:
+        parsed = {s.name: s for s in pending}
+        others: list[Student] = [student for student in roster.students if student.id not in parsed]
+        parsed.update((student.id, read_submission(student, assignment)) for student in others)
+        similar = find_similar(parsed, assignment)
+        cache.put_similar(similar_key, similar)
+    return _ClassRead(hits, pending, similar, similar_key)
+
+
+def _class_state(assignment: Assignment, entries: list[str], similar_key: str, errors: list[str]) -> str:
+    """The ``ClassReport.fingerprint``: the digests of the students' cache entries, in order, and the rest.
+
+    An entry's digest changes whenever its report does (a regrade under
+    ``--force`` changes the timings, which junit.xml shows), so equal
+    fingerprints mean equal class files.
+    """
+    digest = hashlib.sha256(
+        json.dumps([__version__, assignment.title, assignment.titles(), similar_key, errors]).encode()
+    )
+    for entry in entries:
+        digest.update(entry.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _grade_parallel(

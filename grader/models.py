@@ -291,20 +291,33 @@ class UnattributedFile:
 
 
 @dataclass(frozen=True)
-class SimilarPair:
-    """Two students whose attempted code is identical or nearly so (``similarity`` in 0..1)."""
+class SimilarCluster:
+    """A group of students whose own code is identical or nearly so, in at least one exercise.
 
-    first: str
-    second: str
+    Groups are disjoint: a student is in one cluster at most, so a class has
+    fewer clusters than students. Every member shares at least ``similarity``
+    (Jaccard of code shingles, 0..1) of an exercise with another member; 1.0
+    means every member's code in ``exercises`` is the same copy.
+    """
+
+    students: tuple[str, ...]
     similarity: float
     exercises: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "students": [self.first, self.second],
+            "students": list(self.students),
             "similarity": round(self.similarity, 3),
             "exercises": list(self.exercises),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SimilarCluster:
+        return cls(
+            students=tuple(str(s) for s in data["students"]),
+            similarity=float(data["similarity"]),
+            exercises=tuple(str(e) for e in data.get("exercises", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -382,7 +395,8 @@ class ClassReport:
     assignment: str
     reports: tuple[Report, ...]
     exercise_titles: Mapping[str, str] = field(default_factory=dict)
-    similar: tuple[SimilarPair, ...] = ()
+    #: Clusters of similar submissions, largest first.
+    similar: tuple[SimilarCluster, ...] = ()
     #: Grader-side failures (students that could not be graded at all).
     errors: tuple[str, ...] = ()
     #: How the class was read: "folder", "canvas", "moodle", ... (see ``grader.roster``), and its title.
@@ -392,6 +406,10 @@ class ClassReport:
     layout_detected: bool = True
     #: Files of the export that could not be attributed to any student.
     unattributed: tuple[UnattributedFile, ...] = ()
+    #: A digest of everything this report was made from (each student's cached
+    #: result, the clusters, the assignment), so that class files written from an
+    #: equal one need not be rendered again; "" when unknown.
+    fingerprint: str = ""
 
     def check_stats(self) -> tuple[CheckStats, ...]:
         """Per-check figures, hardest first among the students who attempted each function.
@@ -448,6 +466,6 @@ class ClassReport:
             "layout_detected": self.layout_detected,
             "students": [r.to_dict(timings=False) for r in self.reports],
             "unattributed": [item.to_dict() for item in self.unattributed],
-            "similar": [pair.to_dict() for pair in self.similar],
+            "similar": [cluster.to_dict() for cluster in self.similar],
             "checks": [s.to_dict() for s in self.check_stats()],
         }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import stat as statmode
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from grader.errors import OutputError
@@ -12,12 +15,17 @@ from grader.models import ClassReport, Report
 from grader.render import (
     REPORT_FORMATS,
     classroom_output_line,
+    render_class_pages,
     render_grades_csv,
     render_html,
     render_junit,
-    render_overview,
     render_step_summary,
 )
+
+#: Where a batch keeps what it knows (``grader.batch``), and what the class files were written from.
+CACHE_DIR = ".cache"
+CLASS_MANIFEST = "class/outputs.json"
+_STUDENT_PAGE = re.compile(r"students-[0-9]+\.html")
 
 
 def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None:
@@ -65,17 +73,60 @@ def _create(tmp: Path) -> int:
         return os.open(tmp, flags, 0o600)
 
 
-def write_student_outputs(folder: Path, report: Report, *, formats: tuple[str, ...] = ()) -> None:
-    """One student's report card and JSON result (timings left out so reruns are identical), plus ``formats``."""
-    write_atomic(folder / "report.html", render_html(report), durable=False)
+#: What tells a file apart from any other version of it: size, modification and
+#: change times (ns) and inode. Any write, ``touch``, edit or replacement changes
+#: the change time at least, and no user can set that one back.
+Stamp = tuple[int, int, int, int]
+
+
+def stamp(path: Path) -> Stamp | None:
+    """The ``Stamp`` of a regular file, or None if there is none (missing, a folder, a symlink)."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    if not statmode.S_ISREG(info.st_mode):
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+def _result_json(report: Report) -> str:
     # Compact JSON: with indent, json falls back to its pure-Python encoder, which was
     # the batch's largest cost after grading itself (jq or any viewer pretty-prints).
-    text = json.dumps(report.to_dict(timings=False), ensure_ascii=True) + "\n"
-    write_atomic(folder / "result.json", text, durable=False)
+    return json.dumps(report.to_dict(timings=False), ensure_ascii=True) + "\n"
+
+
+def student_renderers(formats: tuple[str, ...] = ()) -> dict[str, Callable[[Report], str]]:
+    """File name -> renderer of each file a student's folder gets: the card, the JSON, then ``formats``."""
+    renderers: dict[str, Callable[[Report], str]] = {"report.html": render_html, "result.json": _result_json}
     for name in formats:
         if name not in ("html", "json"):
             renderer, filename = REPORT_FORMATS[name]
-            write_atomic(folder / filename, renderer(report), durable=False)
+            renderers[filename] = renderer
+    return renderers
+
+
+def write_student_outputs(
+    folder: Path, report: Report, *, formats: tuple[str, ...] = (), written: Mapping[str, Stamp] | None = None
+) -> dict[str, Stamp]:
+    """One student's report card and JSON result (timings left out so reruns are identical), plus ``formats``.
+
+    ``written`` is what an earlier call returned for this same report: a file
+    whose stamp is unchanged since is neither rendered nor written again; a
+    file deleted, edited or replaced since is written again. Returns the
+    stamps of the files as they now are.
+    """
+    stamps: dict[str, Stamp] = {}
+    for filename, renderer in student_renderers(formats).items():
+        path = folder / filename
+        before = (written or {}).get(filename)
+        current = stamp(path) if before is not None else None
+        if current is None or current != tuple(before or ()):
+            write_atomic(path, renderer(report), durable=False)
+            current = stamp(path)
+        if current is not None:
+            stamps[filename] = current
+    return stamps
 
 
 def append_to(path: Path, text: str) -> None:
@@ -96,8 +147,44 @@ def write_ci_files(report: Report, *, step_summary: Path | None, github_output: 
 
 
 def write_class_outputs(out_dir: Path, result: ClassReport) -> None:
-    """The class-wide files, written after every student's own files."""
-    write_atomic(out_dir / "results.json", json.dumps(result.to_dict(), ensure_ascii=True) + "\n")
-    write_atomic(out_dir / "grades.csv", render_grades_csv(result))
-    write_atomic(out_dir / "index.html", render_overview(result))
+    """The class-wide files, written after every student's own files.
+
+    The overview's pages of students are as many as the class needs; pages
+    left by an earlier, larger class are removed so no stale page stays linked.
+    When ``result.fingerprint`` says the class is the one these files were
+    last written from, and no file was changed or removed since, nothing is
+    rendered: a re-run of an unchanged class of thousands costs no rendering.
+    """
+    manifest = out_dir / CACHE_DIR / CLASS_MANIFEST
+    if result.fingerprint and _class_outputs_current(out_dir, manifest, result.fingerprint):
+        return
+    with contextlib.suppress(OSError):
+        manifest.unlink()  # whatever happens below, an old manifest must not vouch for new files
+    files = {
+        "results.json": json.dumps(result.to_dict(), ensure_ascii=True) + "\n",
+        "grades.csv": render_grades_csv(result),
+        **render_class_pages(result),
+    }
+    for name, text in files.items():
+        write_atomic(out_dir / name, text)
+    for stale in out_dir.glob("students-*.html"):
+        if _STUDENT_PAGE.fullmatch(stale.name) and stale.name not in files and stale.is_file():
+            with contextlib.suppress(OSError):
+                stale.unlink()
     write_atomic(out_dir / "junit.xml", render_junit(result.reports))
+    if result.fingerprint:
+        stamps = {name: stamp(out_dir / name) for name in [*files, "junit.xml"]}
+        write_atomic(manifest, json.dumps({"fingerprint": result.fingerprint, "files": stamps}), durable=False)
+
+
+def _class_outputs_current(out_dir: Path, manifest: Path, fingerprint: str) -> bool:
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        files = data["files"]
+        return bool(
+            data["fingerprint"] == fingerprint
+            and files
+            and all(list(stamp(out_dir / name) or ()) == value for name, value in files.items())
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False

@@ -58,5 +58,5 @@ def summarize_class(result: ClassReport) -> str:
         f"graded {len(percents)} students: mean {statistics.fmean(percents):.1f}%, "
         f"median {statistics.median(percents):.1f}%, "
         f"{sum(1 for p in percents if p >= 100)} with full marks"
-        + (f"; {len(result.similar)} similar pair(s) flagged" if result.similar else "")
+        + (f"; {len(result.similar)} group(s) of similar submissions flagged" if result.similar else "")
     )

@@ -59,22 +59,34 @@ def load_submission(path: Path, assignment: Assignment, *, name: str | None = No
     Raises ``SubmissionError`` only when ``path`` itself does not exist or is
     not a kind of submission at all.
     """
+    raw, problems = read_files(path)
+    return build_submission(raw, assignment, name=name or _student_name(path), problems=problems)
+
+
+def read_files(path: Path) -> tuple[dict[str, bytes], list[str]]:
+    """The raw files of a submission (relative path -> bytes) and the problems met reading them.
+
+    Cheap next to ``build_submission``, which parses every file: a batch reads
+    every student this way to find who changed, and parses only those.
+    """
     if not path.exists():
         raise SubmissionError(f"{path} does not exist")
-    student = name or _student_name(path)
     problems: list[str] = []
-    raw = _read_raw(path, problems)
-    return build_submission(raw, assignment, name=student, problems=problems)
+    return _read_raw(path, problems), problems
 
 
-def load_parts(
-    parts: Sequence[tuple[str, Path]],
-    assignment: Assignment,
-    *,
-    name: str,
-    problems: Sequence[str] = (),
-) -> Submission:
-    """A submission gathered from several places, each placed at its own relative path.
+def content_digest(raw: Mapping[str, bytes]) -> str:
+    """The sha256 of a submission's raw files, names included, for caching."""
+    digest = hashlib.sha256()
+    for rel in sorted(raw):
+        digest.update(rel.encode() + b"\0" + raw[rel] + b"\0")
+    return digest.hexdigest()
+
+
+def read_parts(
+    parts: Sequence[tuple[str, Path]], *, problems: Sequence[str] = ()
+) -> tuple[dict[str, bytes], list[str]]:
+    """The raw files of a submission gathered from several places, each placed at its own relative path.
 
     An LMS's flat export hands over a student's files one by one under
     prefixed names: each ``(where, path)`` puts a file at ``where`` (its
@@ -110,7 +122,7 @@ def load_parts(
                 continue
             total += len(data)
             raw[rel] = data
-    return build_submission(raw, assignment, name=name, problems=notes)
+    return raw, notes
 
 
 def build_submission(
@@ -122,10 +134,6 @@ def build_submission(
 ) -> Submission:
     """Turn raw files (relative path -> bytes) into a submission."""
     problems = list(problems or [])
-    digest = hashlib.sha256()
-    for rel in sorted(raw):
-        digest.update(rel.encode() + b"\0" + raw[rel] + b"\0")
-
     files: dict[str, bytes] = {}
     named: dict[str, _Source] = {}
     pooled: list[_Source] = []
@@ -174,7 +182,7 @@ def build_submission(
         exercises=ordered,
         locations=locations,
         problems=tuple(problems),
-        digest=digest.hexdigest(),
+        digest=content_digest(raw),
     )
 
 

@@ -75,6 +75,78 @@ def test_outputs_cache_and_identical_rerun(tmp_path: Path, tiny: Assignment) -> 
     assert forced_results == results
 
 
+def snapshot(out: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every output file (the cache aside): its bytes, inode and modification time."""
+    files = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and CACHE_DIR not in path.relative_to(out).parts:
+            info = path.stat()
+            files[str(path.relative_to(out))] = (path.read_bytes(), info.st_ino, info.st_mtime_ns)
+    return files
+
+
+def test_a_rerun_of_an_unchanged_class_parses_renders_and_writes_nothing(
+    tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG, "carol": CORRECT})
+    out = tmp_path / "out"
+    run_batch(class_dir, out, tiny)
+    before = snapshot(out)
+    assert {"index.html", "results.json", "grades.csv", "junit.xml", "alice/report.html", "bob/result.json"} <= set(
+        before
+    )
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("called on a re-run with nothing changed")
+
+    for name in ("build_submission", "find_similar"):  # no submission parsed, no similarity computed
+        monkeypatch.setattr(f"grader.batch.{name}", forbidden)
+    for name in ("render_html", "render_class_pages", "render_junit", "render_grades_csv", "write_atomic"):
+        monkeypatch.setattr(f"grader.output.{name}", forbidden)
+    second, _ = run_batch(class_dir, out, tiny)
+    assert all(p.cached for p in second)
+    assert snapshot(out) == before  # same bytes, same inodes, same times: not one file written again
+
+
+def test_a_rerun_rewrites_exactly_what_was_deleted_edited_or_changed(tmp_path: Path, tiny: Assignment) -> None:
+    class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG, "carol": CORRECT, "dan": WRONG})
+    out = tmp_path / "out"
+    run_batch(class_dir, out, tiny)
+    before = snapshot(out)
+
+    (out / "bob" / "report.html").unlink()
+    (out / "carol" / "result.json").write_text('{"score": 100}')  # a hand edit
+    (out / "junit.xml").unlink()
+    _, results = run_batch(class_dir, out, tiny)
+    after = snapshot(out)
+    assert {name: data for name, (data, _, _) in after.items()} == {name: data for name, (data, _, _) in before.items()}
+    changed = {name for name in after if after[name][1:] != before[name][1:]}
+    # The class files are rebuilt together from the cached reports; students' files only where touched.
+    assert changed == {"bob/report.html", "carol/result.json", *(n for n in before if "/" not in n)}
+
+    (class_dir / "dan" / "ex_tiny.py").write_text(CORRECT)  # a resubmission
+    third, results = run_batch(class_dir, out, tiny)
+    assert [p.student for p in third if not p.cached] == ["dan"]
+    assert {s["student"]: s["score"] for s in json.loads(results)["students"]}["dan"] == 5.0
+    latest = snapshot(out)
+    untouched = {name for name in latest if "/" in name and not name.startswith("dan/")}
+    assert all(latest[name][1:] == after[name][1:] for name in untouched)
+    assert latest["dan/result.json"][0] != after["dan/result.json"][0]
+
+
+def test_a_rerun_is_byte_identical_to_the_run_it_reuses(tmp_path: Path, tiny: Assignment) -> None:
+    # Whatever is reused (reports, student files, the similarity clusters), the
+    # class files rebuilt from the cache equal the ones the grading run wrote.
+    class_dir = make_class(tmp_path / "class", {f"s{i}": (CORRECT if i % 2 else WRONG) for i in range(5)})
+    out = tmp_path / "out"
+    run_batch(class_dir, out, tiny)
+    before = snapshot(out)
+    for name in ("index.html", "results.json", "grades.csv", "junit.xml", "similar.html"):
+        (out / name).unlink()
+    run_batch(class_dir, out, tiny)
+    assert {n: d for n, (d, _, _) in snapshot(out).items()} == {n: d for n, (d, _, _) in before.items()}
+
+
 def test_corrupt_cache_entry_is_regraded(tmp_path: Path, tiny: Assignment) -> None:
     class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG})
     out = tmp_path / "out"

@@ -13,7 +13,7 @@ from grader.models import (
     Location,
     Outcome,
     Report,
-    SimilarPair,
+    SimilarCluster,
 )
 
 
@@ -159,9 +159,11 @@ def test_exercises_follow_exercise_titles_order() -> None:
     assert summaries[1].score == 2.0 and summaries[1].max_score == 2.0
 
 
-def test_similar_pair_to_dict() -> None:
-    pair = SimilarPair("a", "b", 0.87654, ("ex01",))
-    assert pair.to_dict() == {"students": ["a", "b"], "similarity": 0.877, "exercises": ["ex01"]}
+def test_similar_cluster_round_trips_through_json() -> None:
+    cluster = SimilarCluster(("a", "b", "c"), 0.87654, ("ex01",))
+    data = cluster.to_dict()
+    assert data == {"students": ["a", "b", "c"], "similarity": 0.877, "exercises": ["ex01"]}
+    assert SimilarCluster.from_dict(json.loads(json.dumps(data))) == SimilarCluster(("a", "b", "c"), 0.877, ("ex01",))
 
 
 def _student(name: str, outcomes: dict[str, tuple[Outcome, str]], hidden: frozenset[str] = frozenset()) -> Report:
@@ -219,7 +221,11 @@ def test_hidden_checks_reasons_are_only_the_outcome_word() -> None:
 def test_class_report_to_dict() -> None:
     reports = (report(), report(student="bob"))
     class_report = ClassReport(
-        "A", reports, exercise_titles={"ex01": "Tensors"}, similar=(SimilarPair("alice", "bob", 1.0),), errors=("x",)
+        "A",
+        reports,
+        exercise_titles={"ex01": "Tensors"},
+        similar=(SimilarCluster(("alice", "bob"), 1.0),),
+        errors=("x",),
     )
     data = json.loads(json.dumps(class_report.to_dict()))
     assert data["schema_version"] == SCHEMA_VERSION

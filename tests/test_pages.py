@@ -69,7 +69,7 @@ def multiclass_classifier(n_features, n_classes):
 # Every element the templates write; anything else in a page came from somewhere else.
 TEMPLATE_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "header", "footer", "section", "article",
-    "h1", "h2", "h3", "p", "strong", "span", "div", "ul", "li", "a", "code", "pre", "details", "summary",
+    "h1", "h2", "h3", "p", "strong", "span", "div", "ul", "li", "a", "code", "pre", "details", "summary", "nav",
     "table", "caption", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 SVG_TAGS = {"svg", "g", "rect", "line", "text"}  # the overview's chart (its <title> is in TEMPLATE_TAGS)
@@ -127,14 +127,15 @@ def site(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def pages(out: Path) -> list[Path]:
-    return [out / "index.html", *sorted(out.glob("*/report.html"))]
+    class_pages = sorted({*out.glob("students-*.html"), out / "similar.html"})
+    return [out / "index.html", *class_pages, *sorted(out.glob("*/report.html"))]
 
 
 def test_every_student_has_a_report_card(site: tuple[ClassReport, Path]) -> None:
     result, out = site
     names = {r.student for r in result.reports}
     assert {"honest", MARKUP_NAME, BIDI_NAME, XSS_NAME, "notebook", "syntax_error"} <= names
-    assert {p.parent.name for p in pages(out)[1:]} == names
+    assert {p.parent.name for p in out.glob("*/report.html")} == names
     honest = next(r for r in result.reports if r.student == "honest")
     assert honest.score == honest.max_score > 0
 
@@ -142,7 +143,7 @@ def test_every_student_has_a_report_card(site: tuple[ClassReport, Path]) -> None
 def test_every_page_passes_the_nu_html_checker(site: tuple[ClassReport, Path], vnu: Any) -> None:
     _, out = site
     files = pages(out)
-    assert len(files) == 7
+    assert len(files) == 8  # the overview, similar.html and six report cards
     messages = vnu(files)
     assert messages == [], vnu.describe(messages)
 
@@ -199,6 +200,17 @@ def test_overview_links_every_report_card(site: tuple[ClassReport, Path]) -> Non
     page = audit((out / "index.html").read_text(encoding="utf-8"))
     targets = {unquote(v) for tag, name, v in page.attrs if name == "href" and not v.startswith("#")}
     assert targets == {f"{r.student}/report.html" for r in result.reports}
+
+
+def test_the_copies_are_one_group_whose_hostile_names_stay_text(site: tuple[ClassReport, Path]) -> None:
+    result, out = site
+    # Four students handed in the reference solutions (one with its own ex05): one group.
+    assert [sorted(c.students) for c in result.similar] == [sorted(["honest", MARKUP_NAME, BIDI_NAME, XSS_NAME])]
+    for name in ("index.html", "similar.html"):
+        page = audit((out / name).read_text(encoding="utf-8"))
+        targets = {unquote(v) for tag, n, v in page.attrs if n == "href" and v.endswith("/report.html")}
+        assert {f"{s}/report.html" for s in result.similar[0].students} <= targets
+        assert MARKUP_NAME in "".join(page.text) and "<svg onload" not in (out / name).read_text(encoding="utf-8")
 
 
 # --- a real browser -----------------------------------------------------------

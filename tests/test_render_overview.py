@@ -10,10 +10,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from grader.models import CheckResult, ClassReport, Outcome, Report, SimilarPair, UnattributedFile
-from grader.render import render_checks_csv, render_grades_csv, render_html, render_overview
+from grader.models import CheckResult, ClassReport, Outcome, Report, SimilarCluster, UnattributedFile
+from grader.output import write_class_outputs
+from grader.render import render_checks_csv, render_class_pages, render_grades_csv, render_html, render_overview
 from grader.render.csv import number, text_cell
-from grader.render.overview import histogram, report_href
+from grader.render.overview import CLUSTERS_SHOWN, MEMBERS_SHOWN, STUDENTS_PER_PAGE, histogram, report_href
 
 IMG = "<img src=x onerror=alert(1)>"
 BIDI_NAME = "eve\u202egnp.exe"
@@ -79,7 +80,7 @@ def make_class() -> ClassReport:
         assignment="Week 3: tensors",
         reports=reports,
         exercise_titles=TITLES,
-        similar=(SimilarPair("alice", "bob", 0.973, ("ex01_basics", "ex02_activations")),),
+        similar=(SimilarCluster(("alice", "bob"), 0.973, ("ex01_basics", "ex02_activations")),),
         errors=(f"mallory {IMG}: the grading engine crashed twice",),
     )
 
@@ -176,7 +177,7 @@ def test_overview_links_quote_student_ids() -> None:
     assert "%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/report.html" in hrefs
     assert "eve%E2%80%AEgnp.exe/report.html" in hrefs
     assert "dave%20smith%2F..%2Fx/report.html" in hrefs  # a slash cannot leave the student's folder
-    assert hrefs.count("alice/report.html") == 2  # the table and the similar pair
+    assert hrefs.count("alice/report.html") == 2  # the table and the similar group
     assert all(h.isascii() and '"' not in h and "<" not in h for h in hrefs if h)
     assert report_href("caf\u00e9") == "caf%C3%A9/report.html"
     assert report_href("raw\udcff") == "raw%FF/report.html"  # os.fsdecode of byte 0xff
@@ -207,7 +208,7 @@ def test_overview_checks_hardest_first_and_hidden_stays_hidden() -> None:
     assert 'style="width: 33.3%"' in page
 
 
-def test_overview_common_reasons_similar_pairs_and_flags() -> None:
+def test_overview_common_reasons_similar_groups_and_flags() -> None:
     page = render_overview(make_class())
     section = page[page.index('id="reasons-heading"') : page.index('id="similar-heading"')]
     reasons = re.findall(r"<tr>\n<td>(.*?)</td>\n<td class=\"points\">(\d+)</td>", section)
@@ -215,7 +216,8 @@ def test_overview_common_reasons_similar_pairs_and_flags() -> None:
     assert ("rows do not sum to 1", "3") in reasons and ("got 3", "1") in reasons
     similar = page[page.index('id="similar-heading"') :]
     assert "97.3%" in similar and "Basics, Activations" in similar
-    assert page.count('href="#similar-heading">similar</a>') == 2  # alice and bob flagged
+    assert page.count('href="#cluster-1">group 1</a>') == 2  # alice and bob flagged
+    assert '<tr id="cluster-1">' in similar and "similar.html" not in page  # every group fits: no link out
     students = page[page.index('id="students-heading"') : page.index('id="checks-heading"')]
     row = students[students.index("&lt;img") :].split("</tr>")[0]
     assert re.findall(r'<td class="points">([^<]*)</td>', row) == ["7.5", "10", "75.0%", "4.5", "3", "1"]
@@ -269,6 +271,71 @@ def test_checks_csv_redacts_hidden_checks() -> None:
     assert table[4] == ["ex02_activations", "softmax", "test_softmax_hidden", "failed", "0", "2.5", ""]
 
 
+# --- a large class: paged students, capped clusters --------------------------
+
+
+def big_class(students: int, clusters: int) -> ClassReport:
+    """``students`` students; the first ``2 * clusters + 40`` in clusters: one of 42, then pairs."""
+    reports = tuple(student(f"s{i:05d}", i % 2 == 0, i % 3 == 0, i % 5 == 0, i % 7 == 0) for i in range(students))
+    names = [r.student for r in reports]
+    groups = [SimilarCluster(tuple(names[:42]), 1.0, ("ex01_basics",))]
+    groups += [
+        SimilarCluster(tuple(names[42 + 2 * k : 44 + 2 * k]), 0.9, ("ex02_activations",)) for k in range(clusters - 1)
+    ]
+    return ClassReport("Week 3: tensors", reports, exercise_titles=TITLES, similar=tuple(groups))
+
+
+def student_links(fragment: str) -> list[str]:
+    return re.findall(r'<a href="([^"]*/report\.html)">', fragment)
+
+
+def test_a_large_class_is_paged_and_every_student_is_on_exactly_one_page() -> None:
+    report = big_class(1201, clusters=25)
+    pages = render_class_pages(report)
+    assert sorted(pages) == ["index.html", "similar.html", "students-2.html", "students-3.html"]
+    listed: list[str] = []
+    for name in ("index.html", "students-2.html", "students-3.html"):
+        page = pages[name]
+        table = page[page.index('id="students-heading"') :]
+        table = table[: table.index("</table>")]
+        listed += student_links(table)
+        hrefs = {a["href"] for tag, a in parse(page).tags if tag == "a"}
+        assert {"students-2.html", "students-3.html"} - {name} <= hrefs  # every other page is one click away
+        assert name == "index.html" or "index.html" in hrefs
+    assert listed == [f"s{i:05d}/report.html" for i in range(1201)]
+    assert STUDENTS_PER_PAGE == 500 and "Students 1&ndash;500 of 1201" in pages["index.html"]
+    assert "Students 1001&ndash;1201 of 1201" in pages["students-3.html"]
+    assert "1201</strong> students graded" in pages["index.html"]
+    # results.json keeps every student and every cluster, whatever the pages show
+    data = report.to_dict()
+    assert len(data["students"]) == 1201 and len(data["similar"]) == 25 <= len(data["students"])
+
+
+def test_the_overview_shows_the_largest_clusters_and_similar_html_all_of_them() -> None:
+    report = big_class(200, clusters=25)
+    pages = render_class_pages(report)
+    index, similar = pages["index.html"], pages["similar.html"]
+    section = index[index.index('id="similar-heading"') :]
+    rows = re.findall(r'<tr id="cluster-(\d+)">', section)
+    assert rows == [str(n) for n in range(1, CLUSTERS_SHOWN + 1)]  # the largest first, capped
+    first = section[section.index('<tr id="cluster-1">') : section.index('<tr id="cluster-2">')]
+    assert len(student_links(first)) == MEMBERS_SHOWN and f"and {42 - MEMBERS_SHOWN} more" in first
+    assert 'href="similar.html"' in section and "The 20 largest of 25 groups" in section
+    assert re.findall(r'<tr id="cluster-(\d+)">', similar) == [str(n) for n in range(1, 26)]
+    assert len(student_links(similar)) == 42 + 2 * 24  # every member of every group
+    # A flagged student's badge leads to their group, on whichever page shows it.
+    assert 'href="#cluster-1">group 1</a>' in index
+    assert 'href="similar.html#cluster-25">group 25</a>' in index
+
+
+def test_stale_student_pages_of_a_larger_class_are_removed(tmp_path: Path) -> None:
+    write_class_outputs(tmp_path, big_class(1201, clusters=1))
+    assert (tmp_path / "students-3.html").is_file()
+    (tmp_path / "students-7.html.bak").write_text("mine")
+    write_class_outputs(tmp_path, big_class(600, clusters=1))
+    assert sorted(p.name for p in tmp_path.glob("students-*")) == ["students-2.html", "students-7.html.bak"]
+
+
 # --- nu html checker --------------------------------------------------------
 
 
@@ -299,6 +366,7 @@ def test_overview_passes_the_nu_html_checker(tmp_path: Path, vnu: Any) -> None:
         "index.html": render_overview(make_class()),
         "lms.html": render_overview(lms_class()),
         "empty.html": render_overview(ClassReport("", ())),
+        **{f"big-{name}": page for name, page in render_class_pages(big_class(1201, clusters=25)).items()},
         "report.html": render_html(make_class().reports[2]),
     }
     for name, page in pages.items():

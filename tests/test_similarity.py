@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from grader.assignment import Assignment
-from grader.models import SimilarPair
+from grader.models import SimilarCluster
 from grader.similarity import MIN_SHINGLES, THRESHOLD, find_similar, shingles
 from grader.submission import Submission, build_submission
 
@@ -88,9 +88,9 @@ def test_solutions_are_big_enough_to_judge() -> None:
 
 
 def test_identical_submissions_are_flagged_with_similarity_one(bundled: Assignment) -> None:
-    pairs = find_similar({"bob": sub("bob", SOLUTION_A, bundled), "alice": sub("alice", SOLUTION_A, bundled)}, bundled)
-    assert pairs == (SimilarPair("alice", "bob", 1.0, (EX05,)),)
-    assert pairs[0].to_dict() == {"students": ["alice", "bob"], "similarity": 1.0, "exercises": [EX05]}
+    found = find_similar({"bob": sub("bob", SOLUTION_A, bundled), "alice": sub("alice", SOLUTION_A, bundled)}, bundled)
+    assert found == (SimilarCluster(("alice", "bob"), 1.0, (EX05,)),)
+    assert found[0].to_dict() == {"students": ["alice", "bob"], "similarity": 1.0, "exercises": [EX05]}
 
 
 def test_whitespace_and_blank_line_changes_are_still_flagged(bundled: Assignment) -> None:
@@ -99,28 +99,28 @@ def test_whitespace_and_blank_line_changes_are_still_flagged(bundled: Assignment
         line if '"""' in line else line.replace(" = ", "   =   ").replace(", ", " ,  ").replace("    ", "        ")
         for line in reformatted.splitlines()
     )
-    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", reformatted, bundled)}, bundled)
-    assert [(p.first, p.second, p.similarity) for p in pairs] == [("a", "b", 1.0)]
+    found = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", reformatted, bundled)}, bundled)
+    assert [(c.students, c.similarity) for c in found] == [(("a", "b"), 1.0)]
 
 
 def test_reordered_functions_are_still_flagged(bundled: Assignment) -> None:
     blocks = SOLUTION_A.split("\n\n\ndef ")
     reordered = "\n\n\ndef ".join([blocks[0], *reversed(blocks[1:])])
-    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", reordered, bundled)}, bundled)
-    assert len(pairs) == 1 and pairs[0].similarity >= THRESHOLD
+    found = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", reordered, bundled)}, bundled)
+    assert len(found) == 1 and found[0].similarity >= THRESHOLD
 
 
 def test_a_few_comments_added_are_still_flagged(bundled: Assignment) -> None:
     commented = SOLUTION_A.replace("    return out\n", "    # done\n    return out\n")
     commented = commented.replace("def apply_softmax", "# softmax below\ndef apply_softmax")
-    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", commented, bundled)}, bundled)
-    assert [(p.first, p.second, p.similarity) for p in pairs] == [("a", "b", 1.0)]  # comments are ignored
+    found = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", commented, bundled)}, bundled)
+    assert [(c.students, c.similarity) for c in found] == [(("a", "b"), 1.0)]  # comments are ignored
 
 
 def test_comment_on_every_line_is_still_flagged(bundled: Assignment) -> None:
     commented = "\n".join(f"{line}  # mine" if line.strip() else line for line in SOLUTION_A.splitlines())
-    pairs = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", commented, bundled)}, bundled)
-    assert len(pairs) == 1
+    found = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", commented, bundled)}, bundled)
+    assert len(found) == 1
 
 
 def test_copying_one_exercise_of_several_is_flagged_for_that_exercise(bundled: Assignment) -> None:
@@ -130,8 +130,8 @@ def test_copying_one_exercise_of_several_is_flagged_for_that_exercise(bundled: A
         "ada": build_submission(full, bundled, name="ada"),
         "farid": build_submission(partial, bundled, name="farid"),
     }
-    pairs = find_similar(students, bundled)
-    assert [(p.first, p.second, p.exercises) for p in pairs] == [("ada", "farid", (EX05,))]
+    found = find_similar(students, bundled)
+    assert [(c.students, c.exercises) for c in found] == [(("ada", "farid"), (EX05,))]
 
 
 def test_stub_only_submissions_are_never_flagged(bundled: Assignment) -> None:
@@ -165,31 +165,67 @@ def test_students_without_the_exercise_are_ignored(bundled: Assignment) -> None:
     empty = build_submission({}, bundled, name="empty")
     other = build_submission({"notes.py": SOLUTION_A.encode()}, bundled, name="other")
     assert other.exercises == (EX05,)  # pooled: notes.py provides ex05
-    pairs = find_similar({"empty": empty, "other": other, "a": sub("a", SOLUTION_A, bundled)}, bundled)
-    assert [(p.first, p.second) for p in pairs] == [("a", "other")]
+    found = find_similar({"empty": empty, "other": other, "a": sub("a", SOLUTION_A, bundled)}, bundled)
+    assert [c.students for c in found] == [("a", "other")]
 
 
 def test_unparseable_code_is_still_compared(bundled: Assignment) -> None:
     broken = SOLUTION_A.replace("def apply_softmax(x: torch.Tensor, dim: int)", "def apply_softmax(x dim")
     broken += '\n"""unterminated\n'
-    pairs = find_similar({"a": sub("a", broken, bundled), "b": sub("b", broken, bundled)}, bundled)
-    assert len(pairs) == 1 and pairs[0].similarity == 1.0
+    found = find_similar({"a": sub("a", broken, bundled), "b": sub("b", broken, bundled)}, bundled)
+    assert len(found) == 1 and found[0].similarity == 1.0
 
 
-def test_pair_order_is_deterministic(bundled: Assignment) -> None:
-    variant = SOLUTION_A.replace("    return out\n", "    result = out\n    return result\n")
-    sources = {"zoe": SOLUTION_A, "adam": SOLUTION_A, "mia": variant, "bea": SOLUTION_B, "carl": SOLUTION_B}
+def variant(number: int) -> str:
+    """SOLUTION_A with one local variable renamed: a near copy (Jaccard about 0.9), unique per ``number``."""
+    return SOLUTION_A.replace("shifted", f"shifted_{number}")
+
+
+def test_clusters_are_groups_largest_first_and_deterministic(bundled: Assignment) -> None:
+    sources = {"zoe": SOLUTION_A, "adam": SOLUTION_A, "mia": variant(1), "bea": SOLUTION_B, "carl": SOLUTION_B}
     students = {name: sub(name, source, bundled) for name, source in sources.items()}
-    pairs = find_similar(students, bundled)
-    assert all(p.first < p.second for p in pairs)
-    similarities = [p.similarity for p in pairs]
-    assert similarities == sorted(similarities, reverse=True)
-    exact = [(p.first, p.second) for p in pairs if p.similarity == 1.0]
-    assert exact == sorted(exact) == [("adam", "zoe"), ("bea", "carl")]
-    assert {("adam", "mia"), ("mia", "zoe")} <= {(p.first, p.second) for p in pairs}
-    assert not {("adam", "bea"), ("bea", "zoe"), ("carl", "mia")} & {(p.first, p.second) for p in pairs}
+    found = find_similar(students, bundled)
+    # One entry per group, members sorted; the copies of A and the near copy are one group.
+    assert [c.students for c in found] == [("adam", "mia", "zoe"), ("bea", "carl")]
+    assert THRESHOLD <= found[0].similarity < 1.0 and found[1].similarity == 1.0
+    assert found[0].exercises == found[1].exercises == (EX05,)
     shuffled = dict(reversed(list(students.items())))
-    assert find_similar(shuffled, bundled) == pairs
+    assert find_similar(shuffled, bundled) == found
+
+
+def test_hundreds_of_copies_are_one_entry_not_pairs(bundled: Assignment) -> None:
+    # 300 students handing in the same answer were 44,850 pairs; 150 near copies
+    # (each renaming a variable its own way) and 50 honest students join them.
+    students = {f"copy{i:03d}": sub(f"copy{i:03d}", SOLUTION_A, bundled) for i in range(300)}
+    students |= {f"near{i:03d}": sub(f"near{i:03d}", variant(i), bundled) for i in range(150)}
+    students |= {
+        f"own{i:02d}": sub(f"own{i:02d}", SOLUTION_B.replace("values", f"v{i}") * (1 + i % 2), bundled)
+        for i in range(50)
+    }
+    found = find_similar(students, bundled)
+    assert len(found) <= len(students)
+    assert found[0].students == tuple(sorted(n for n in students if not n.startswith("own")))
+    assert found[0].similarity >= THRESHOLD
+    members = [name for cluster in found for name in cluster.students]
+    assert len(members) == len(set(members))  # a student is in one group at most
+    assert all(len(c.students) >= 2 for c in found)
+
+
+def test_a_chain_of_copies_across_exercises_is_one_group(bundled: Assignment) -> None:
+    # ana and ben share ex05; ben and cy share ex04: one group, both exercises named.
+    ex04 = bundled.exercise("ex04_sequential").solution.read_bytes()
+    own04 = b"import torch\n\n" + b"\n".join(
+        f"def helper_{i}(t):\n    return torch.as_tensor(t).reshape(-1).sum() * {i} + len(str(t))\n".encode()
+        for i in range(12)
+    )
+    files = {
+        "ana": {f"{EX05}.py": SOLUTION_A.encode(), "ex04_sequential.py": own04},
+        "ben": {f"{EX05}.py": SOLUTION_A.encode(), "ex04_sequential.py": ex04},
+        "cy": {f"{EX05}.py": SOLUTION_B.encode(), "ex04_sequential.py": ex04},
+    }
+    students = {name: build_submission(data, bundled, name=name) for name, data in files.items()}
+    found = find_similar(students, bundled)
+    assert [(c.students, c.exercises) for c in found] == [(("ana", "ben", "cy"), ("ex04_sequential", EX05))]
 
 
 def test_tokens_match_pythons_own_tokenizer() -> None:

@@ -14,7 +14,7 @@ from grader.render.html import environment, render_html
 from grader.render.json import render_json
 from grader.render.junit import render_junit
 from grader.render.markdown import render_markdown
-from grader.render.overview import render_overview
+from grader.render.overview import render_class_pages, render_overview
 from grader.render.prairielearn import render_prairielearn
 from grader.render.text import print_report, render_text
 
@@ -42,6 +42,7 @@ __all__ = [
     "render_annotations",
     "render_autolab",
     "render_checks_csv",
+    "render_class_pages",
     "render_classroom",
     "render_gradebook",
     "render_grades_csv",

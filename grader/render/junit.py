@@ -18,6 +18,7 @@ control characters at all, so all text goes through ``visible`` first.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -32,7 +33,10 @@ _ERRORS = (Outcome.ERROR, Outcome.TIMEOUT)
 _FAILURES = (Outcome.FAILED, Outcome.NOT_ATTEMPTED)
 
 
+@functools.lru_cache(maxsize=8192)
 def _xml(text: str) -> str:
+    # Cached: a class's suites repeat the same names, outcomes and points
+    # thousands of times, and this was a third of writing junit.xml.
     # ``visible`` leaves U+FFFE and U+FFFF (noncharacters, but not invisible
     # ones) alone; XML 1.0 forbids them, so a conforming parser would reject the file.
     return visible(text).replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")

@@ -1,4 +1,12 @@
-"""The teacher's class overview: one self-contained ``index.html`` next to the students' folders."""
+"""The teacher's class overview: self-contained pages next to the students' folders.
+
+``index.html`` holds the summary, the score distribution, the checks, the
+first page of students and the largest clusters of similar submissions; a
+large class's further students are on ``students-2.html``, ``students-3.html``
+and so on, and every cluster, every member listed, on ``similar.html``. Each
+page stays small enough to open at once however large the class, and every
+student is one click from the overview; ``results.json`` holds everything.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from grader.models import CheckStats, ClassReport, Outcome, Report
+from grader.models import CheckStats, ClassReport, Outcome, Report, SimilarCluster
 from grader.render.html import environment
 
 BINS = 10
@@ -19,6 +27,12 @@ COMMON_REASONS = 10
 #: A failure reason is a message's first line; a student's repr can make that line very long.
 REASON_CHARS = 200
 _OUTCOMES = {outcome.value for outcome in Outcome}
+#: Students per page: ``index.html`` lists the first ones, ``students-N.html`` the rest.
+STUDENTS_PER_PAGE = 500
+#: Clusters shown on ``index.html``, and members shown per cluster there; ``similar.html`` shows all.
+CLUSTERS_SHOWN = 20
+MEMBERS_SHOWN = 30
+SIMILAR_PAGE = "similar.html"
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,20 @@ def exercise_names(report: ClassReport) -> tuple[str, ...]:
 
 def subtotals(student: Report, exercises: Sequence[str]) -> tuple[float, ...]:
     """The student's points per exercise, in ``exercises`` order (0 for an exercise without checks)."""
-    return tuple(round(sum(c.points for c in student.checks if c.exercise == name), 6) for name in exercises)
+    sums = dict.fromkeys(exercises, 0.0)
+    for check in student.checks:
+        if check.exercise in sums:
+            sums[check.exercise] += check.points
+    return tuple(round(sums[name], 6) for name in exercises)
+
+
+def student_page(number: int) -> str:
+    """The file name of the ``number``-th page of students (1-based): the first is the overview itself."""
+    return "index.html" if number == 1 else f"students-{number}.html"
+
+
+def page_count(students: int) -> int:
+    return max(1, -(-students // STUDENTS_PER_PAGE))
 
 
 def report_href(student: str) -> str:
@@ -142,53 +169,105 @@ def common_reasons(stats: Sequence[CheckStats]) -> tuple[Reason, ...]:
 
 
 def render_overview(report: ClassReport) -> str:
-    """Return the class overview as a complete HTML5 page (the teacher's ``index.html``).
+    """Return the class overview as a complete HTML5 page (the teacher's ``index.html``)."""
+    return _Pages(report).overview()
 
-    Everything is computed here and handed to the template as plain values,
-    so the template only lays out; every string still passes through the
-    shared environment's ``visible`` finalizer and autoescaping.
+
+def render_class_pages(report: ClassReport) -> dict[str, str]:
+    """Every page of the overview by file name: ``index.html``, ``students-N.html``, ``similar.html``."""
+    pages = _Pages(report)
+    rendered = {"index.html": pages.overview()}
+    for number in range(2, page_count(len(report.reports)) + 1):
+        rendered[student_page(number)] = pages.students_page(number)
+    rendered[SIMILAR_PAGE] = pages.similar_page()
+    return rendered
+
+
+class _Pages:
+    """What the overview's pages share, computed once; each page only lays it out.
+
+    Everything is handed to the templates as plain values, so they only lay
+    out; every string still passes through the shared environment's
+    ``visible`` finalizer and autoescaping.
     """
-    exercises = exercise_names(report)
-    percents = [min(max(r.percent, 0.0), 100.0) for r in report.reports]
-    graded = {r.student for r in report.reports}
-    flagged = {name for pair in report.similar for name in (pair.first, pair.second)}
-    bins = histogram(percents)
-    stats = report.check_stats()
-    students = [
-        {
-            "report": r,
-            "href": report_href(r.student),
-            "subtotals": subtotals(r, exercises),
-            "similar": r.student in flagged,
+
+    def __init__(self, report: ClassReport) -> None:
+        self.report = report
+        self.exercises = exercise_names(report)
+        self.titles = {name: report.exercise_titles.get(name, name) for name in self.exercises}
+        self.pages = page_count(len(report.reports))
+        self.graded = {r.student for r in report.reports}
+        self.cluster_of = {name: n for n, cluster in enumerate(report.similar, 1) for name in cluster.students}
+
+    def _render(self, template: str, **context: object) -> str:
+        return environment().get_template(template).render(report=self.report, titles=self.titles, **context)
+
+    def _cluster_href(self, number: int, *, here: str) -> str:
+        page = "index.html" if number <= CLUSTERS_SHOWN else SIMILAR_PAGE
+        return f"{'' if page == here else page}#cluster-{number}"
+
+    def _rows(self, number: int, *, here: str) -> list[dict[str, object]]:
+        start = (number - 1) * STUDENTS_PER_PAGE
+        rows = []
+        for r in self.report.reports[start : start + STUDENTS_PER_PAGE]:
+            cluster = self.cluster_of.get(r.student)
+            rows.append(
+                {
+                    "report": r,
+                    "href": report_href(r.student),
+                    "subtotals": subtotals(r, self.exercises),
+                    "cluster": cluster,
+                    "cluster_href": self._cluster_href(cluster, here=here) if cluster else "",
+                }
+            )
+        return rows
+
+    def _paging(self, number: int) -> dict[str, object]:
+        total = len(self.report.reports)
+        first = (number - 1) * STUDENTS_PER_PAGE + 1
+        return {
+            "number": number,
+            "first": min(first, total),
+            "last": min(first + STUDENTS_PER_PAGE - 1, total),
+            "total": total,
+            "links": [(n, student_page(n)) for n in range(1, self.pages + 1)] if self.pages > 1 else [],
         }
-        for r in report.reports
-    ]
-    checks = [
-        {
-            "stats": s,
-            "hidden": s.hidden,
-            "reasons": [(reason_text(text, hidden=s.hidden), n) for text, n in s.reasons],
-            "absent": absent_text(s),
+
+    def _clusters(self, *, limit: int | None, members: int | None) -> list[dict[str, object]]:
+        shown = self.report.similar if limit is None else self.report.similar[:limit]
+        return [self._cluster(n, cluster, members) for n, cluster in enumerate(shown, 1)]
+
+    def _cluster(self, number: int, cluster: SimilarCluster, members: int | None) -> dict[str, object]:
+        names = cluster.students if members is None else cluster.students[:members]
+        return {
+            "number": number,
+            "size": len(cluster.students),
+            "similarity": cluster.similarity,
+            "exercises": [self.report.exercise_titles.get(name, name) for name in cluster.exercises],
+            "members": [(name, report_href(name) if name in self.graded else None) for name in names],
+            "more": len(cluster.students) - len(names),
         }
-        for s in stats
-    ]
-    titles = {name: report.exercise_titles.get(name, name) for name in exercises}
-    similar = [
-        {
-            "students": [(name, report_href(name) if name in graded else None) for name in (pair.first, pair.second)],
-            "similarity": pair.similarity,
-            "exercises": [report.exercise_titles.get(name, name) for name in pair.exercises],
-        }
-        for pair in report.similar
-    ]
-    return (
-        environment()
-        .get_template("overview.html.j2")
-        .render(
-            report=report,
-            titles=titles,
-            exercises=exercises,
-            students=students,
+
+    def overview(self) -> str:
+        report = self.report
+        percents = [min(max(r.percent, 0.0), 100.0) for r in report.reports]
+        bins = histogram(percents)
+        stats = report.check_stats()
+        checks = [
+            {
+                "stats": s,
+                "hidden": s.hidden,
+                "reasons": [(reason_text(text, hidden=s.hidden), n) for text, n in s.reasons],
+                "absent": absent_text(s),
+            }
+            for s in stats
+        ]
+        clusters = self._clusters(limit=CLUSTERS_SHOWN, members=MEMBERS_SHOWN)
+        return self._render(
+            "overview.html.j2",
+            exercises=self.exercises,
+            students=self._rows(1, here="index.html"),
+            paging=self._paging(1),
             mean=statistics.fmean(percents) if percents else 0.0,
             median=statistics.median(percents) if percents else 0.0,
             bins=bins,
@@ -205,6 +284,19 @@ def render_overview(report: ClassReport) -> str:
             },
             checks=checks,
             reasons=common_reasons(stats),
-            similar=similar,
+            clusters=clusters,
+            clusters_complete=len(report.similar) <= CLUSTERS_SHOWN and not any(c["more"] for c in clusters),
+            similar_page=SIMILAR_PAGE,
         )
-    )
+
+    def students_page(self, number: int) -> str:
+        here = student_page(number)
+        return self._render(
+            "students.html.j2",
+            exercises=self.exercises,
+            students=self._rows(number, here=here),
+            paging=self._paging(number),
+        )
+
+    def similar_page(self) -> str:
+        return self._render("similar.html.j2", clusters=self._clusters(limit=None, members=None))

@@ -15,7 +15,6 @@ import contextlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -25,7 +24,7 @@ from grader.models import UnattributedFile
 from grader.roster import blackboard, brightspace, canvas, classroom, folder, gradescope, moodle
 from grader.roster.model import Part, Reading, Roster, Student, distinct
 from grader.roster.tree import entries, extract_class, single_folder
-from grader.submission import Submission, build_submission, load_parts, load_submission
+from grader.submission import Submission, build_submission, read_files, read_parts
 
 #: Every layout by its ``--layout`` name.
 LAYOUTS: dict[str, ModuleType] = {
@@ -34,7 +33,17 @@ LAYOUTS: dict[str, ModuleType] = {
 #: The flat and per-student-folder LMS layouts, recognised by how their entries are named.
 _NAMED = (canvas, moodle, blackboard, brightspace)
 
-__all__ = ["LAYOUTS", "Part", "Reading", "Roster", "Student", "detect_layout", "open_roster", "read_submission"]
+__all__ = [
+    "LAYOUTS",
+    "Part",
+    "Reading",
+    "Roster",
+    "Student",
+    "detect_layout",
+    "open_roster",
+    "read_student_files",
+    "read_submission",
+]
 
 
 def detect_layout(root: Path) -> str:
@@ -91,15 +100,22 @@ def open_roster(source: Path, *, layout: str | None = None) -> Iterator[Roster]:
         yield Roster(chosen, module.TITLE, layout is None, students, unattributed)
 
 
-def read_submission(student: Student, assignment: Assignment) -> Submission:
-    """The student's submission; an unreadable one becomes an empty one with the reason, never an exception."""
+def read_student_files(student: Student) -> tuple[dict[str, bytes], list[str]]:
+    """The student's raw files and the problems met reading them, never an exception.
+
+    Cheap next to parsing them (``build_submission``): a batch reads every
+    student this way to tell who changed, and parses only those.
+    """
     try:
         if student.entry:
-            submission = load_submission(student.parts[0].path, assignment, name=student.id)
-            if student.notes:
-                submission = replace(submission, problems=(*student.notes, *submission.problems))
-            return submission
-        parts = [(part.where, part.path) for part in student.parts]
-        return load_parts(parts, assignment, name=student.id, problems=student.notes)
+            raw, problems = read_files(student.parts[0].path)
+            return raw, [*student.notes, *problems]
+        return read_parts([(part.where, part.path) for part in student.parts], problems=student.notes)
     except SubmissionError as exc:
-        return build_submission({}, assignment, name=student.id, problems=[*student.notes, exc.message])
+        return {}, [*student.notes, exc.message]
+
+
+def read_submission(student: Student, assignment: Assignment) -> Submission:
+    """The student's submission; an unreadable one becomes an empty one with the reason, never an exception."""
+    raw, problems = read_student_files(student)
+    return build_submission(raw, assignment, name=student.id, problems=problems)

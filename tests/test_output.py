@@ -1,0 +1,74 @@
+"""A student's files are written once per report, and again only when they are no longer what was written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import grader.output
+from grader.models import CheckResult, Outcome, Report
+from grader.output import stamp, write_student_outputs
+
+REPORT = Report(
+    student="alice",
+    checks=(CheckResult("ex01", "add", "check_add", Outcome.PASSED, 1.0, 1.0),),
+    exercise_titles={"ex01": "Tensors"},
+    assignment="A",
+)
+
+
+def written_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the name of every file ``write_atomic`` writes from now on."""
+    names: list[str] = []
+    real = grader.output.write_atomic
+
+    def spy(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+        names.append(Path(path).name)
+        real(path, data, durable=durable)
+
+    monkeypatch.setattr(grader.output, "write_atomic", spy)
+    return names
+
+
+def test_current_files_are_neither_rendered_nor_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stamps = write_student_outputs(tmp_path, REPORT)
+    assert sorted(stamps) == ["report.html", "result.json"]
+    assert all(stamps[name] == stamp(tmp_path / name) for name in stamps)
+
+    def forbidden(report: Report) -> str:
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(grader.output, "render_html", forbidden)
+    names = written_files(monkeypatch)
+    assert write_student_outputs(tmp_path, REPORT, written=stamps) == stamps
+    assert names == []
+
+
+def test_deleted_edited_or_replaced_files_are_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stamps = write_student_outputs(tmp_path, REPORT)
+    original = (tmp_path / "result.json").read_bytes()
+    (tmp_path / "report.html").unlink()
+    (tmp_path / "result.json").write_bytes(original)  # the same bytes, but not the file that was written
+    names = written_files(monkeypatch)
+    again = write_student_outputs(tmp_path, REPORT, written=stamps)
+    assert sorted(names) == ["report.html", "result.json"]
+    assert (tmp_path / "result.json").read_bytes() == original and (tmp_path / "report.html").is_file()
+    assert again == {name: stamp(tmp_path / name) for name in again}
+
+
+def test_a_format_asked_for_later_is_written_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stamps = write_student_outputs(tmp_path, REPORT)
+    names = written_files(monkeypatch)
+    more = write_student_outputs(tmp_path, REPORT, formats=("text", "json"), written=stamps)
+    assert names == ["report.txt"]  # "json" is result.json, already current
+    assert sorted(more) == ["report.html", "report.txt", "result.json"]
+
+
+def test_a_symlink_or_folder_in_place_of_a_file_is_not_current(tmp_path: Path) -> None:
+    stamps = write_student_outputs(tmp_path, REPORT)
+    (tmp_path / "report.html").unlink()
+    (tmp_path / "report.html").symlink_to(tmp_path / "result.json")
+    assert stamp(tmp_path / "report.html") is None
+    write_student_outputs(tmp_path, REPORT, written=stamps)
+    assert not (tmp_path / "report.html").is_symlink() and "<html" in (tmp_path / "report.html").read_text()
