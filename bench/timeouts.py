@@ -127,7 +127,7 @@ def main() -> None:
     try:
         class_dir = work / "class"
         class_dir.mkdir()
-        build_class(class_dir, args.students)
+        build_class(class_dir, args.students, mix="plain")  # only its own hangers hang
         hanging = add_hanging_students(class_dir, round(args.students * args.hang_percent / 100))
         floor = floor_cpu(class_dir, args.floor_samples)
         cpu, wall, results = grade(class_dir, work / "out", args.jobs)
