@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from grader.sandbox import policy, privilege
+from grader.sandbox.libc import LIBC, set_no_new_privs
 
 __all__ = [
     "LayerStatus",
@@ -56,16 +57,9 @@ class LayerStatus:
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
-_PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
 
-_libc: ctypes.CDLL | None
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _libc.syscall.restype = ctypes.c_long
-    _libc.prctl.restype = ctypes.c_int
-except (OSError, AttributeError):  # not glibc/musl: every layer reports itself unavailable
-    _libc = None
+_libc = LIBC
 
 
 def set_process_name(name: str) -> None:
@@ -105,14 +99,6 @@ def _syscall(number: int, *args: int) -> tuple[int, int]:
     return result, ctypes.get_errno()
 
 
-def _no_new_privs() -> int:
-    """Set no_new_privs; return 0 or the errno."""
-    assert _libc is not None
-    ctypes.set_errno(0)
-    zero = ctypes.c_ulong(0)
-    if _libc.prctl(ctypes.c_int(_PR_SET_NO_NEW_PRIVS), ctypes.c_ulong(1), zero, zero, zero) != 0:
-        return ctypes.get_errno() or errno.EPERM
-    return 0
 
 
 def _errno_text(code: int) -> str:
@@ -238,7 +224,7 @@ def _apply_landlock(*, read_paths: list[Path], write_paths: list[Path], read_fil
                 granted += 1
             elif problem:
                 skipped.append(f"{path} ({problem})")
-        if (code := _no_new_privs()) != 0:
+        if (code := set_no_new_privs()) != 0:
             return LayerStatus("landlock", False, f"could not set no_new_privs: {_errno_text(code)}")
         threads = _thread_count()
         result, code = _syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset_fd, 0)
@@ -418,7 +404,7 @@ def _apply_seccomp() -> LayerStatus:
     program = _seccomp_program(arch, pid=pid, group_leader=os.getpgrp() == pid)
     filters = (_SockFilter * len(program))(*(_SockFilter(c, jt, jf, k) for c, jt, jf, k in program))
     prog = _SockFprog(len(program), ctypes.cast(filters, ctypes.POINTER(_SockFilter)))
-    if (code := _no_new_privs()) != 0:
+    if (code := set_no_new_privs()) != 0:
         return LayerStatus("seccomp", False, f"could not set no_new_privs: {_errno_text(code)}")
     # seccomp(2) with TSYNC also covers threads that already exist; prctl is the pre-3.17 fallback.
     result, code = _syscall(

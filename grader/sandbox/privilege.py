@@ -34,6 +34,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.sandbox.libc import LIBC, set_no_new_privs
+
 __all__ = [
     "DEFAULT_GID",
     "DEFAULT_UID",
@@ -52,7 +54,6 @@ DEFAULT_GID = 61000
 ENVIRONMENT_VARIABLE = "GRADER_WORKER_USER"
 
 _PR_CAPBSET_DROP = 24
-_PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECUREBITS = 28
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -94,16 +95,7 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
-_libc: ctypes.CDLL | None
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _libc.syscall.restype = ctypes.c_long
-    _libc.prctl.restype = ctypes.c_int
-    _libc.mount.restype = ctypes.c_int
-    _libc.unshare.restype = ctypes.c_int
-    _libc.setns.restype = ctypes.c_int
-except (OSError, AttributeError):
-    _libc = None
+_libc = LIBC
 
 
 @dataclass(frozen=True)
@@ -365,9 +357,8 @@ def drop(chosen: Plan, *, owned: list[Path]) -> tuple[str | None, str]:
         _clear_capabilities()
     except OSError as exc:
         return None, f"could not drop privileges: {exc}"
-    ctypes.set_errno(0)
-    if _libc.prctl(ctypes.c_int(_PR_SET_NO_NEW_PRIVS), ctypes.c_ulong(1), zero, zero, zero) != 0:
-        return None, f"could not set no_new_privs: {os.strerror(ctypes.get_errno())}"
+    if (code := set_no_new_privs()) != 0:
+        return None, f"could not set no_new_privs: {os.strerror(code)}"
     caps = capabilities()
     if caps is None or any(caps) or _status_line("CapAmb").strip("0") or (root and _status_line("CapBnd").strip("0")):
         return None, f"capabilities remain (effective, permitted, inheritable: {caps})"
