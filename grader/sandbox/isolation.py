@@ -99,8 +99,6 @@ def _syscall(number: int, *args: int) -> tuple[int, int]:
     return result, ctypes.get_errno()
 
 
-
-
 def _errno_text(code: int) -> str:
     return f"{os.strerror(code)} ({errno.errorcode.get(code, code)})"
 
