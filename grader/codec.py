@@ -441,7 +441,7 @@ _STUDENT_CLASS = "_grader_student_class"
 def remote_forwards(value: Any, depth: int = 0) -> list[RemoteForward]:
     """Every ``RemoteForward`` in a decoded value (in modules, tuples, lists and dicts)."""
     found: list[RemoteForward] = []
-    if depth > MAX_DEPTH:
+    if depth > MAX_DEPTH or isinstance(value, torch.Tensor):  # tensors, the common case, hold no module
         return found
     if isinstance(value, nn.Module):
         found.extend(f for m in value.modules() if (f := remote_forward(m)) is not None)

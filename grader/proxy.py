@@ -160,11 +160,12 @@ class StudentModule:
         self, caller: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """A model from the worker, passed back to it, is sent as its handle: the worker calls its own object."""
-        for forward in codec.remote_forwards((args, kwargs)):
+        forwards = codec.remote_forwards((args, kwargs))
+        if not forwards:
+            return args, kwargs
+        for forward in forwards:
             if not self._runner.holds(forward.owner):
                 raise StudentCrashed(f"{caller}: the {forward.label} passed to it {STALE_MESSAGE}")
-        if not codec.remote_forwards((args, kwargs)):
-            return args, kwargs
         return tuple(_handle_refs(a) for a in args), {k: _handle_refs(v) for k, v in kwargs.items()}
 
 
