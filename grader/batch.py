@@ -181,10 +181,10 @@ def grade_class(
     fingerprint = assignment.fingerprint()
     if isinstance(source, Roster):
         roster = source
-        read = _read_class(roster, assignment, cache, limits, force=force)
+        read = _read_class(roster, assignment, cache, limits, fingerprint, force=force)
     else:  # a zip's extracted files live only while they are read
         with open_roster(source, layout=layout) as roster:
-            read = _read_class(roster, assignment, cache, limits, force=force)
+            read = _read_class(roster, assignment, cache, limits, fingerprint, force=force)
     if on_roster is not None:
         on_roster(roster)
     students = {student.id: student for student in roster.students}
@@ -215,10 +215,9 @@ def grade_class(
         finished(hit.report, hit=hit, key=key)
     errors: list[str] = []
     if read.pending:
-        keys = {s.name: cache_key(s.name, s.digest, limits, fingerprint) for s in read.pending}
         try:
             for report in _grade_parallel(read.pending, assignment, limits, min(workers, len(read.pending))):
-                finished(report, key=keys[report.student])
+                finished(report, key=read.keys[report.student])
         except SandboxError as exc:  # the others' outputs are still written; the caller reports it
             errors.append(exc.message)
     ordered = tuple(reports[student.id] for student in roster.students if student.id in reports)
@@ -242,19 +241,23 @@ class _ClassRead:
 
     hits: list[tuple[Cached, str]]
     pending: list[Submission]
+    #: The cache key of each pending student, by id.
+    keys: dict[str, str]
     similar: tuple[SimilarCluster, ...]
     similar_key: str
 
 
-def _read_class(roster: Roster, assignment: Assignment, cache: Cache, limits: Limits, *, force: bool) -> _ClassRead:
+def _read_class(
+    roster: Roster, assignment: Assignment, cache: Cache, limits: Limits, fingerprint: str, *, force: bool
+) -> _ClassRead:
     """Read every student's files; parse only those the cache does not know, and the whole class for similarity.
 
     Runs while the roster's files exist (a zip's are extracted meanwhile).
     """
-    fingerprint = assignment.fingerprint()
     digests: dict[str, str] = {}
     hits: list[tuple[Cached, str]] = []
     pending: list[Submission] = []
+    keys: dict[str, str] = {}
     for student in roster.students:
         raw, problems = read_student_files(student)
         digests[student.id] = content_digest(raw)
@@ -264,6 +267,7 @@ def _read_class(roster: Roster, assignment: Assignment, cache: Cache, limits: Li
             hits.append((hit, key))
         else:  # parsed now, while its files are at hand
             pending.append(build_submission(raw, assignment, name=student.id, problems=problems))
+            keys[student.id] = key
     similar_key = similarity_key(digests, assignment)
     similar = cache.get_similar(similar_key)
     if similar is None:
@@ -272,7 +276,7 @@ def _read_class(roster: Roster, assignment: Assignment, cache: Cache, limits: Li
         parsed.update((student.id, read_submission(student, assignment)) for student in others)
         similar = find_similar(parsed, assignment)
         cache.put_similar(similar_key, similar)
-    return _ClassRead(hits, pending, similar, similar_key)
+    return _ClassRead(hits, pending, keys, similar, similar_key)
 
 
 def _class_state(assignment: Assignment, entries: list[str], similar_key: str, errors: list[str]) -> str:
