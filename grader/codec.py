@@ -395,12 +395,12 @@ class RemoteForward:
         return self.caller(self, module, args, kwargs)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RemoteForward:
-        # copy.deepcopy(model) registers the new module before copying its dict.
+        # copy.deepcopy(model) registers the new module before copying its dict; not ``or``: an empty
+        # container's truth is its len(), which that half-built module cannot answer.
         module = self._module()
         target = memo.get(id(module), module) if module is not None else None
-        twin = RemoteForward(
-            self.handle, self.owner, self.label, self.why, target or nn.Module(), own_class=self.own_class
-        )
+        home = target if target is not None else nn.Module()
+        twin = RemoteForward(self.handle, self.owner, self.label, self.why, home, own_class=self.own_class)
         twin.caller = self.caller
         return twin
 

@@ -106,6 +106,22 @@ class Slow(nn.Module):
             time.sleep(0.05)
 
 
+class Halver(nn.Sequential):
+    def __init__(self, n):
+        super().__init__(nn.Linear(n, n))
+
+    def forward(self, x):
+        return self[0](x) / 2
+
+
+def halver(n):
+    return Halver(n)
+
+
+def same_list(a, b):
+    return a is b
+
+
 def make(n):
     return Doubler(n)
 
@@ -299,6 +315,20 @@ def test_a_deep_copy_calls_with_its_own_parameters(models: StudentModule) -> Non
         assert torch.equal(twin(torch.randn(3, 2)), torch.full((3, 2), 2.0))
         x = torch.randn(3, 2)
         assert torch.allclose(model(x), 2 * model.lin(x))
+
+
+def test_a_deep_copy_of_a_remote_container_keeps_its_layers(models: StudentModule) -> None:
+    model = models.halver(2)  # an nn.Sequential subclass with its own forward: it stays in the worker
+    twin = copy.deepcopy(model)
+    assert type(twin) is nn.Sequential and len(twin) == 1
+    x = torch.randn(3, 2)
+    with torch.no_grad():
+        assert torch.allclose(twin(x), model[0](x) / 2)
+
+
+def test_an_argument_passed_twice_arrives_as_one_object(models: StudentModule) -> None:
+    shared = [1, 2]
+    assert models.same_list(shared, shared) is True
 
 
 def test_a_remote_model_that_hangs_times_out_as_the_students_failure(models: StudentModule) -> None:

@@ -306,10 +306,13 @@ class _Server:
             if module.training != value.training:
                 module.train(value.training)
             return module
+        # A container without a handle is passed on as it came, so an argument given twice stays one object.
         if type(value) in (list, tuple):
-            return type(value)(_Server._resolve(v) for v in value)
+            items = [_Server._resolve(v) for v in value]
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else type(value)(items)
         if type(value) is dict:
-            return {k: _Server._resolve(v) for k, v in value.items()}
+            resolved = {k: _Server._resolve(v) for k, v in value.items()}
+            return value if all(resolved[k] is v for k, v in value.items()) else resolved
         return value
 
     # -- answers ----------------------------------------------------------------
