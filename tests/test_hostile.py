@@ -35,7 +35,7 @@ import socket
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,9 +141,13 @@ class Victims:
         (canary / "keep.txt").write_text("keep\n")
         return cls(target, canary)
 
+    def own(self) -> list[Path]:
+        """What the harness made outside scratch for the cases to attack."""
+        return [self.target, self.canary, self.canary / "keep.txt"]
+
     def watched(self) -> list[Path]:
         """Every path whose metadata must not change; the standard library's and torch's own files too."""
-        return [self.target, self.canary, self.canary / "keep.txt", Path(os.__file__), Path(torch.__file__)]
+        return [*self.own(), Path(os.__file__), Path(torch.__file__)]
 
     def placeholders(self) -> dict[str, str]:
         """The values the cases' sources name; the zygote inherits this process's priority, CPUs and limits."""
@@ -156,13 +160,19 @@ class Victims:
         }
 
 
-def _metadata(paths: list[Path]) -> dict[str, tuple[object, ...]]:
-    """Mode, owner, times (ctime moves on any change, even a no-op) and extended attributes of each path."""
+def _metadata(paths: list[Path], *, own: Collection[Path]) -> dict[str, tuple[object, ...]]:
+    """Mode, owner, times (ctime moves on any change, even a no-op) and extended attributes of each path.
+
+    The access time is compared only for the files the harness made (``own``): any process on the
+    machine that reads ``os.py`` or torch's ``__init__.py`` may move theirs (relatime), and a
+    succeeded ``utime`` moves their ctime anyway.
+    """
     found = {}
     for path in paths:
         info = os.stat(path)
         xattrs = tuple(sorted((name, os.getxattr(path, name)) for name in os.listxattr(path)))
-        found[str(path)] = (oct(info.st_mode), info.st_uid, info.st_gid, info.st_atime_ns, info.st_mtime_ns,
+        atime = info.st_atime_ns if path in own else None
+        found[str(path)] = (oct(info.st_mode), info.st_uid, info.st_gid, atime, info.st_mtime_ns,
                             info.st_ctime_ns, xattrs)  # fmt: skip
     return found
 
@@ -199,7 +209,7 @@ def graded(
     victims = Victims.make(tmp_path_factory.mktemp("hostile-victims"))
     _build_class(class_dir, bundled, victims)
     listing_before = sorted(victims.canary.rglob("*"))  # first: a listing moves the folder's atime
-    metadata_before, host_before = _metadata(victims.watched()), socket.gethostname()
+    metadata_before, host_before = _metadata(victims.watched(), own=victims.own()), socket.gethostname()
     canary_before = sorted(CANARY.rglob("*")) if CANARY.exists() else []
     poison_before = _poison_paths()
     out = tmp_path_factory.mktemp("hostile-out")
@@ -214,7 +224,8 @@ def graded(
     assert canary_after == canary_before, (
         f"an attack wrote to the canary folder: {set(canary_after) - set(canary_before)}"
     )
-    assert _metadata(victims.watched()) == metadata_before, "an attack changed file metadata outside scratch"
+    metadata_after = _metadata(victims.watched(), own=victims.own())
+    assert metadata_after == metadata_before, "an attack changed file metadata outside scratch"
     assert sorted(victims.canary.rglob("*")) == listing_before, "an attack wrote into the harness's canary folder"
     assert socket.gethostname() == host_before
     # Every per-report format too, so the greps below see what a student or CI would see.

@@ -64,7 +64,9 @@ def every_output(nb: nbformat.NotebookNode) -> str:
 
 
 @pytest.mark.slow
-def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(bundled: Assignment, tmp_path: Path) -> None:
+def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
+    bundled: Assignment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from nbclient import NotebookClient
 
     write_handout(bundled, tmp_path)
@@ -86,6 +88,9 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(bundle
             " or name in ('grader.plugin', 'grader.grading', 'grader.engine', 'grader.checking', 'pytest')))"
         ),
     ]
+    # The kernel's connection file and IPython's history go under tmp_path, not the home folder.
+    for variable in ("JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "JUPYTER_DATA_DIR"):
+        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
 
     assert path.read_bytes() == on_disk  # nothing was saved: the kernel's code was graded

@@ -99,15 +99,22 @@ def test_gradescope_library_entrypoint_grades_a_zip_left_in_the_submission_folde
 def test_a_submission_cannot_write_its_own_results(tiny: Assignment, tmp_path: Path) -> None:
     root = tmp_path / "autograder"
     forged = root / "results" / "results.json"
+    planted = root / "results" / "planted.txt"  # the grader never writes it: it exists only if the attack got through
     forged.parent.mkdir(parents=True)
     (root / "submission").mkdir()
     (root / "submission" / "ex_tiny.py").write_text(
         "import json, os\n"
         f"PATH = {str(forged)!r}\n"
+        f"PLANT = {str(planted)!r}\n"
         "def double(x):\n"
         "    try:\n"
         "        with open(PATH, 'w') as f:\n"
         "            json.dump({'score': 999, 'tests': []}, f)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    try:\n"
+        "        with open(PLANT, 'w') as f:\n"
+        "            f.write('planted')\n"
         "    except OSError:\n"
         "        pass\n"
         "    return x + x\n"
@@ -118,6 +125,7 @@ def test_a_submission_cannot_write_its_own_results(tiny: Assignment, tmp_path: P
     data = json.loads(forged.read_text())
     assert data["score"] == done.report.score == 3.0  # double's 3 points; shout crashed
     assert len(data["tests"]) == 4
+    assert not planted.exists()
 
 
 @pytest.mark.slow
