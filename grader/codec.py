@@ -485,7 +485,6 @@ def tensor_bytes(tensor: torch.Tensor) -> tuple[torch.Tensor, bytes]:
     """A strided CPU tensor's values as contiguous raw bytes, with the plain tensor they were read from.
 
     Conjugate and negative views are resolved first, and only when present.
-    Shared with the request pickler (``sandbox/request.py``).
     """
     plain = tensor.detach()
     if plain.is_conj():

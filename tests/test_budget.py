@@ -211,9 +211,7 @@ def test_a_function_that_hangs_on_some_inputs_keeps_the_others(tiny: Assignment,
 
 @pytest.mark.slow
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "two-burners"])
-@pytest.mark.parametrize(
-    "body", ["import time\n    time.sleep(0.4)\n    return x + x", CPU_BOUND], ids=["sleep", "cpu"]
-)
+@pytest.mark.parametrize("body", [SLEEPING, CPU_BOUND], ids=["sleep", "cpu"])
 def test_slow_but_correct_code_passes_idle_and_busy(
     tiny: Assignment, tiny_grader: Grader, request: pytest.FixtureRequest, body: str, busy: bool
 ) -> None:

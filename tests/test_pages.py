@@ -298,7 +298,7 @@ def multiclass_classifier(n_features, n_classes):
 
 @pytest.fixture(scope="module")
 def lone_exercise_card(bundled: Assignment, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """The card of a student who handed in only ex05_activations.py, two checks wrong, graded on all 61."""
+    """The card of a student who handed in only ex05_activations.py, two checks wrong, graded on every check."""
     from grader.grading import Grader
     from grader.render import render_html
     from grader.submission import load_submission

@@ -19,7 +19,7 @@ class Limits:
     #: Largest file the student's code may write (also caps its printed output file).
     file_size_mib: int = 64
     open_files: int = 256
-    #: CPU seconds for a worker's whole life: a backstop behind the wall-clock timeout.
+    #: CPU seconds for a worker's whole life: a backstop behind each call's time budget (``budget.py``).
     cpu_s: int = 120
     #: Captured output kept per call; the rest is dropped and said to be dropped.
     output_bytes: int = 64 * 1024
