@@ -81,12 +81,7 @@ memory_option = click.option(
 
 
 def _limits(assignment: Assignment, timeout: float | None, memory: int | None) -> Limits:
-    data = assignment.limits.to_dict()
-    if timeout is not None:
-        data["timeout_s"] = timeout
-    if memory is not None:
-        data["memory_mib"] = memory
-    return Limits.from_dict(data)
+    return assignment.limits.overridden(timeout_s=timeout, memory_mib=memory)
 
 
 @click.group(cls=_GraderGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -99,7 +99,6 @@ class GraderPlugin:
         self.crashed: BaseException | None = None
         self._current: _Current | None = None
         self._references: dict[str, ModuleType] = {}
-        self._contract_texts: dict[str, dict[str, str]] = {}
         #: Node ids of the checks run without pytest's set-up state (see _call_directly).
         self._direct: set[str] = set()
 
@@ -167,15 +166,9 @@ class GraderPlugin:
             provided=exercise in current.submission.exercises,
             seed=current.info.seed,
             log=current.log,
-            contracts=self._contracts(exercise),
+            contract=self.assignment.exercise(exercise).contract,
             reference=lambda: self._reference(exercise),
         )
-
-    def _contracts(self, exercise: str) -> dict[str, str]:
-        contracts = self._contract_texts.get(exercise)
-        if contracts is None:
-            contracts = self._contract_texts[exercise] = dict(self.assignment.exercise(exercise).contracts)
-        return contracts
 
     def _require_current(self) -> _Current:
         if self._current is None:

@@ -196,12 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
         assignment = load_assignment(args.assignment)
-        data = assignment.limits.to_dict()
-        if args.timeout is not None:
-            data["timeout_s"] = args.timeout
-        if args.memory is not None:
-            data["memory_mib"] = args.memory
-        serve(assignment, Limits.from_dict(data), sys.stdin, answers)
+        serve(
+            assignment, assignment.limits.overridden(timeout_s=args.timeout, memory_mib=args.memory), sys.stdin, answers
+        )
     except GraderError as exc:
         answers.write(json.dumps({"error": exc.message, "kind": _kind(exc)}) + "\n")
         answers.flush()

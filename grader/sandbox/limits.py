@@ -31,5 +31,14 @@ class Limits:
     def from_dict(cls, data: dict[str, Any]) -> Limits:
         return cls(**{k: type(getattr(cls, k))(v) for k, v in data.items() if k in cls.__dataclass_fields__})
 
+    def overridden(self, *, timeout_s: float | None = None, memory_mib: int | None = None) -> Limits:
+        """These limits with a command line's ``--timeout`` and ``--memory`` applied (None keeps the value)."""
+        data = self.to_dict()
+        if timeout_s is not None:
+            data["timeout_s"] = timeout_s
+        if memory_mib is not None:
+            data["memory_mib"] = memory_mib
+        return Limits.from_dict(data)
+
     def describe_memory(self) -> str:
         return f"{self.memory_mib / 1024:g} GiB" if self.memory_mib >= 1024 else f"{self.memory_mib} MiB"
