@@ -8,6 +8,8 @@ any, is never on pytest's path: only the assignment's checks folder is.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import random
 import sys
 import time
@@ -26,13 +28,16 @@ from grader.assignment import Assignment, import_file
 from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError
 from grader.models import CheckResult, Outcome
+from grader.plan import RecordingRunner
 from grader.proxy import CallLog, StudentModule
-from grader.sandbox.runner import SubmissionRunner
+from grader.sandbox.runner import PlannedCall, SubmissionRunner
 from grader.submission import Submission
 
 _EXC_KEY = pytest.StashKey[BaseException | None]()
 _CHECKS_INI = Path(__file__).with_name("checks.ini")
 HIDDEN_MESSAGE = "hidden check: its inputs and expected values are not shown"
+#: The most verdicts a grading session remembers (see ``GraderPlugin._recall``).
+MEMO_ENTRIES = 200_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,10 @@ class GraderPlugin:
         self._references: dict[str, ModuleType] = {}
         #: Node ids of the checks run without pytest's set-up state (see _call_directly).
         self._direct: set[str] = set()
+        #: Each such check's calls to a right answer (``grader.plan``), recorded before the first submission.
+        self._plans: dict[str, tuple[PlannedCall, ...]] | None = None
+        #: Verdicts by the answers they were reached from (see ``_recall``).
+        self._memo: dict[bytes, tuple[CheckResult, tuple[str, ...]]] = {}
 
     # -- collection ---------------------------------------------------------------
 
@@ -217,40 +226,122 @@ class GraderPlugin:
         return True
 
     def _grade_jobs(self, items: list[pytest.Item]) -> None:
+        plans = self._record_plans(items)
         for job in self.jobs:
             started = time.perf_counter()
             selected = [i for i in items if job.selects(self.infos[i.nodeid])]
             runner = self.runner_factory(job.submission)
+            provided = set(job.submission.exercises)
+            runner.expect(
+                [plans.get(i.nodeid, ()) if self.infos[i.nodeid].exercise in provided else () for i in selected]
+            )
             results: list[CheckResult] = []
             notes: dict[str, None] = {}
             try:
                 for index, item in enumerate(selected):
                     following = selected[index + 1] if index + 1 < len(selected) else None
-                    results.append(self._run(item, following, runner, job.submission, notes))
+                    results.append(self._run(item, index, following, runner, job.submission, notes))
             finally:
                 runner.close()
             self.on_result(job, results, runner.layers, time.perf_counter() - started, tuple(notes))
 
+    def _record_plans(self, items: list[pytest.Item]) -> dict[str, tuple[PlannedCall, ...]]:
+        """Run each plain check once against the reference, recording the calls it makes (``grader.plan``)."""
+        if self._plans is None:
+            self._plans = {}
+            for item in items:
+                if item.nodeid in self._direct:
+                    self._plans[item.nodeid] = self._record(item)
+        return self._plans
+
+    def _record(self, item: pytest.Item) -> tuple[PlannedCall, ...]:
+        info = self.infos[item.nodeid]
+        exercise = info.exercise
+        recorder = RecordingRunner(self._reference)
+        student = StudentModule(
+            recorder,  # type: ignore[arg-type]  # a runner in all that StudentModule uses
+            exercise,
+            provided=True,
+            seed=info.seed,
+            log=CallLog(),
+            contract=self.assignment.exercise(exercise).contract,
+            reference=lambda: self._reference(exercise),
+        )
+        seed_rngs(info.seed)
+        try:
+            kwargs = {
+                name: student if name == "student" else self._reference(exercise)
+                for name in item._fixtureinfo.argnames  # type: ignore[attr-defined]
+            }
+            item.obj(**kwargs)  # type: ignore[attr-defined]
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - only the calls made matter; selftest reports a failing check
+            pass
+        return tuple(recorder.calls)
+
     def _run(
         self,
         item: pytest.Item,
+        index: int,
         following: pytest.Item | None,
         runner: SubmissionRunner,
         submission: Submission,
         notes: dict[str, None],
     ) -> CheckResult:
         info = self.infos[item.nodeid]
+        started = time.perf_counter()
+        runner.start_check(index)
+        direct = item.nodeid in self._direct
+        provided = info.exercise in submission.exercises
+        if direct and (known := self._recall(item.nodeid, provided, runner, index)) is not None:
+            result, known_notes = known
+            notes.update(dict.fromkeys(known_notes))
+            return dataclasses.replace(
+                result,
+                duration_s=time.perf_counter() - started,
+                location=submission.locations.get((info.exercise, info.function)),
+            )
         self._current = _Current(runner, submission, info, CallLog())
         seed_rngs(info.seed)
-        started = time.perf_counter()
         try:
-            exc = self._call_directly(item) if item.nodeid in self._direct else _execute(item, following)
+            exc = self._call_directly(item) if direct else _execute(item, following)
         finally:
             log = self._current.log
             self._current = None
         notes.update(dict.fromkeys(log.notes))
         duration = time.perf_counter() - started
-        return self._result(info, exc, log, runner, submission, duration)
+        result = self._result(info, exc, log, runner, submission, duration)
+        digests = runner.check_digests() if direct else None
+        if digests is not None and len(self._memo) < MEMO_ENTRIES:
+            key = _memo_key(item.nodeid, provided, digests)
+            self._memo[key] = (dataclasses.replace(result, duration_s=0.0, location=None), tuple(log.notes))
+        return result
+
+    def _recall(
+        self, nodeid: str, provided: bool, runner: SubmissionRunner, index: int
+    ) -> tuple[CheckResult, tuple[str, ...]] | None:
+        """The verdict this check reached before from the very same answers, if any.
+
+        A plain check (only ``student`` and ``reference``) is a function of its
+        seed and of the answers it reads: the same answers, byte for byte,
+        give the same verdict, message and hint. So a verdict reached from
+        answers that were all planned and kept (none timed out or crashed) is
+        remembered under the digests of those answers, and a later submission
+        that gives the same first answers gets it without running the check
+        again. Most of a class answers most checks the same way.
+        """
+        if not self._memo:
+            return None
+        answers = runner.planned_answers(index) if provided else []
+        digest = hashlib.blake2b(_memo_seed(nodeid, provided), digest_size=16)
+        known = self._memo.get(digest.digest())
+        for answer in answers:
+            if known is not None or not answer.digest:
+                break
+            digest.update(answer.digest)
+            known = self._memo.get(digest.digest())
+        return known
 
     def _call_directly(self, item: pytest.Item) -> BaseException | None:
         """Run a check that takes only ``student`` and ``reference``, without pytest's set-up state.
@@ -322,6 +413,17 @@ class GraderPlugin:
             duration_s=duration,
             location=submission.locations.get((info.exercise, info.function)),
         )
+
+
+def _memo_seed(nodeid: str, provided: bool) -> bytes:
+    return f"{nodeid}\0{int(provided)}\0".encode()
+
+
+def _memo_key(nodeid: str, provided: bool, digests: list[bytes]) -> bytes:
+    digest = hashlib.blake2b(_memo_seed(nodeid, provided), digest_size=16)
+    for answer in digests:
+        digest.update(answer)
+    return digest.digest()
 
 
 def _first_lines(text: str, limit: int = 2000) -> str:

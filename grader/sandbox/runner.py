@@ -8,6 +8,8 @@ their answers through the pickle-free codec.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import itertools
 import math
 import os
@@ -15,7 +17,7 @@ import select
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,8 @@ from grader.sandbox.scratch import remove_tree
 
 #: Numbers each worker of this process, so a module it holds is never called in another.
 _WORKER_TOKENS = itertools.count(1)
+#: How long the grader sleeps between two reads of a worker's answers to planned calls (see ``Worker._nap``).
+PIPELINE_NAP_S = 0.002
 #: How long a freshly forked worker may take to lock itself down and say ready.
 WORKER_READY_TIMEOUT_S = 30.0
 
@@ -90,15 +94,18 @@ class Worker:
             raise SandboxError("the sandbox worker has not started")
         return self._clock
 
-    def request(self, message: Mapping[str, Any], *, timeout_s: float | CallTimer, send: bool = True) -> dict[str, Any]:
-        """Send a request and wait for the answer; kill the worker if it overruns.
+    def request(
+        self, message: Mapping[str, Any] | bytes, *, timeout_s: float | CallTimer, send: bool = True
+    ) -> dict[str, Any]:
+        """Send a request (a message, or one already packed) and wait for the answer; kill the worker if it overruns.
 
         ``timeout_s``: seconds of real time, or a ``CallTimer`` (own time, for student code).
         """
         timer = timeout_s if isinstance(timeout_s, CallTimer) else _Deadline(timeout_s)
         try:
             if send:
-                self._send(framed(pack_request(dict(message))), timer)
+                packed = message if isinstance(message, bytes) else pack_request(dict(message))
+                self._send(framed(packed), timer)
             answer_frame = self._receive(timer)
         except TimeoutError:
             self.kill()
@@ -106,9 +113,74 @@ class Worker:
         except (ChannelClosed, FrameTooLarge, OSError):
             self.kill()
             raise WorkerDied(self.status) from None
+        return self._answer(answer_frame)
+
+    def pipeline(
+        self, requests: list[bytes], timer_for: Callable[[int], CallTimer]
+    ) -> tuple[list[dict[str, Any]], WorkerTimeout | WorkerDied | None]:
+        """Send packed requests back to back and read their answers in order, each on its own timer.
+
+        The worker serves them one after the other, so request ``i``'s timer
+        (``timer_for(i)``) starts when answer ``i - 1`` arrives. Sending and
+        reading interleave: a batch larger than the socket's buffers cannot
+        deadlock with a worker that is writing answers. Returns the answers
+        read and, if the worker overran or died on the next request, why;
+        the worker is then killed.
+        """
+        data = memoryview(b"".join(framed(r) for r in requests))
+        answers: list[dict[str, Any]] = []
+        timer = timer_for(0)
         try:
-            answer, value = unpack_answer(answer_frame)
-            if value:
+            while len(answers) < len(requests):
+                if data:
+                    with contextlib.suppress(BlockingIOError):
+                        data = data[self.sock.send(data) :]
+                while len(answers) < len(requests) and (frame := self._next_answer(timer)) is not None:
+                    answers.append(self._answer(frame, rebuild=False))
+                    if len(answers) < len(requests):
+                        timer = timer_for(len(answers))
+                if len(answers) < len(requests) and not (not data and self._nap(timer)):
+                    self._wait(select.POLLIN | (select.POLLOUT if data else 0), timer)
+                    with contextlib.suppress(BlockingIOError):
+                        self._inbox.receive(self.sock)
+        except TimeoutError:
+            self.kill()
+            return answers, WorkerTimeout()
+        except (ChannelClosed, FrameTooLarge, OSError):
+            self.kill()
+            return answers, WorkerDied(self.status)
+        except WorkerDied as died:
+            return answers, died
+        return answers, None
+
+    def _nap(self, timer: CallTimer) -> bool:
+        """Sleep a moment, then read what arrived; whether anything did.
+
+        A worker running planned calls answers every few tens of microseconds;
+        woken for each answer, the grader would cost a context switch per
+        call. Napping ``PIPELINE_NAP_S`` lets answers gather and be read in one
+        go: each arrives at most that much later, nothing against a budget of
+        a second. A nap that finds nothing means a call that takes its time:
+        the grader then waits on the socket as for any call.
+        """
+        time.sleep(min(PIPELINE_NAP_S, max(timer.remaining(), 0.0)))
+        try:
+            self._inbox.receive(self.sock)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _answer(self, frame: bytes, *, rebuild: bool = True) -> dict[str, Any]:
+        """An answer frame read back: its facts and its value; a frame that is not one kills the worker.
+
+        ``rebuild=False`` leaves the value encoded (``"encoded"``, with ``"owner"``): a planned
+        answer is rebuilt only if a check reads it (``SubmissionRunner._take``).
+        """
+        try:
+            answer, value = unpack_answer(frame)
+            if value and not rebuild:
+                answer["encoded"], answer["owner"] = value, self.token
+            elif value:
                 answer["value"] = codec.decode(value, owner=self.token)
         except BadAnswer:
             self.kill()
@@ -116,6 +188,8 @@ class Worker:
         except codec.DecodeError as exc:
             self.kill()
             raise WorkerDied(self.status, unreadable=str(exc)) from None
+        # What the answer said, byte for byte: two equal digests mean the same answer (plugin's memo).
+        answer["digest"] = hashlib.blake2b(frame, digest_size=16).digest()
         return answer
 
     # The socket is non-blocking, and every wait is a poll with the time left:
@@ -139,17 +213,22 @@ class Worker:
                 self._wait(select.POLLOUT, timer)
 
     def _receive(self, timer: _Deadline | CallTimer) -> bytes:
-        while True:
-            while (answer := self._inbox.frame()) is None:
-                self._wait(select.POLLIN, timer)
-                with contextlib.suppress(BlockingIOError):
-                    self._inbox.receive(self.sock)
-            if answer == IMPORT_STARTED:
+        while (answer := self._next_answer(timer)) is None:
+            self._wait(select.POLLIN, timer)
+            with contextlib.suppress(BlockingIOError):
+                self._inbox.receive(self.sock)
+        return answer
+
+    def _next_answer(self, timer: _Deadline | CallTimer) -> bytes | None:
+        """The next answer frame already received, or None; the import markers before it pause ``timer``."""
+        while (frame := self._inbox.frame()) is not None:
+            if frame == IMPORT_STARTED:
                 timer.pause()
-            elif answer == IMPORT_FINISHED:
+            elif frame == IMPORT_FINISHED:
                 timer.resume()
             else:
-                return answer
+                return frame
+        return None
 
     def kill(self) -> None:
         """Kill and reap the worker, keeping its wait status; idempotent."""
@@ -200,6 +279,11 @@ class CallResult:
     traceback: str = ""
     output: str = ""
     duration_s: float = 0.0
+    #: The answer's bytes, hashed, when it is one the same code gives every time (not a timeout or a crash).
+    digest: bytes = b""
+    #: A planned answer's value as the worker encoded it, until a check reads it; and that worker's number.
+    encoded: bytes = b""
+    owner: int | None = None
 
 
 def describe_exit(status: int | None, limits: Limits) -> str:
@@ -238,6 +322,33 @@ def describe_exit(status: int | None, limits: Limits) -> str:
     return "crashed"
 
 
+@dataclass(frozen=True)
+class PlannedCall:
+    """A call a check is expected to make: recorded once against the reference solution (``grader.plan``)."""
+
+    module: str
+    function: str
+    #: The request as ``call_request`` and ``pack_request`` make it: equal bytes, the same call.
+    request: bytes
+    #: Times the reference on the call's arguments, if the call runs past its floor (see ``CallTimer``).
+    reference_s: Callable[[], float | None] | None = None
+
+
+def call_request(
+    module: str, function: str, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None, *, seed: int, return_args: bool
+) -> dict[str, Any]:
+    """The request that calls ``module.function`` in a worker."""
+    return {
+        "op": "call",
+        "module": module,
+        "function": function,
+        "seed": seed,
+        "return_args": return_args,
+        "args": tuple(args),
+        "kwargs": dict(kwargs or {}),
+    }
+
+
 @dataclass
 class SubmissionRunner:
     """Runs one submission's functions, each call in a sandboxed worker.
@@ -246,6 +357,17 @@ class SubmissionRunner:
     forked for the next call. A module that fails to import is remembered, so
     every check of it fails quickly and identically; so is every function that
     timed out, whose later calls get a short budget (``budget.py``).
+
+    **Planned calls.** ``expect`` gives the calls each coming check will make
+    if the student's answers are right (``grader.plan``, recorded against the
+    reference). The first time a check needs one that has not run, every
+    planned call from there on is sent to the worker at once and the answers
+    are read in order, each on its own timer: one exchange instead of one per
+    call. A check's call that is byte for byte its next planned call gets the
+    planned call's answer; any other call (the check went another way, or
+    called a model that stayed in the worker) runs on its own, as before. The
+    worker runs the planned calls in their order whether or not a check ends
+    up asking for them, so a submission gets the same answers in every mode.
     """
 
     zygote: Zygote
@@ -257,6 +379,157 @@ class SubmissionRunner:
     _load_failures: dict[str, CallResult] = field(default_factory=dict)
     _timed_out: set[tuple[str, str]] = field(default_factory=set)
     layers: tuple[str, ...] = ()
+    _plan: list[tuple[PlannedCall, ...]] = field(default_factory=list)
+    _answers: dict[tuple[int, int], CallResult] = field(default_factory=dict)
+    _check: int | None = None
+    _position: int = 0
+    #: The current check's calls so far: each planned answer's digest, or None once any call was not planned.
+    _digests: list[bytes] | None = None
+    #: Whether the current check holds a model that stayed in the worker (see ``_run_ahead``).
+    _holding: bool = False
+
+    # -- planned calls -----------------------------------------------------------
+
+    def expect(self, segments: Sequence[Sequence[PlannedCall]]) -> None:
+        """The calls of each coming check, in the order the checks run (one segment per check; empty: none)."""
+        self._plan = [tuple(segment) for segment in segments]
+        self._answers = {}
+
+    def start_check(self, index: int) -> None:
+        """The check of segment ``index`` starts: its calls are matched against that segment."""
+        self._check, self._position, self._digests, self._holding = index, 0, [], False
+
+    def planned_answers(self, index: int) -> list[CallResult]:
+        """Segment ``index``'s answers, run if need be, up to the first that timed out or crashed."""
+        segment = self._plan[index] if 0 <= index < len(self._plan) else ()
+        answers: list[CallResult] = []
+        for position in range(len(segment)):
+            result = self._planned(index, position)
+            answers.append(result)
+            if not result.digest:
+                break
+        return answers
+
+    def check_digests(self) -> list[bytes] | None:
+        """The digests of the answers the current check used, in order; None if any was not a planned, kept answer."""
+        digests = self._digests
+        if digests is None or self._holding:
+            return None
+        return list(digests)
+
+    def _planned(self, index: int, position: int) -> CallResult:
+        key = (index, position)
+        if key not in self._answers:
+            self._run_ahead(key)
+        return self._answers[key]
+
+    def _take(self, index: int, position: int) -> CallResult:
+        """A planned answer for a check to read: its value rebuilt now, once."""
+        result = self._planned(index, position)
+        if not result.encoded:
+            return result
+        try:
+            value = codec.decode(result.encoded, owner=result.owner)
+        except codec.DecodeError as exc:
+            if self.holds(result.owner):
+                self._discard()  # a worker that sent what cannot be read serves no more calls
+            message = f"returned a value that could not be rebuilt outside the sandbox ({str(exc)[:300]})"
+            result = CallResult("unsupported", message=message, output=result.output)
+        else:
+            result = dataclasses.replace(result, value=value, encoded=b"")
+        self._answers[(index, position)] = result
+        return result
+
+    def _run_ahead(self, first: tuple[int, int]) -> None:
+        """Run, in one exchange, every planned call from ``first`` on that has no answer yet.
+
+        When the current check holds a model that stayed in the worker, only
+        its own calls run ahead: a later check's call that crashed the worker
+        would otherwise take the model away before this check is done with it.
+        """
+        index, position = first
+        last = index if (self._holding and index == self._check) else len(self._plan) - 1
+        keys = [
+            (i, p)
+            for i in range(index, last + 1)
+            for p in range(position if i == index else 0, len(self._plan[i]))
+            if (i, p) not in self._answers
+        ]
+        worker = self._ensure_worker()
+        steps: list[tuple[str, tuple[int, int] | str]] = []
+        frames: list[bytes] = []
+        importing: set[str] = set()
+        for key in keys:
+            call = self._plan[key[0]][key[1]]
+            if call.module in self._load_failures:
+                continue
+            if call.module not in self._imported and call.module not in importing:
+                importing.add(call.module)
+                steps.append(("import", call.module))
+                frames.append(pack_request({"op": "import", "module": call.module}))
+            steps.append(("call", key))
+            frames.append(call.request)
+        timeout = self.limits.timeout_s
+        started = [time.perf_counter()]
+        timers: list[CallTimer] = []
+        repeated: list[bool] = []
+
+        def timer_for(step: int) -> CallTimer:
+            started[0] = time.perf_counter()
+            kind, what = steps[step]
+            if kind == "import":
+                timer = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout)
+                again = False
+            else:
+                call = self._plan[what[0]][what[1]]  # type: ignore[index]
+                again = (call.module, call.function) in self._timed_out
+                floor = self.limits.budget_s * (REPEAT_FRACTION if again else 1.0)
+                timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=call.reference_s)
+            timers.append(timer)
+            repeated.append(again)
+            return timer
+
+        answers, stopped = worker.pipeline(frames, timer_for) if frames else ([], None)
+        for step, answer in enumerate(answers):
+            kind, what = steps[step]
+            if kind == "import":
+                self._imported_or_failed(str(what), answer)
+            else:
+                call = self._plan[what[0]][what[1]]  # type: ignore[index]
+                failure = self._load_failures.get(call.module)
+                self._answers[what] = failure or _result(answer, self.limits, 0.0)  # type: ignore[index]
+        if stopped is not None:
+            step = len(answers)
+            kind, what = steps[step]
+            self._discard()
+            duration = time.perf_counter() - started[0]
+            if kind == "import":
+                self._load_failures[str(what)] = self._import_failure(str(what), stopped, timeout)
+            else:
+                call = self._plan[what[0]][what[1]]  # type: ignore[index]
+                if isinstance(stopped, WorkerTimeout):
+                    self._timed_out.add((call.module, call.function))
+                self._answers[what] = self._lost(stopped, timers[step], repeated[step], duration)  # type: ignore[index]
+            self._forget_stale(first)
+        for key in keys:  # calls of a module that failed to load, before or during this exchange
+            if key not in self._answers:
+                failure = self._load_failures.get(self._plan[key[0]][key[1]].module)
+                if failure is not None:
+                    self._answers[key] = failure
+
+    def _forget_stale(self, asked: tuple[int, int]) -> None:
+        """After losing a worker: answers holding a model it kept are run again when needed, in a fresh worker.
+
+        The answer asked for is run again alone at once, so the check gets a model it can still call.
+        """
+        for key, result in list(self._answers.items()):
+            if key >= asked and result.status == "ok" and _may_hold_models(result):
+                del self._answers[key]
+        if asked not in self._answers:
+            call = self._plan[asked[0]][asked[1]]
+            self._answers[asked] = self._call_now(call.module, call.function, call.request, None, call.reference_s)
+
+    # -- calls ---------------------------------------------------------------------
 
     def call(
         self,
@@ -276,6 +549,31 @@ class SubmissionRunner:
         ``reference_s``, asked only if the call outlives its floor, times the
         reference solution on the same arguments (seconds, or None).
         """
+        request = pack_request(call_request(module, function, args, kwargs, seed=seed, return_args=return_args))
+        index, position = self._check, self._position
+        if index is not None and timeout_s is None and self._digests is not None and index < len(self._plan):
+            segment = self._plan[index]
+            if position < len(segment) and segment[position].request == request:
+                self._position += 1
+                result = self._take(index, position)
+                if result.digest:
+                    self._digests.append(result.digest)
+                else:
+                    self._digests = None
+                if result.status == "ok" and codec.remote_forwards(result.value):
+                    self._holding = True
+                return result
+        self._digests = None  # this check went its own way: its later calls run one by one
+        return self._call_now(module, function, request, timeout_s, reference_s)
+
+    def _call_now(
+        self,
+        module: str,
+        function: str,
+        request: bytes,
+        timeout_s: float | None,
+        reference_s: Callable[[], float | None] | None,
+    ) -> CallResult:
         timeout = self.limits.timeout_s if timeout_s is None else timeout_s
         if module in self._load_failures:
             return self._load_failures[module]
@@ -285,15 +583,6 @@ class SubmissionRunner:
             if failure is not None:
                 self._load_failures[module] = failure
                 return failure
-        request: dict[str, Any] = {
-            "op": "call",
-            "module": module,
-            "function": function,
-            "seed": seed,
-            "return_args": return_args,
-            "args": tuple(args),
-            "kwargs": dict(kwargs or {}),
-        }
         repeated = (module, function) in self._timed_out
         floor = self.limits.budget_s * (REPEAT_FRACTION if repeated else 1.0)
         timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=reference_s)
@@ -316,6 +605,7 @@ class SubmissionRunner:
         seed: int,
     ) -> CallResult:
         """Call a module that stayed in worker ``owner`` (``codec.RemoteForward``), with the given state loaded."""
+        self._digests = None
         worker = self._worker
         if worker is None or not self.holds(owner):
             return CallResult("stale", message=STALE_MESSAGE)
@@ -331,12 +621,12 @@ class SubmissionRunner:
         }
         # A model's forward gets the same own-time budget as any call; it has no reference to time.
         timer = CallTimer(worker.clock, budget_s=self.limits.budget_s, cap_s=self.limits.timeout_s, reference_s=None)
-        return self._exchange(worker, request, timer)
+        return self._exchange(worker, pack_request(request), timer)
 
     def _exchange(
         self,
         worker: Worker,
-        request: dict[str, Any],
+        request: bytes,
         timer: CallTimer,
         *,
         timed: tuple[str, str] | None = None,
@@ -346,44 +636,51 @@ class SubmissionRunner:
         started = time.perf_counter()
         try:
             answer = worker.request(request, timeout_s=timer)
-        except WorkerTimeout:
+        except (WorkerTimeout, WorkerDied) as lost:
             self._discard()
-            if timed is not None:
+            if timed is not None and isinstance(lost, WorkerTimeout):
                 self._timed_out.add(timed)
-            return CallResult(
-                "timeout", message=describe_timeout(timer, repeated=repeated), duration_s=time.perf_counter() - started
-            )
-        except WorkerDied as died:
-            status = worker.status
-            self._discard()
-            duration = time.perf_counter() - started
-            if died.unreadable:
-                message = f"returned a value that could not be rebuilt outside the sandbox ({died.unreadable[:300]})"
-                return CallResult("unsupported", message=message, duration_s=duration)
-            return CallResult("crashed", message=describe_exit(status, self.limits), duration_s=duration)
+            return self._lost(lost, timer, repeated, time.perf_counter() - started)
         return _result(answer, self.limits, time.perf_counter() - started)
 
+    def _lost(self, lost: WorkerTimeout | WorkerDied, timer: CallTimer, repeated: bool, duration: float) -> CallResult:
+        """The result of a call whose worker overran (and was killed) or died."""
+        if isinstance(lost, WorkerTimeout):
+            return CallResult("timeout", message=describe_timeout(timer, repeated=repeated), duration_s=duration)
+        if lost.unreadable:
+            message = f"returned a value that could not be rebuilt outside the sandbox ({lost.unreadable[:300]})"
+            return CallResult("unsupported", message=message, duration_s=duration)
+        return CallResult("crashed", message=describe_exit(lost.status, self.limits), duration_s=duration)
+
     def _import(self, worker: Worker, module: str, timeout: float) -> CallResult | None:
+        # Module-level code (a notebook's training cell) gets the whole limit, on the own-time clock.
+        timer = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout)
         try:
-            # Module-level code (a notebook's training cell) gets the whole limit, on the own-time clock.
-            timer = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout)
             answer = worker.request({"op": "import", "module": module}, timeout_s=timer)
-        except WorkerTimeout:
+        except (WorkerTimeout, WorkerDied) as lost:
             self._discard()
+            return self._import_failure(module, lost, timeout)
+        self._imported_or_failed(module, answer)
+        return self._load_failures.get(module)
+
+    def _imported_or_failed(self, module: str, answer: dict[str, Any]) -> None:
+        if answer["status"] == "ok":
+            self._imported.add(module)
+            return
+        message, trace = str(answer.get("message", "")), str(answer.get("traceback", ""))
+        output = str(answer.get("output", ""))
+        self._load_failures[module] = CallResult(
+            "load_failed",
+            message=message,
+            traceback=trace,
+            output=output,
+            digest=hashlib.blake2b(f"{message}\0{trace}\0{output}".encode(), digest_size=16).digest(),
+        )
+
+    def _import_failure(self, module: str, lost: WorkerTimeout | WorkerDied, timeout: float) -> CallResult:
+        if isinstance(lost, WorkerTimeout):
             return CallResult("load_failed", message=f"importing {module} timed out after {timeout:g} s")
-        except WorkerDied:
-            status = worker.status
-            self._discard()
-            return CallResult("load_failed", message=f"importing {module} {describe_exit(status, self.limits)}")
-        if answer["status"] != "ok":
-            return CallResult(
-                "load_failed",
-                message=str(answer.get("message", "")),
-                traceback=str(answer.get("traceback", "")),
-                output=str(answer.get("output", "")),
-            )
-        self._imported.add(module)
-        return None
+        return CallResult("load_failed", message=f"importing {module} {describe_exit(lost.status, self.limits)}")
 
     def _ensure_worker(self) -> Worker:
         if self._worker is None:
@@ -411,6 +708,13 @@ class SubmissionRunner:
         self._discard()
 
 
+def _may_hold_models(result: CallResult) -> bool:
+    """Whether a value holds a module that stayed in its worker (encoded: whether it may; a false yes costs a rerun)."""
+    if result.encoded:
+        return b'"remote"' in result.encoded
+    return bool(codec.remote_forwards(result.value))
+
+
 def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResult:
     status = answer["status"]
     output = str(answer.get("output", ""))
@@ -426,6 +730,7 @@ def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResu
             traceback=str(answer.get("traceback", "")),
             output=output,
             duration_s=duration,
+            digest=answer.get("digest", b""),
         )
     if status == "stale":
         return CallResult("stale", message=STALE_MESSAGE, output=output, duration_s=duration)
@@ -436,5 +741,8 @@ def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResu
             message=str(answer.get("message", "")),
             output=output,
             duration_s=duration,
+            digest=answer.get("digest", b""),
+            encoded=answer.get("encoded", b""),
+            owner=answer.get("owner"),
         )
     return CallResult("crashed", message="crashed: the worker sent an answer the grader does not understand")

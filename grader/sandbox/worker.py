@@ -21,7 +21,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -284,17 +283,16 @@ class _Server:
         torch.default_generator.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)
-        started = time.perf_counter()
         try:
             args = tuple(self._resolve(a) for a in request["args"])
             kwargs = {k: self._resolve(v) for k, v in request["kwargs"].items()}
             value = function(*args, **kwargs)
         except BaseException as exc:
-            self._reply(self._raised(exc, time.perf_counter() - started))
+            self._reply(self._raised(exc))
             return
-        duration = time.perf_counter() - started
         payload: Any = (value, tuple(args), dict(kwargs)) if return_args else value
-        answer = {"status": "ok", "value": payload, "duration_s": duration, "output": self._take_output()}
+        # No duration: an answer is the same bytes every time the same call returns the same value.
+        answer = {"status": "ok", "value": payload, "output": self._take_output()}
         self._reply(answer, value_may_fail=True)
 
     @staticmethod
@@ -317,7 +315,7 @@ class _Server:
 
     # -- answers ----------------------------------------------------------------
 
-    def _raised(self, exc: BaseException, duration: float) -> dict[str, Any]:
+    def _raised(self, exc: BaseException) -> dict[str, Any]:
         output = self._take_output()
         if isinstance(exc, NotImplementedError):
             return {"status": "not_implemented", "output": output}
@@ -332,7 +330,6 @@ class _Server:
             "message": _safe_str(exc),
             "traceback": self._student_traceback(exc),
             "output": output,
-            "duration_s": duration,
         }
 
     def _load_failure(self, name: str, exc: BaseException) -> dict[str, Any]:
