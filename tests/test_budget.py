@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -106,7 +106,7 @@ def test_real_time_has_a_backstop_however_busy_the_machine() -> None:
     clock.delay = 9.5  # only 0.5 s of its own, but 10 s of real time: max(timeout_s, 10 x budget)
     assert call.remaining() == 0.0
     assert call.expired == "wall"
-    assert "10 s of real time" in describe_timeout(call, repeated=False)
+    assert "10 s of real time" in describe_timeout(call, earlier=0)
 
 
 @pytest.mark.parametrize(
@@ -126,23 +126,23 @@ def test_messages_say_what_happened() -> None:
     first, _, now = timer(reference=3e-6)
     now.t += 1.0
     first.remaining()
-    text = describe_timeout(first, repeated=False)
+    text = describe_timeout(first, earlier=0)
     assert text.startswith("timed out after 1 s (an endless loop, or far too slow?")
     assert "The reference solution answers in under a millisecond." in text
     slow, _, now = timer(reference=0.15)
     now.t += 3.0
     slow.remaining()
-    assert describe_timeout(slow, repeated=False).startswith(
+    assert describe_timeout(slow, earlier=0).startswith(
         "timed out after 2 s, 10 times what the reference solution takes"
     )
     capped, _, now = timer(budget_s=1.0, cap_s=0.5)
     now.t += 1.0
     capped.remaining()
-    assert "after 0.5 s, the assignment's limit per call" in describe_timeout(capped, repeated=False)
+    assert "after 0.5 s, the assignment's limit per call" in describe_timeout(capped, earlier=0)
     again, _, now = timer(budget_s=0.1)
     now.t += 0.2
     again.remaining()
-    assert describe_timeout(again, repeated=True).startswith("timed out again, after 0.1 s")
+    assert describe_timeout(again, earlier=1).startswith("timed out again, after 0.1 s")
 
 
 def test_own_clock_reads_the_kernels_run_delay() -> None:
@@ -207,6 +207,52 @@ def test_a_function_that_hangs_on_some_inputs_keeps_the_others(tiny: Assignment,
     result = grade(tiny_grader, tiny, "while x.is_floating_point():\n        pass\n    return x + x")
     assert result["double_values"].outcome is Outcome.TIMEOUT
     assert result["double_int"].outcome is Outcome.PASSED
+
+
+FOUR_CALLS = """
+import torch
+from grader.checking import check
+
+
+@check("double", points=1)
+def check_first(student, reference):
+    assert torch.equal(student.double(torch.ones(2)), reference.double(torch.ones(2)))
+
+
+@check("double", points=1)
+def check_second(student, reference):
+    assert torch.equal(student.double(torch.ones(3)), reference.double(torch.ones(3)))
+
+
+@check("double", points=1)
+def check_third(student, reference):
+    assert torch.equal(student.double(torch.ones(4)), reference.double(torch.ones(4)))
+
+
+@check("double", points=1)
+def check_integers(student, reference):
+    assert torch.equal(student.double(torch.arange(3)), reference.double(torch.arange(3)))
+"""
+
+
+@pytest.mark.slow
+def test_after_two_timeouts_later_calls_get_a_fiftieth_and_quick_ones_still_pass(
+    make_assignment: Callable[[str], Assignment],
+) -> None:
+    assignment = make_assignment(FOUR_CALLS)
+    # Floats loop forever; integers come back at once, well within the shortest budget.
+    source = b"def double(x):\n    while x.is_floating_point():\n        pass\n    return x + x\n" + SHOUT.encode()
+    with Grader(assignment) as grader:
+        report = grader.grade(build_submission({"ex_tiny.py": source}, assignment, name="looper"))
+    result = {c.name: c for c in report.checks}
+    assert result["first"].message.startswith("double timed out after 1 s")
+    assert result["second"].message.startswith(
+        "double timed out again, after 0.1 s: once a function has timed out once, its later calls get 0.1 s"
+    )
+    assert result["third"].message.startswith(
+        "double timed out again, after 0.02 s: once a function has timed out twice, its later calls get 0.02 s"
+    )
+    assert result["integers"].outcome is Outcome.PASSED
 
 
 @pytest.mark.slow

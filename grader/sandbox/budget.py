@@ -12,9 +12,10 @@ then, the reference solution is timed on the same arguments, and a slow
 exercise gets ``REFERENCE_FACTOR`` times the reference's time instead,
 rounded up to 1, 2 or 5 times a power of ten; never more than
 ``Limits.timeout_s``, the teacher's upper bound. A function that timed out
-once in a submission gets ``REPEAT_FRACTION`` of that floor on its later
-calls: those that return at once still earn their points, and an endless loop
-costs the class about one second, not one timeout per check. A call never
+once in a submission gets a tenth of that floor on its later calls, and a
+fiftieth once it has timed out twice (``REPEAT_FRACTIONS``): those that return
+at once still earn their points, and an endless loop costs the class about one
+second, not one timeout per check. A call never
 holds its grading process longer than ``WALL_FACTOR`` times its budget (at
 least ``timeout_s``) of real time, however busy the machine.
 
@@ -31,8 +32,9 @@ from collections.abc import Callable
 
 #: A slow exercise's budget, as a multiple of the reference solution's time on the same arguments.
 REFERENCE_FACTOR = 10
-#: After a timeout, the floor for the same function's later calls, as a fraction of ``Limits.budget_s``.
-REPEAT_FRACTION = 0.1
+#: After one timeout, then after two or more, the floor of the same function's later calls,
+#: as fractions of ``Limits.budget_s``: an endless loop costs about a second, however many checks call it.
+REPEAT_FRACTIONS = (0.1, 0.02)
 #: The most real time a call may take, as a multiple of its budget (and at least ``timeout_s``).
 WALL_FACTOR = 10
 #: The shortest wait between two readings of the run delay.
@@ -201,16 +203,24 @@ class CallTimer:
         return True
 
 
-def describe_timeout(timer: CallTimer, *, repeated: bool) -> str:
-    """What a student reads: how long the call had, and why that long."""
+def repeat_floor(budget_s: float, earlier: int) -> float:
+    """The floor of a call whose function has timed out ``earlier`` times in this submission."""
+    if earlier <= 0:
+        return budget_s
+    return budget_s * REPEAT_FRACTIONS[min(earlier, len(REPEAT_FRACTIONS)) - 1]
+
+
+def describe_timeout(timer: CallTimer, *, earlier: int = 0) -> str:
+    """What a student reads: how long the call had, and why that long (``earlier``: the function's timeouts before)."""
     budget = f"{timer.budget_s:g} s"
     if timer.expired == "wall":
         return (
             f"timed out: no answer after {timer.wall_s:g} s of real time "
             f"(it had {budget} of its own time; the machine was too busy to give it more)"
         )
-    if repeated:
-        return f"timed out again, after {budget}: once a function has timed out, its later calls get {budget}"
+    if earlier:
+        times = "once" if earlier == 1 else "twice"
+        return f"timed out again, after {budget}: once a function has timed out {times}, its later calls get {budget}"
     head = f"timed out after {budget}"
     if timer.budget_s >= timer.cap_s:
         head += ", the assignment's limit per call"

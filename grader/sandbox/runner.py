@@ -24,7 +24,7 @@ from typing import Any
 
 from grader import codec
 from grader.errors import SandboxError
-from grader.sandbox.budget import REPEAT_FRACTION, CallTimer, OwnClock, describe_timeout
+from grader.sandbox.budget import CallTimer, OwnClock, describe_timeout, repeat_floor
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
@@ -377,7 +377,8 @@ class SubmissionRunner:
     _worker: Worker | None = None
     _imported: set[str] = field(default_factory=set)
     _load_failures: dict[str, CallResult] = field(default_factory=dict)
-    _timed_out: set[tuple[str, str]] = field(default_factory=set)
+    #: How many times each (module, function) has timed out in this submission.
+    _timed_out: dict[tuple[str, str], int] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
     _plan: list[tuple[PlannedCall, ...]] = field(default_factory=list)
     _answers: dict[tuple[int, int], CallResult] = field(default_factory=dict)
@@ -472,21 +473,21 @@ class SubmissionRunner:
         timeout = self.limits.timeout_s
         started = [time.perf_counter()]
         timers: list[CallTimer] = []
-        repeated: list[bool] = []
+        earlier: list[int] = []
 
         def timer_for(step: int) -> CallTimer:
             started[0] = time.perf_counter()
             kind, what = steps[step]
             if kind == "import":
                 timer = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout)
-                again = False
+                before = 0
             else:
                 call = self._plan[what[0]][what[1]]  # type: ignore[index]
-                again = (call.module, call.function) in self._timed_out
-                floor = self.limits.budget_s * (REPEAT_FRACTION if again else 1.0)
+                before = self._timed_out.get((call.module, call.function), 0)
+                floor = repeat_floor(self.limits.budget_s, before)
                 timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=call.reference_s)
             timers.append(timer)
-            repeated.append(again)
+            earlier.append(before)
             return timer
 
         answers, stopped = worker.pipeline(frames, timer_for) if frames else ([], None)
@@ -508,8 +509,8 @@ class SubmissionRunner:
             else:
                 call = self._plan[what[0]][what[1]]  # type: ignore[index]
                 if isinstance(stopped, WorkerTimeout):
-                    self._timed_out.add((call.module, call.function))
-                self._answers[what] = self._lost(stopped, timers[step], repeated[step], duration)  # type: ignore[index]
+                    self._count_timeout((call.module, call.function))
+                self._answers[what] = self._lost(stopped, timers[step], earlier[step], duration)  # type: ignore[index]
             self._forget_stale(first)
         for key in keys:  # calls of a module that failed to load, before or during this exchange
             if key not in self._answers:
@@ -583,10 +584,11 @@ class SubmissionRunner:
             if failure is not None:
                 self._load_failures[module] = failure
                 return failure
-        repeated = (module, function) in self._timed_out
-        floor = self.limits.budget_s * (REPEAT_FRACTION if repeated else 1.0)
-        timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=reference_s)
-        return self._exchange(worker, request, timer, timed=(module, function), repeated=repeated)
+        earlier = self._timed_out.get((module, function), 0)
+        timer = CallTimer(
+            worker.clock, budget_s=repeat_floor(self.limits.budget_s, earlier), cap_s=timeout, reference_s=reference_s
+        )
+        return self._exchange(worker, request, timer, timed=(module, function), earlier=earlier)
 
     def holds(self, owner: int | None) -> bool:
         """Whether the current worker is the one numbered ``owner`` (see ``Worker.token``)."""
@@ -630,7 +632,7 @@ class SubmissionRunner:
         timer: CallTimer,
         *,
         timed: tuple[str, str] | None = None,
-        repeated: bool = False,
+        earlier: int = 0,
     ) -> CallResult:
         """Send one request and read its answer; ``timed`` is remembered as timed out if it runs past ``timer``."""
         started = time.perf_counter()
@@ -639,14 +641,17 @@ class SubmissionRunner:
         except (WorkerTimeout, WorkerDied) as lost:
             self._discard()
             if timed is not None and isinstance(lost, WorkerTimeout):
-                self._timed_out.add(timed)
-            return self._lost(lost, timer, repeated, time.perf_counter() - started)
+                self._count_timeout(timed)
+            return self._lost(lost, timer, earlier, time.perf_counter() - started)
         return _result(answer, self.limits, time.perf_counter() - started)
 
-    def _lost(self, lost: WorkerTimeout | WorkerDied, timer: CallTimer, repeated: bool, duration: float) -> CallResult:
+    def _count_timeout(self, timed: tuple[str, str]) -> None:
+        self._timed_out[timed] = self._timed_out.get(timed, 0) + 1
+
+    def _lost(self, lost: WorkerTimeout | WorkerDied, timer: CallTimer, earlier: int, duration: float) -> CallResult:
         """The result of a call whose worker overran (and was killed) or died."""
         if isinstance(lost, WorkerTimeout):
-            return CallResult("timeout", message=describe_timeout(timer, repeated=repeated), duration_s=duration)
+            return CallResult("timeout", message=describe_timeout(timer, earlier=earlier), duration_s=duration)
         if lost.unreadable:
             message = f"returned a value that could not be rebuilt outside the sandbox ({lost.unreadable[:300]})"
             return CallResult("unsupported", message=message, duration_s=duration)
