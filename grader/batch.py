@@ -216,8 +216,11 @@ def grade_class(
     errors: list[str] = []
     if read.pending:
         try:
-            for report in _grade_parallel(read.pending, assignment, limits, min(workers, len(read.pending))):
+            distinct, copies = _distinct(read.pending)
+            for report in _grade_parallel(distinct, assignment, limits, min(workers, len(distinct))):
                 finished(report, key=read.keys[report.student])
+                for twin in copies.get(report.student, ()):
+                    finished(replace(report, student=twin), key=read.keys[twin])
         except SandboxError as exc:  # the others' outputs are still written; the caller reports it
             errors.append(exc.message)
     ordered = tuple(reports[student.id] for student in roster.students if student.id in reports)
@@ -233,6 +236,28 @@ def grade_class(
         unattributed=roster.unattributed,
         fingerprint=_class_state(assignment, [stored[r.student] for r in ordered], read.similar_key, errors),
     )
+
+
+def _distinct(submissions: list[Submission]) -> tuple[list[Submission], dict[str, list[str]]]:
+    """One submission of each content, and who else handed in the very same files.
+
+    Grading is deterministic, so byte-identical submissions (the same files
+    under the same names, met with the same problems) earn the same report:
+    one is graded, each copy gets its report under its own name. A class
+    where many hand in the untouched hand-out, or the same copied answer,
+    pays for each once.
+    """
+    first: dict[tuple[str, tuple[str, ...]], str] = {}
+    distinct: list[Submission] = []
+    copies: dict[str, list[str]] = {}
+    for submission in submissions:
+        content = (submission.digest, submission.problems)
+        if submission.digest and content in first:
+            copies.setdefault(first[content], []).append(submission.name)
+            continue
+        first[content] = submission.name
+        distinct.append(submission)
+    return distinct, copies
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import grader.batch as batch
 from grader.assignment import Assignment
 from grader.batch import CACHE_DIR, Progress, grade_class
 from grader.errors import OutputError, UsageError
@@ -21,7 +23,7 @@ from grader.models import Outcome, Report
 from grader.output import write_atomic, write_class_outputs, write_student_outputs
 from grader.plugin import Job
 from grader.roster import open_roster
-from grader.submission import build_submission
+from grader.submission import Submission, build_submission
 
 pytestmark = pytest.mark.slow
 
@@ -147,6 +149,32 @@ def test_a_rerun_is_byte_identical_to_the_run_it_reuses(tmp_path: Path, tiny: As
     assert {n: d for n, (d, _, _) in snapshot(out).items()} == {n: d for n, (d, _, _) in before.items()}
 
 
+def test_identical_submissions_are_graded_once_and_each_gets_the_report_under_its_name(
+    tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graded: list[str] = []
+    original = batch._grade_parallel
+
+    def spy(submissions: list[Submission], *args: Any, **kwargs: Any) -> Iterator[Report]:
+        graded.extend(s.name for s in submissions)
+        return original(submissions, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "_grade_parallel", spy)
+    # ana and cy hand in the same bytes; bo's file differs by one comment, dee's by its name.
+    class_dir = make_class(tmp_path / "class", {"ana": WRONG, "bo": WRONG + "# mine\n", "cy": WRONG})
+    (class_dir / "dee").mkdir()
+    (class_dir / "dee" / "ex_tiny_copy.py").write_text(WRONG)
+    out = tmp_path / "out"
+    _, results = run_batch(class_dir, out, tiny)
+    assert sorted(graded) == ["ana", "bo", "dee"]
+    students = {s["student"]: s for s in json.loads(results)["students"]}
+    assert set(students) == {"ana", "bo", "cy", "dee"}
+    assert students["cy"]["checks"] == students["ana"]["checks"]
+    assert students["cy"]["score"] == students["ana"]["score"] == 0.0
+    assert json.loads((out / "cy" / "result.json").read_text())["student"] == "cy"
+    assert "cy" in (out / "cy" / "report.html").read_text()
+
+
 def test_corrupt_cache_entry_is_regraded(tmp_path: Path, tiny: Assignment) -> None:
     class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG})
     out = tmp_path / "out"
@@ -160,7 +188,8 @@ def test_corrupt_cache_entry_is_regraded(tmp_path: Path, tiny: Assignment) -> No
 
 
 def test_killed_batch_resumes_to_the_same_results(tmp_path: Path, tiny: Assignment) -> None:
-    students = {f"s{i:02d}": (SLOW if i % 3 else WRONG) for i in range(12)}
+    # Each file its own (a comment), so no two are copies graded once (see the test of identical submissions).
+    students = {f"s{i:02d}": f"# s{i:02d}\n" + (SLOW if i % 3 else WRONG) for i in range(12)}
     class_dir = make_class(tmp_path / "class", students)
     reference_out = tmp_path / "uninterrupted"
     _, expected = run_batch(class_dir, reference_out, tiny)
@@ -208,7 +237,7 @@ def test_killed_batch_resumes_to_the_same_results(tmp_path: Path, tiny: Assignme
 def test_interrupted_batch_leaves_no_scratch_folder_behind(tmp_path: Path, tiny: Assignment) -> None:
     # Ctrl-C kills the grading processes mid-student, before they can clean up:
     # the batch itself removes every worker folder of the round.
-    class_dir = make_class(tmp_path / "class", {f"s{i:02d}": SLOW for i in range(8)})
+    class_dir = make_class(tmp_path / "class", {f"s{i:02d}": f"# s{i:02d}\n{SLOW}" for i in range(8)})
     temp = tmp_path / "tmp"
     temp.mkdir()
     out = tmp_path / "out"
@@ -248,7 +277,7 @@ def test_a_student_whose_grading_process_dies_is_retried_once_and_named(
 ) -> None:
     assignment = make_assignment(KILLING_CHECKS)
     killer = CORRECT.replace("text.upper() + '!'", "'DIE!'")
-    students = {f"s{i}": CORRECT for i in range(6)} | {"killer": killer}
+    students = {f"s{i}": f"# s{i}\n{CORRECT}" for i in range(6)} | {"killer": killer}
     class_dir = make_class(tmp_path / "class", students)
     result = grade_class(class_dir, tmp_path / "out", assignment, jobs=2)
     assert {r.student: r.score for r in result.reports} == {f"s{i}": 1.0 for i in range(6)}
@@ -304,7 +333,7 @@ def test_zygote_that_cannot_start_is_a_clear_error_not_a_hang(tmp_path: Path, ti
     # Enough queued submissions to fill the task pipe: with no engine left to
     # read them, the grader once hung at exit waiting for the queue to drain.
     padding = "# " + "x" * 4000 + "\n"
-    class_dir = make_class(tmp_path / "class", {f"s{i:03d}": padding + CORRECT for i in range(60)})
+    class_dir = make_class(tmp_path / "class", {f"s{i:03d}": f"{padding}# {i}\n{CORRECT}" for i in range(60)})
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
