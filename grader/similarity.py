@@ -10,22 +10,20 @@ in the same answer are 44,850 pairs), so students are grouped instead: exact
 copies by their set of shingles, near-copies through MinHash signatures and
 locality-sensitive hashing (``datasketch``), which proposes candidates in
 near-linear time; each candidate is confirmed with the exact Jaccard similarity
-before two groups are joined. A cluster is a connected group: two students are
+before two groups are joined. An exercise with few distinct versions (a class
+of a couple of hundred) has every pair measured exactly instead, which costs
+less than building the index. A cluster is a connected group: two students are
 in it when a chain of confirmed copies links them, in any exercise.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
 
 from grader.assignment import Assignment
 from grader.models import SimilarCluster
 from grader.submission import Submission
-
-if TYPE_CHECKING:
-    from datasketch import MinHash
 
 SHINGLE = 5
 #: Bumped whenever what counts as similar changes, so cached clusters are recomputed.
@@ -40,6 +38,9 @@ MIN_SHINGLES = 40
 PERMUTATIONS = 128
 BANDS, ROWS = 18, 7
 SEED = 1
+#: Up to this many pairs of distinct code in an exercise (about 200 versions), every
+#: pair is measured exactly instead: cheaper than building the index, and exact.
+ALL_PAIRS = 20_000
 #: Python's tokens as ``tokenize`` splits them, comments aside: strings (any
 #: prefix, triple-quoted across lines), names and numbers, operators. One C-level
 #: regex pass is 5x faster on a class than the pure-Python tokenizer, and any
@@ -47,24 +48,26 @@ SEED = 1
 #: a string can match a character in one way only: an unterminated string full
 #: of backslashes must fail in linear time, not try every way to split them.
 _TOKEN = re.compile(
-    r"""(?P<string>[rRbBuUfF]{0,2}(?:\"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*\"\"\"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''|"(?:\\[\s\S]|[^"\\\n])*"|'(?:\\[\s\S]|[^'\\\n])*'))"""
-    r"|(?P<comment>#[^\n]*|\\\r?\n)"  # a backslash-newline joins lines, like whitespace
-    r"|(?P<number>0[xXoObB]\w+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?[\d_]+)?[jJ]?)"
-    r"|(?P<word>[^\W\d]\w*)"
-    r"|(?P<op>\*\*=?|//=?|>>=?|<<=?|->|:=|[-+*/%&|^@<>=!]=|\.\.\.|[^\s\w])"
+    r"(?:#[^\n]*|\\\r?\n)"  # a comment, or a backslash-newline (joins lines, like whitespace): no group
+    r"|("
+    r"""[rRbBuUfF]{0,2}(?:\"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*\"\"\"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''|"(?:\\[\s\S]|[^"\\\n])*"|'(?:\\[\s\S]|[^'\\\n])*')"""
+    r"|0[xXoObB]\w+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?[\d_]+)?[jJ]?"  # a number
+    r"|[^\W\d]\w*"  # a name
+    r"|\*\*=?|//=?|>>=?|<<=?|->|:=|[-+*/%&|^@<>=!]=|\.\.\.|[^\s\w]"  # an operator
+    r")"
 )
 
 
 def tokens(source: bytes) -> list[str]:
     """The tokens of ``source``, without comments and whitespace."""
-    text = source.decode("utf-8", errors="replace")
-    return [m.group() for m in _TOKEN.finditer(text) if m.lastgroup != "comment"]
+    # findall gives the one group: a token, or "" where a comment matched.
+    return list(filter(None, _TOKEN.findall(source.decode("utf-8", errors="replace"))))
 
 
 def shingles(source: bytes) -> set[tuple[str, ...]]:
     """Token n-grams of ``source``."""
     words = tokens(source)
-    return {tuple(words[i : i + SHINGLE]) for i in range(max(len(words) - SHINGLE + 1, 0))}
+    return set(zip(*(words[i:] for i in range(SHINGLE)), strict=False))
 
 
 Shingles = frozenset[tuple[str, ...]]
@@ -136,33 +139,48 @@ def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shi
     """Join the groups of ``copies`` (distinct code, each with its students) that are near-copies of each other."""
     if len(copies) < 2:
         return
-    signatures = _signatures([grams for grams, _ in copies])
-    # Imported here: datasketch's LSH module imports scipy (about a second),
-    # paid only by a class that has something to compare.
-    from datasketch import MinHashLSH
-
-    index = MinHashLSH(num_perm=PERMUTATIONS, params=(BANDS, ROWS))
-    for key, signature in enumerate(signatures):
-        index.insert(key, signature, check_duplication=False)
-    for key, signature in enumerate(signatures):
-        grams, names = copies[key]
-        for other in sorted(index.query(signature)):
-            if other <= key:
-                continue
-            other_grams, other_names = copies[other]
+    # Each distinct shingle becomes a small int: the exact Jaccard below then
+    # compares sets of ints, several times faster than sets of token tuples.
+    numbers = {gram: number for number, gram in enumerate(set().union(*(grams for grams, _ in copies)))}
+    sets = [frozenset(map(numbers.__getitem__, grams)) for grams, _ in copies]
+    for key, others in enumerate(_candidates(sets, list(numbers))):
+        grams, names = sets[key], copies[key][1]
+        for other in others:
+            other_grams, other_names = sets[other], copies[other][1]
             if forest.root(names[0]) == forest.root(other_names[0]):
                 continue  # already one group: no need to measure this link
             # Cheap bound first: Jaccard <= min/max of the set sizes.
             if min(len(grams), len(other_grams)) < THRESHOLD * max(len(grams), len(other_grams)):
                 continue
-            score = len(grams & other_grams) / len(grams | other_grams)
+            shared = len(grams & other_grams)
+            score = shared / (len(grams) + len(other_grams) - shared)
             if score >= THRESHOLD:
                 forest.join(names[0], other_names[0], exercise, score)
 
 
-def _signatures(sets: Sequence[Shingles]) -> list[MinHash]:
-    """One MinHash per shingle set, with fixed permutations so that every run finds the same candidates."""
-    from datasketch import MinHash
+def _candidates(sets: Sequence[frozenset[int]], grams: Sequence[tuple[str, ...]]) -> list[Iterable[int]]:
+    """For each set, the later sets (ascending) that may be near-copies of it; ``grams[n]`` is shingle ``n``.
 
-    data = [["\x1f".join(gram).encode() for gram in grams] for grams in sets]
-    return list(MinHash.generator(data, num_perm=PERMUTATIONS, seed=SEED, scheme="affine32"))
+    Up to ``ALL_PAIRS`` pairs, every pair is a candidate: measuring them all
+    costs less than importing ``datasketch`` (which imports scipy), and misses
+    none. Beyond, MinHash LSH proposes the pairs.
+    """
+    count = len(sets)
+    if count * (count - 1) // 2 <= ALL_PAIRS:
+        return [range(key + 1, count) for key in range(count)]
+    # Imported here: datasketch's LSH module imports scipy (about a third of a
+    # second of CPU), paid only by a class with that much to compare.
+    from datasketch import MinHash, MinHashLSH
+    from datasketch.hashfunc import sha1_hash32
+
+    # Each shingle is hashed once, not once per student who wrote it.
+    hashes = [sha1_hash32("\x1f".join(gram).encode()) for gram in grams]
+    signatures = list(
+        MinHash.generator(sets, num_perm=PERMUTATIONS, seed=SEED, scheme="affine32", hashfunc=hashes.__getitem__)
+    )
+    index = MinHashLSH(num_perm=PERMUTATIONS, params=(BANDS, ROWS))
+    for key, signature in enumerate(signatures):
+        index.insert(key, signature, check_duplication=False)
+    return [
+        sorted(other for other in index.query(signature) if other > key) for key, signature in enumerate(signatures)
+    ]

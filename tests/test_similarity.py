@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from grader.assignment import Assignment
 from grader.models import SimilarCluster
 from grader.similarity import MIN_SHINGLES, THRESHOLD, find_similar, shingles
@@ -268,3 +270,23 @@ def test_unterminated_strings_full_of_backslashes_are_tokenized_at_once() -> Non
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "done", done.stderr
+
+
+def test_measuring_every_pair_and_the_lsh_index_find_the_same_clusters(
+    bundled: Assignment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small class measures every pair exactly; a big one asks MinHash LSH for
+    # candidates. Both must give the same groups, links and order.
+    import grader.similarity
+
+    sources = {f"copy{i}": SOLUTION_A for i in range(3)} | {f"near{i}": variant(i) for i in range(6)}
+    sources |= {f"own{i}": SOLUTION_B.replace("values", f"v{i}") * (1 + i % 3) for i in range(6)}
+    sources |= {"pair1": SOLUTION_B, "pair2": SOLUTION_B.replace("    ", "\t")}
+    students = {name: sub(name, source, bundled) for name, source in sources.items()}
+    every_pair = find_similar(students, bundled)
+    monkeypatch.setattr(grader.similarity, "ALL_PAIRS", 0)
+    assert find_similar(students, bundled) == every_pair
+    copies_of_a = sorted([*(f"copy{i}" for i in range(3)), *(f"near{i}" for i in range(6))])
+    copies_of_b = sorted([*(f"own{i}" for i in range(6)), "pair1", "pair2"])
+    assert [c.students for c in every_pair] == [tuple(copies_of_a), tuple(copies_of_b)]
+    assert THRESHOLD <= every_pair[0].similarity < 1.0
