@@ -80,24 +80,31 @@ def _counts(checks: Sequence[CheckResult]) -> dict[str, str]:
     }
 
 
+@functools.lru_cache(maxsize=8192)
+def _case_head(exercise: str, function: str, name: str) -> str:
+    """A ``<testcase>`` start tag up to its time: a class repeats each check's names once per student."""
+    attributes = {"classname": _xml(exercise), "name": _xml(f"{function}::{name}")}
+    return "    " + _element("testcase", attributes, close=False).removesuffix(">")
+
+
+@functools.lru_cache(maxsize=8192)
+def _case_properties(earned: float, worth: float, outcome: Outcome, hidden: bool) -> str:
+    """A case's ``<properties>`` lines: a class has few distinct ones, repeated for every student."""
+    lines: list[str] = []
+    properties = {
+        "points": points(earned, 6),
+        "max_points": points(worth, 6),
+        "outcome": outcome.value,
+        "hidden": "true" if hidden else "false",
+    }
+    _properties(lines, "      ", properties)
+    return "\n".join(lines)
+
+
 def _testcase(out: list[str], check: CheckResult) -> None:
     shown = redacted(check)
-    attributes = {
-        "classname": _xml(check.exercise),
-        "name": _xml(f"{check.function}::{check.name}"),
-        "time": _seconds(check.duration_s),
-    }
-    out.append("    " + _element("testcase", attributes, close=False))
-    _properties(
-        out,
-        "      ",
-        {
-            "points": points(check.points, 6),
-            "max_points": points(check.max_points, 6),
-            "outcome": check.outcome.value,
-            "hidden": "true" if check.hidden else "false",
-        },
-    )
+    out.append(f'{_case_head(check.exercise, check.function, check.name)} time="{_seconds(check.duration_s)}">')
+    out.append(_case_properties(check.points, check.max_points, check.outcome, check.hidden))
     if not check.outcome.ok:
         verdict = check.outcome.label
         body = failure_lines(shown)
