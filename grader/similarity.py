@@ -18,7 +18,9 @@ in it when a chain of confirmed copies links them, in any exercise.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from grader.assignment import Assignment
@@ -143,17 +145,30 @@ def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shi
     # compares sets of ints, several times faster than sets of token tuples.
     numbers = {gram: number for number, gram in enumerate(set().union(*(grams for grams, _ in copies)))}
     sets = [frozenset(map(numbers.__getitem__, grams)) for grams, _ in copies]
+    sizes = [len(grams) for grams in sets]
+    # Only shingles found in two versions or more can be shared. Honest students who
+    # built on the same base differ by their own shingles alone, so their shared
+    # parts are often one set: each pair of shared parts is intersected once.
+    found = Counter(itertools.chain.from_iterable(sets))
+    own = {number for number, count in found.items() if count == 1}
+    part_of: dict[frozenset[int], int] = {}
+    parts = [part_of.setdefault(grams - own, len(part_of)) for grams in sets]
+    shared_parts = list(part_of)
+    overlaps: dict[tuple[int, int], int] = {}
     for key, others in enumerate(_candidates(sets, list(numbers))):
-        grams, names = sets[key], copies[key][1]
+        names, size, part = copies[key][1], sizes[key], parts[key]
         for other in others:
-            other_grams, other_names = sets[other], copies[other][1]
+            other_names, other_size = copies[other][1], sizes[other]
             if forest.root(names[0]) == forest.root(other_names[0]):
                 continue  # already one group: no need to measure this link
             # Cheap bound first: Jaccard <= min/max of the set sizes.
-            if min(len(grams), len(other_grams)) < THRESHOLD * max(len(grams), len(other_grams)):
+            if min(size, other_size) < THRESHOLD * max(size, other_size):
                 continue
-            shared = len(grams & other_grams)
-            score = shared / (len(grams) + len(other_grams) - shared)
+            pair = (part, parts[other]) if part <= parts[other] else (parts[other], part)
+            shared = overlaps.get(pair)
+            if shared is None:
+                shared = overlaps[pair] = len(shared_parts[pair[0]] & shared_parts[pair[1]])
+            score = shared / (size + other_size - shared)
             if score >= THRESHOLD:
                 forest.join(names[0], other_names[0], exercise, score)
 
