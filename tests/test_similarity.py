@@ -290,3 +290,26 @@ def test_measuring_every_pair_and_the_lsh_index_find_the_same_clusters(
     copies_of_b = sorted([*(f"own{i}" for i in range(6)), "pair1", "pair2"])
     assert [c.students for c in every_pair] == [tuple(copies_of_a), tuple(copies_of_b)]
     assert THRESHOLD <= every_pair[0].similarity < 1.0
+
+
+def test_students_sharing_a_base_are_joined_exactly_when_their_jaccard_says_so(bundled: Assignment) -> None:
+    # Everyone builds on SOLUTION_A and adds code of their own, more or less of it:
+    # only those whose own part is small are near copies. The clusters must be the
+    # connected groups of the pairs an exact Jaccard puts at or above the threshold.
+    def own(i: int) -> str:
+        return "".join(f"\n\ndef extra_{i}_{k}(t):\n    return t * {i} + {k} - len(t)\n" for k in range(i % 7))
+
+    sources = {f"s{i:02d}": SOLUTION_A + own(i) for i in range(40)}
+    students = {name: sub(name, source, bundled) for name, source in sources.items()}
+    common = shingles(bundled.exercise(EX05).stub.read_bytes())
+    grams = {name: shingles(students[name].files[f"{EX05}.py"]) - common for name in students}
+    groups = {name: {name} for name in students}
+    for a in students:
+        for b in students:
+            if a < b and len(grams[a] & grams[b]) / len(grams[a] | grams[b]) >= THRESHOLD:
+                merged = groups[a] | groups[b]
+                for member in merged:
+                    groups[member] = merged
+    expected = sorted({tuple(sorted(g)) for g in groups.values() if len(g) > 1}, key=lambda g: (-len(g), g))
+    assert 2 <= len(expected[0]) < len(students)  # some are copies, some are not
+    assert [c.students for c in find_similar(students, bundled)] == expected
