@@ -127,9 +127,10 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
             submission = submissions[name]
             if exercise.name not in submission.exercises:
                 continue
-            grams = frozenset(shingles(submission.files.get(f"{exercise.name}.py", b"")) - common)
+            grams = shingles(submission.files.get(f"{exercise.name}.py", b""))
+            grams -= common
             if len(grams) >= MIN_SHINGLES:
-                copies.setdefault(grams, []).append(name)
+                copies.setdefault(frozenset(grams), []).append(name)
         for names in copies.values():
             for other in names[1:]:
                 forest.join(names[0], other, exercise.name, 1.0)
