@@ -155,6 +155,8 @@ def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shi
     part_of: dict[frozenset[int], int] = {}
     parts = [part_of.setdefault(grams - own, len(part_of)) for grams in sets]
     shared_parts = list(part_of)
+    # Remembered only where it can be asked again: a part of more than one version.
+    repeated = {part for part, versions in Counter(parts).items() if versions > 1}
     overlaps: dict[tuple[int, int], int] = {}
     for key, others in enumerate(_candidates(sets, list(numbers))):
         names, size, part = copies[key][1], sizes[key], parts[key]
@@ -168,7 +170,9 @@ def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shi
             pair = (part, parts[other]) if part <= parts[other] else (parts[other], part)
             shared = overlaps.get(pair)
             if shared is None:
-                shared = overlaps[pair] = len(shared_parts[pair[0]] & shared_parts[pair[1]])
+                shared = len(shared_parts[pair[0]] & shared_parts[pair[1]])
+                if pair[0] in repeated or pair[1] in repeated:
+                    overlaps[pair] = shared
             score = shared / (size + other_size - shared)
             if score >= THRESHOLD:
                 forest.join(names[0], other_names[0], exercise, score)
