@@ -21,13 +21,16 @@ from grader.submission import build_submission
 
 
 class FakeClock(OwnClock):
-    """A worker whose run delay the test sets."""
+    """A worker whose run delay and CPU time the test sets."""
+
+    active = True
 
     def __init__(self) -> None:
         self.delay = 0.0
+        self.cpu = 0.0
 
-    def run_delay_s(self) -> float:
-        return self.delay
+    def sample(self) -> tuple[float, float]:
+        return self.cpu, self.delay
 
     def close(self) -> None:
         pass
@@ -53,6 +56,47 @@ def timer(
         return reference
 
     return CallTimer(clock, budget_s=budget_s, cap_s=cap_s, reference_s=reference_s, now=now), clock, now
+
+
+def test_computing_gets_half_the_budget_and_sleeping_all_of_it() -> None:
+    busy, clock, now = timer()
+    now.t += 0.4
+    clock.cpu = 0.4
+    assert busy.remaining() > 0  # 0.4 s of computing: within half the budget
+    now.t += 0.2
+    clock.cpu = 0.6
+    assert busy.remaining() == 0 and busy.expired == "cpu"
+    assert "0.5 s of computing, the most a call may compute (it may run 1 s)" in describe_timeout(busy)
+    asleep, clock, now = timer()
+    now.t += 0.9  # asleep: no CPU time, so only own time counts
+    assert asleep.remaining() > 0
+    now.t += 0.2
+    assert asleep.remaining() == 0 and asleep.expired == "budget"
+
+
+def test_loading_a_module_computes_off_the_clock() -> None:
+    call, clock, now = timer()
+    call.pause()
+    now.t += 0.8
+    clock.cpu = 0.8  # torch._dynamo's import: 0.8 s of CPU
+    assert call.remaining() > 0
+    call.resume()
+    now.t += 0.4
+    clock.cpu = 1.2  # then 0.4 s of the student's own
+    assert call.remaining() > 0
+    now.t += 0.2
+    clock.cpu = 1.4
+    assert call.remaining() == 0 and call.expired == "cpu"
+
+
+def test_a_slow_exercise_may_compute_its_whole_raised_budget() -> None:
+    call, clock, now = timer(reference=0.3)  # 10 x 0.3 s: 5 s at most (cap)
+    now.t += 0.6
+    clock.cpu = 0.6
+    assert call.remaining() > 0 and call.raised and call.budget_s == 5.0
+    now.t += 3.0
+    clock.cpu = 3.6
+    assert call.remaining() > 0
 
 
 def test_waiting_for_a_cpu_does_not_spend_the_budget() -> None:
@@ -195,9 +239,16 @@ def test_a_hang_gets_one_budget_then_short_ones(tiny: Assignment, tiny_grader: G
     result = grade(tiny_grader, tiny, body)
     first, later = result["double_values"], result["double_int"]
     assert first.outcome is later.outcome is Outcome.TIMEOUT
-    assert first.message.startswith("double timed out after 1 s (an endless loop, or far too slow?")
+    if "sleep" in body:  # own time runs out: a second
+        assert first.message.startswith("double timed out after 1 s (an endless loop, or far too slow?")
+        assert later.message.startswith("double timed out again, after 0.1 s")
+    else:  # a busy loop computes: half of it
+        assert first.message.startswith(
+            "double timed out after 0.5 s of computing, the most a call may compute (it may run 1 s) "
+            "(an endless loop, or far too slow?"
+        )
+        assert later.message.startswith("double timed out again, after 0.05 s of computing")
     assert "The reference solution answers in under a millisecond." in first.message
-    assert later.message.startswith("double timed out again, after 0.1 s")
     assert result["shout"].outcome is result["shout_hidden"].outcome is Outcome.PASSED
 
 
@@ -245,12 +296,14 @@ def test_after_two_timeouts_later_calls_get_a_fiftieth_and_quick_ones_still_pass
     with Grader(assignment) as grader:
         report = grader.grade(build_submission({"ex_tiny.py": source}, assignment, name="looper"))
     result = {c.name: c for c in report.checks}
-    assert result["first"].message.startswith("double timed out after 1 s")
+    assert result["first"].message.startswith("double timed out after 0.5 s of computing")
     assert result["second"].message.startswith(
-        "double timed out again, after 0.1 s: once a function has timed out once, its later calls get 0.1 s"
+        "double timed out again, after 0.05 s of computing: "
+        "once a function has timed out once, its later calls get 0.1 s"
     )
     assert result["third"].message.startswith(
-        "double timed out again, after 0.02 s: once a function has timed out twice, its later calls get 0.02 s"
+        "double timed out again, after 0.01 s of computing: "
+        "once a function has timed out twice, its later calls get 0.02 s"
     )
     assert result["integers"].outcome is Outcome.PASSED
 

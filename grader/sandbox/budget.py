@@ -7,19 +7,25 @@ time the worker spent waiting for a CPU (the kernel's run delay, from
 when other processes take the CPU: the same call gets the same verdict on an
 idle machine and on a busy one.
 
-A call gets ``Limits.budget_s`` (1 s) of own time. When it is still running
-then, the reference solution is timed on the same arguments, and a slow
-exercise gets ``REFERENCE_FACTOR`` times the reference's time instead,
+A call gets ``Limits.budget_s`` (1 s) of own time, of which at most half
+(``CPU_FRACTION``) computing: CPU time, from the same file, which load does
+not move either. A correct answer needs microseconds: a 0.3 s loop and a
+0.4 s sleep are well within the limits, and an endless busy loop costs half
+a second of CPU rather than a whole one. When a call is still running at its
+limits, the reference solution is timed on the same arguments, and a slow
+exercise gets ``REFERENCE_FACTOR`` times the reference's time instead (own
+time and computing alike),
 rounded up to 1, 2 or 5 times a power of ten; never more than
 ``Limits.timeout_s``, the teacher's upper bound. A function that timed out
-once in a submission gets a tenth of that floor on its later calls, and a
+once in a submission gets a tenth of its floors on its later calls, and a
 fiftieth once it has timed out twice (``REPEAT_FRACTIONS``): those that return
 at once still earn their points, and an endless loop costs the class about one
 second, not one timeout per check. A call never
 holds its grading process longer than ``WALL_FACTOR`` times its budget (at
 least ``timeout_s``) of real time, however busy the machine.
 
-Where the kernel keeps no run delay, own time is real time.
+Where the kernel keeps no scheduler statistics, own time is real time and
+computing is not limited apart from it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ REFERENCE_FACTOR = 10
 #: After one timeout, then after two or more, the floor of the same function's later calls,
 #: as fractions of ``Limits.budget_s``: an endless loop costs about a second, however many checks call it.
 REPEAT_FRACTIONS = (0.1, 0.02)
+#: The most CPU time a call may compute, as a fraction of its own-time floor (a slow exercise's raised budget: all).
+CPU_FRACTION = 0.5
 #: The most real time a call may take, as a multiple of its budget (and at least ``timeout_s``).
 WALL_FACTOR = 10
 #: The shortest wait between two readings of the run delay.
@@ -58,13 +66,17 @@ class OwnClock:
         return self._fd is not None
 
     def run_delay_s(self) -> float:
-        # Read once per call of student code: one pread of a file kept open, the second field only.
+        return self.sample()[1]
+
+    def sample(self) -> tuple[float, float]:
+        """The process's CPU time and run delay, in seconds: one pread of a file kept open."""
         if self._fd is None:
-            return 0.0
+            return 0.0, 0.0
         try:
-            return int(os.pread(self._fd, 96, 0).split(None, 2)[1]) / 1e9
+            fields = os.pread(self._fd, 96, 0).split(None, 2)
+            return int(fields[0]) / 1e9, int(fields[1]) / 1e9
         except (OSError, ValueError, IndexError):
-            return 0.0
+            return 0.0, 0.0
 
     def _fields(self) -> list[int] | None:
         if self._fd is None:
@@ -103,6 +115,8 @@ class CallTimer:
     """
 
     __slots__ = (
+        "_cpu_at_start",
+        "_cpu_paused",
         "_delay_at_start",
         "_paused",
         "_paused_at",
@@ -110,6 +124,7 @@ class CallTimer:
         "budget_s",
         "cap_s",
         "clock",
+        "cpu_s",
         "expired",
         "now",
         "raised",
@@ -129,18 +144,22 @@ class CallTimer:
     ) -> None:
         self.clock = clock
         self.budget_s = min(budget_s, cap_s)
+        #: The most it may compute (CPU time); None where the kernel does not say.
+        self.cpu_s: float | None = CPU_FRACTION * self.budget_s if clock.active else None
         self.cap_s = cap_s
         self.reference_s = reference_s
         #: What ``reference_s`` answered, once asked.
         self.reference: float | None = None
         #: Whether the budget was raised to fit the reference's time.
         self.raised = False
-        #: Why the request ran out: "budget" (its own time) or "wall" (the real-time backstop).
+        #: Why the request ran out: "budget" (its own time), "cpu" (computing) or "wall" (the real-time backstop).
         self.expired = ""
         self.now = now
         self.started = now()
-        self._delay_at_start = clock.run_delay_s()
+        self._cpu_at_start, self._delay_at_start = clock.sample()
         self._waited = 0.0
+        #: CPU time spent loading modules, which the limit on computing does not count either.
+        self._cpu_paused = 0.0
         #: Real time spent loading modules (``pause``/``resume``), which the budget does not count.
         self._paused = 0.0
         self._paused_at: float | None = None
@@ -153,12 +172,14 @@ class CallTimer:
         """The call started loading a module: the budget stops counting (``timeout_s`` does not)."""
         if self._paused_at is None:
             self._paused_at = self.now()
+            self._cpu_paused -= self.clock.sample()[0]
 
     def resume(self) -> None:
         """The module is loaded: the budget counts again."""
         if self._paused_at is not None:
             self._paused += self.now() - self._paused_at
             self._paused_at = None
+            self._cpu_paused += self.clock.sample()[0]
 
     def _left(self, now: float) -> float:
         """Own time left: within the budget (loading excluded) and within ``cap_s`` (loading included)."""
@@ -175,19 +196,29 @@ class CallTimer:
             self.expired = "wall"
             return 0.0
         left = self._left(now)
-        if left > 0:
-            return min(left, wall_left)
-        self._waited = self.clock.run_delay_s() - self._delay_at_start
+        # CPU time never runs faster than real time: until then, no reading is needed.
+        computing_left = math.inf if self.cpu_s is None else self.cpu_s - (now - self.started - self._paused)
+        if left > 0 and computing_left > 0:
+            return min(left, computing_left, wall_left)
+        cpu, delay = self.clock.sample()
+        self._waited = delay - self._delay_at_start
         left = self._left(self.now())
-        if left <= 0 and self._raise_budget():
+        if self.cpu_s is not None and self._paused_at is None:
+            computing_left = self.cpu_s - (cpu - self._cpu_at_start - self._cpu_paused)
+        else:
+            computing_left = math.inf
+        if (left <= 0 or computing_left <= 0) and self._raise_budget():
             return self.remaining()
+        if computing_left <= 0:
+            self.expired = "cpu"
+            return 0.0
         if left <= 0:
             self.expired = "budget"
             if self.now() - self.started - self._waited >= self.cap_s:
                 # Loading modules used up the teacher's limit: the message names that limit, not the budget.
                 self.budget_s = self.cap_s
             return 0.0
-        return min(max(left, _MIN_WAIT_S), wall_left)
+        return min(max(min(left, computing_left), _MIN_WAIT_S), wall_left)
 
     def _raise_budget(self) -> bool:
         if self.reference_s is None:
@@ -199,7 +230,10 @@ class CallTimer:
         raised = min(self.cap_s, nice_ceiling(REFERENCE_FACTOR * self.reference))
         if raised <= self.budget_s:
             return False
+        # A slow exercise's budget is its limit on computing too.
         self.budget_s, self.raised = raised, True
+        if self.cpu_s is not None:
+            self.cpu_s = raised
         return True
 
 
@@ -213,6 +247,8 @@ def repeat_floor(budget_s: float, earlier: int) -> float:
 def describe_timeout(timer: CallTimer, *, earlier: int = 0) -> str:
     """What a student reads: how long the call had, and why that long (``earlier``: the function's timeouts before)."""
     budget = f"{timer.budget_s:g} s"
+    computing = timer.expired == "cpu" and timer.cpu_s is not None and timer.cpu_s < timer.budget_s
+    spent = f"{timer.cpu_s:g} s of computing" if computing else budget
     if timer.expired == "wall":
         return (
             f"timed out: no answer after {timer.wall_s:g} s of real time "
@@ -220,9 +256,11 @@ def describe_timeout(timer: CallTimer, *, earlier: int = 0) -> str:
         )
     if earlier:
         times = "once" if earlier == 1 else "twice"
-        return f"timed out again, after {budget}: once a function has timed out {times}, its later calls get {budget}"
-    head = f"timed out after {budget}"
-    if timer.budget_s >= timer.cap_s:
+        return f"timed out again, after {spent}: once a function has timed out {times}, its later calls get {budget}"
+    head = f"timed out after {spent}"
+    if computing:
+        head += f", the most a call may compute (it may run {budget})"
+    elif timer.budget_s >= timer.cap_s:
         head += ", the assignment's limit per call"
     elif timer.raised:
         head += f", {REFERENCE_FACTOR} times what the reference solution takes"
