@@ -18,7 +18,7 @@ from grader import __version__
 from grader.assignment import Assignment
 from grader.errors import SandboxError
 from grader.models import CheckResult, Report
-from grader.plugin import GraderPlugin, Job, run_session
+from grader.plugin import GraderPlugin, Job, SessionMemory, run_session
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.runner import SubmissionRunner
@@ -49,6 +49,9 @@ class Grader:
         # itself even when a grading process is killed before it can clean up.
         self._owns_scratch = scratch is None
         self._scratch = make_root("grader-scratch-") if scratch is None else scratch
+        #: Plans and remembered verdicts, kept while the checks and solutions stay as they were.
+        self._memory = SessionMemory()
+        self._memory_of = ""
 
     def close(self) -> None:
         self.zygote.close()
@@ -70,11 +73,15 @@ class Grader:
         ) -> None:
             on_report(self._report(job, results, layers, duration, notes))
 
+        fingerprint = self.assignment.fingerprint()
+        if fingerprint != self._memory_of:
+            self._memory, self._memory_of = SessionMemory(), fingerprint
         plugin = GraderPlugin(
             self.assignment,
             jobs,
             runner_factory=self._runner,
             on_result=finished,
+            memory=self._memory,
         )
         run_session(plugin)
 

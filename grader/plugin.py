@@ -15,7 +15,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -75,6 +75,21 @@ class Job:
 
 
 @dataclass
+class SessionMemory:
+    """What grading sessions on one assignment can share: the checks' plans and the verdicts remembered.
+
+    Both follow from the checks and the reference solutions alone, so a
+    ``Grader`` keeps one across its runs (``grader check --watch``, the
+    Jupyter service) and starts a new one when those files change.
+    """
+
+    #: Each plain check's calls to a right answer (``grader.plan``), by node id.
+    plans: dict[str, tuple[PlannedCall, ...]] = field(default_factory=dict)
+    #: Verdicts by the answers they were reached from (see ``GraderPlugin._recall``).
+    memo: dict[bytes, tuple[CheckResult, tuple[str, ...]]] = field(default_factory=dict)
+
+
+@dataclass
 class _Current:
     runner: SubmissionRunner
     submission: Submission
@@ -92,6 +107,7 @@ class GraderPlugin:
         *,
         runner_factory: Callable[[Submission], SubmissionRunner],
         on_result: Callable[[Job, list[CheckResult], tuple[str, ...], float, tuple[str, ...]], None],
+        memory: SessionMemory | None = None,
     ) -> None:
         self.assignment = assignment
         self.jobs = jobs
@@ -106,10 +122,9 @@ class GraderPlugin:
         self._references: dict[str, ModuleType] = {}
         #: Node ids of the checks run without pytest's set-up state (see _call_directly).
         self._direct: set[str] = set()
-        #: Each such check's calls to a right answer (``grader.plan``), recorded before the first submission.
-        self._plans: dict[str, tuple[PlannedCall, ...]] | None = None
-        #: Verdicts by the answers they were reached from (see ``_recall``).
-        self._memo: dict[bytes, tuple[CheckResult, tuple[str, ...]]] = {}
+        #: The plans and verdicts this session knows, kept across runs by a ``Grader`` (see ``SessionMemory``).
+        self._memory = memory if memory is not None else SessionMemory()
+        self._memo = self._memory.memo
 
     # -- collection ---------------------------------------------------------------
 
@@ -247,12 +262,11 @@ class GraderPlugin:
 
     def _record_plans(self, items: list[pytest.Item]) -> dict[str, tuple[PlannedCall, ...]]:
         """Run each plain check once against the reference, recording the calls it makes (``grader.plan``)."""
-        if self._plans is None:
-            self._plans = {}
-            for item in items:
-                if item.nodeid in self._direct:
-                    self._plans[item.nodeid] = self._record(item)
-        return self._plans
+        plans = self._memory.plans
+        for item in items:
+            if item.nodeid in self._direct and item.nodeid not in plans:
+                plans[item.nodeid] = self._record(item)
+        return plans
 
     def _record(self, item: pytest.Item) -> tuple[PlannedCall, ...]:
         info = self.infos[item.nodeid]

@@ -216,3 +216,40 @@ def test_planned_calls_larger_than_the_socket_buffers_travel_in_one_exchange(zyg
     finally:
         runner.close()
         runner.scratch_root.rmdir()
+
+
+ONE_CHECK = """
+from grader.checking import check
+
+
+@check("double", points=1)
+def check_double(student, reference):
+    assert student.double(2) == {expected}
+"""
+
+
+def test_a_grader_remembers_across_runs_until_its_checks_change(make_assignment: Any) -> None:
+    assignment = make_assignment(ONE_CHECK.format(expected=4))
+    source = b"def double(x):\n    return x + x\n\ndef shout(text):\n    return text.upper() + '!'\n"
+    recalled: list[bool] = []
+    original = GraderPlugin._recall
+
+    def counting_recall(self: GraderPlugin, *args: Any) -> Any:
+        known = original(self, *args)
+        recalled.append(known is not None)
+        return known
+
+    GraderPlugin._recall = counting_recall  # type: ignore[method-assign]
+    try:
+        with Grader(assignment) as grader:
+            submission = build_submission({"ex_tiny.py": source}, assignment, name="s")
+            first = grader.grade(submission)
+            second = grader.grade(submission)
+            # The teacher edits the check: what was remembered no longer holds.
+            (assignment.checks_dir / "check_ex_tiny.py").write_text(ONE_CHECK.format(expected=5))
+            third = grader.grade(submission)
+    finally:
+        GraderPlugin._recall = original  # type: ignore[method-assign]
+    assert recalled == [False, True, False]
+    assert first.checks[0].outcome is second.checks[0].outcome is Outcome.PASSED
+    assert third.checks[0].outcome is Outcome.FAILED
