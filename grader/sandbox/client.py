@@ -60,6 +60,11 @@ class Zygote:
         self._attach(control, process)
         return self
 
+    @property
+    def pid(self) -> int | None:
+        """The zygote process's pid, when this client started it."""
+        return self._proc.pid if self._proc else None
+
     @classmethod
     def adopt(cls, control: socket.socket) -> Zygote:
         """A client on a control channel this process was born with (a grading process the zygote forked).

@@ -1,0 +1,71 @@
+"""The zygote's memory on huge pages: what is collapsed, and that nothing in it changes."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import re
+
+import pytest
+
+from grader.sandbox import memory
+
+MAPS = """\
+55d0c3a00000-55d0c3c00000 rw-p 00000000 00:00 0                          [heap]
+7f0000000000-7f0000400000 rw-p 00000000 00:00 0
+7f0000400000-7f0000600000 r--p 00000000 00:00 0
+7f0000600000-7f0000800000 rw-p 00001000 fe:00 1234                       /usr/lib/libpython3.11.so.1.0
+7f0000800000-7f0000a00000 rw-s 00000000 00:01 99                         /dev/zero (deleted)
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+"""
+
+
+def test_only_private_writable_anonymous_memory_and_the_heap_are_candidates() -> None:
+    assert memory.anonymous_regions(MAPS) == [(0x55D0C3A00000, 0x55D0C3C00000), (0x7F0000000000, 0x7F0000400000)]
+
+
+def _region(size: int) -> tuple[mmap.mmap, int]:
+    area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    anchor = ctypes.c_char.from_buffer(area)
+    address = ctypes.addressof(anchor)
+    del anchor  # the mmap may be closed again
+    return area, address
+
+
+def _huge_kib(start: int, end: int) -> int:
+    """AnonHugePages of the mapping that holds [start, end)."""
+    with open("/proc/self/smaps") as f:
+        text = f.read()
+    for block in re.split(r"\n(?=[0-9a-f]+-[0-9a-f]+ )", text):
+        low, high = (int(x, 16) for x in block.split()[0].split("-"))
+        if low <= start and end <= high:
+            found = re.search(r"^AnonHugePages:\s+(\d+) kB", block, re.M)
+            return int(found.group(1)) if found else 0
+    raise AssertionError("mapping not found")
+
+
+def test_a_resident_region_is_collapsed_and_keeps_every_byte() -> None:
+    size = 8 * memory.HUGE_PAGE  # at least seven aligned 2 MiB ranges, wherever it lands
+    area, start = _region(size)
+    try:
+        pattern = bytes(range(251)) * (size // 251) + bytes(size % 251)
+        area[:] = pattern
+        done = memory.collapse_huge_pages([(start, start + size)])
+        assert done.ranges + done.refused >= 7
+        assert area[:] == pattern
+        if done.ranges == 0:
+            pytest.skip(f"this kernel collapses no huge pages (refused {done.refused} ranges)")
+        assert _huge_kib(start, start + size) >= done.ranges * 2048
+    finally:
+        area.close()
+
+
+def test_an_untouched_region_is_left_alone() -> None:
+    size = 4 * memory.HUGE_PAGE
+    area, start = _region(size)
+    try:
+        area[0:1] = b"x"  # one page of 2,048 resident
+        assert memory.collapse_huge_pages([(start, start + size)]) == memory.Collapsed(0, 0)
+        assert _huge_kib(start, start + size) == 0
+    finally:
+        area.close()
