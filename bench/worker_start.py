@@ -15,12 +15,16 @@ worker is blocked (so the kernel's counters are exact):
   request (the fork itself: page tables copied in the parent) and the wait;
 - ``grader``: this process's CPU in ``Worker()`` and ``Worker.kill()``.
 
+The zygote first forks ``--warmup`` workers (by default as many as it forks
+before it puts its memory on huge pages, ``memory.WORTH_IT_AFTER_FORKS``), so
+the figures are those of a class being graded.
+
 CPU is the kernel's ``sum_exec_runtime`` (``/proc/<pid>/schedstat`` field 1,
 ns), user + system; user/system split from ``/proc/<pid>/stat`` ticks summed
 over all workers, and minor page faults per worker. Medians and quartiles,
 in ms.
 
-    python bench/worker_start.py [--workers 60] [--submission trivial|full|both]
+    python bench/worker_start.py [--workers 60] [--submission trivial|full|both] [--warmup 32]
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 
 import torch
 
+from grader.sandbox import memory
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.runner import Worker
@@ -75,6 +80,13 @@ def _settle(pid: int, states: str, timeout_s: float = 2.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"process {pid} did not reach state {states}")
         time.sleep(0.0002)
+
+
+def _memory(pid: int) -> dict[str, int]:
+    """The zygote's anonymous memory, and how much of it is on huge pages (``memory.collapse_huge_pages``)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        fields = dict(line.split(":", 1) for line in f.read().splitlines()[1:])
+    return {name: int(fields[name].split()[0]) for name in ("Anonymous", "AnonHugePages")}
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -155,6 +167,7 @@ def measure(kind: str, workers: int, zygote: Zygote, scratch_root: Path) -> dict
         samples["grader"].append(grader_start + grader_kill)
     return {
         "submission": kind,
+        "zygote_memory_kib": _memory(zygote_pid),
         "workers": workers,
         "layers": list(layers),
         "cpu": {k: _summary(v) for k, v in samples.items() if not k.startswith("wall")},
@@ -169,13 +182,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=60)
     parser.add_argument("--submission", choices=("trivial", "full", "both"), default="both")
+    parser.add_argument("--warmup", type=int, default=memory.WORTH_IT_AFTER_FORKS)
     args = parser.parse_args()
     kinds = ["trivial", "full"] if args.submission == "both" else [args.submission]
     scratch_root = Path(tempfile.mkdtemp(prefix="grader-bench-start-"))
     scratch_root.chmod(0o711)  # as the grader's own scratch roots: workers may run as another uid
     try:
         with Zygote().start() as zygote:
-            Worker(zygote, scratch_root=scratch_root, limits=Limits()).kill()  # the zygote's own start-up
+            for _ in range(max(1, args.warmup)):  # the zygote's own start-up, then a class's steady state
+                Worker(zygote, scratch_root=scratch_root, limits=Limits()).kill()
             figures = [measure(kind, args.workers, zygote, scratch_root) for kind in kinds]
     finally:
         remove_tree(scratch_root)

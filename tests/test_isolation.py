@@ -412,6 +412,58 @@ def test_the_allowlist_is_data_with_a_reason_for_each_call() -> None:
     assert not forbidden & set(names)
 
 
+@pytest.mark.parametrize("arch", sorted(policy.SYSCALLS))
+@pytest.mark.parametrize("group_leader", [True, False])
+def test_a_filter_prepared_before_the_fork_is_the_one_assembled_for_the_pid(arch: str, group_leader: bool) -> None:
+    prepared = isolation.prepare_seccomp(group_leader=group_leader, arch=arch)
+    assert prepared is not None
+    assert prepared.allowed == isolation.allowlist_size(arch)
+    assert prepared.pid_at  # kill, tgkill, prlimit64... name the worker itself
+    assert bool(prepared.minus_pid_at) == group_leader  # kill(-pgid) only where it leads its group
+    for pid in (2, 1234, 61000, 4194304):
+        program = isolation._seccomp_program(arch, pid=pid, group_leader=group_leader)
+        assert prepared.instructions == len(program)
+        assert bytes(prepared.for_pid(pid)) == isolation._pack(program), pid
+
+
+def test_a_prepared_filter_for_another_process_group_is_not_used() -> None:
+    """A process that leads no group gets a filter assembled for it, not the worker's (which allows kill(-pid))."""
+    _require("seccomp")
+    prepared = isolation.prepare_seccomp(group_leader=True)
+
+    def body() -> Outcome:
+        assert os.getpgrp() != os.getpid()
+        status = isolation.apply_seccomp(prepared)
+        assert status.active, status.detail
+        return {
+            "signal self": _attempt(lambda: os.kill(os.getpid(), 0)),
+            "signal own group": _attempt(lambda: os.kill(-os.getpid(), 0)),
+            "signal parent": _attempt(lambda: os.kill(os.getppid(), 0)),
+        }
+
+    assert _in_child(body) == {"signal self": OK, "signal own group": "EPERM", "signal parent": "EPERM"}
+
+
+def test_a_prepared_filter_is_installed_for_the_worker_that_leads_its_session() -> None:
+    _require("seccomp")
+    prepared = isolation.prepare_seccomp(group_leader=True)
+    assert prepared is not None
+
+    def body() -> Outcome:
+        os.setsid()
+        status = isolation.apply_seccomp(prepared)
+        assert status.active, status.detail
+        assert f"{prepared.instructions}-instruction filter" in status.detail
+        return {
+            "signal self": _attempt(lambda: os.kill(os.getpid(), 0)),
+            "signal own group": _attempt(lambda: os.kill(-os.getpid(), 0)),
+            "signal parent": _attempt(lambda: os.kill(os.getppid(), 0)),
+            "socket": _attempt(lambda: socket.socket().close()),
+        }
+
+    assert _in_child(body) == {"signal self": OK, "signal own group": OK, "signal parent": "EPERM", "socket": "EPERM"}
+
+
 def test_seccomp_refuses_privilege_attacks_and_nothing_changes(victim: Path) -> None:
     _require("seccomp")
     before, host = _metadata(victim), socket.gethostname()

@@ -9,6 +9,10 @@ import re
 import pytest
 
 from grader.sandbox import memory
+from grader.sandbox.client import Zygote
+from grader.sandbox.limits import Limits
+from grader.sandbox.runner import Worker
+from grader.sandbox.scratch import make_root, remove_tree
 
 MAPS = """\
 55d0c3a00000-55d0c3c00000 rw-p 00000000 00:00 0                          [heap]
@@ -69,3 +73,45 @@ def test_an_untouched_region_is_left_alone() -> None:
         assert _huge_kib(start, start + size) == 0
     finally:
         area.close()
+
+
+def test_the_zygote_collapses_once_after_the_forks_that_make_it_worth_it() -> None:
+    done = memory.Collapsed(3, 1)
+    calls: list[int] = []
+
+    def collapse() -> memory.Collapsed:
+        calls.append(1)
+        return done
+
+    counter = memory.ForkCounter(after=3, collapse=collapse)
+    assert [counter.forked() for _ in range(6)] == [None, None, done, None, None, None]
+    assert len(calls) == 1
+    assert memory.ForkCounter().after == memory.WORTH_IT_AFTER_FORKS > 1  # a single student never pays for it
+
+
+def test_a_zygote_grading_a_class_holds_more_of_its_memory_on_huge_pages() -> None:
+    probe, start = _region(4 * memory.HUGE_PAGE)
+    try:
+        probe[:] = b"x" * len(probe)
+        if memory.collapse_huge_pages([(start, start + len(probe))]).ranges == 0:
+            pytest.skip("this kernel collapses no huge pages")
+    finally:
+        probe.close()
+    scratch = make_root("grader-test-")
+    try:
+        with Zygote().start() as zygote:
+            assert zygote.pid is not None
+            Worker(zygote, scratch_root=scratch, limits=Limits()).kill()
+            before = _zygote_huge_kib(zygote.pid)
+            for _ in range(memory.WORTH_IT_AFTER_FORKS - 1):
+                Worker(zygote, scratch_root=scratch, limits=Limits()).kill()
+            after = _zygote_huge_kib(zygote.pid)
+    finally:
+        remove_tree(scratch)
+    assert after >= before + 2048
+
+
+def _zygote_huge_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        found = re.search(r"^AnonHugePages:\s+(\d+) kB", f.read(), re.M)
+    return int(found.group(1)) if found else 0

@@ -19,6 +19,7 @@ import select
 import signal
 import socket
 import stat
+import struct
 import sys
 import sysconfig
 import tempfile
@@ -33,10 +34,12 @@ from grader.sandbox.libc import LIBC, set_no_new_privs
 
 __all__ = [
     "LayerStatus",
+    "SeccompFilter",
     "allowlist_size",
     "apply_landlock",
     "apply_seccomp",
     "landlock_abi",
+    "prepare_seccomp",
     "privilege_attacks",
     "probe",
 ]
@@ -384,24 +387,102 @@ def _resolve(values: tuple[policy.Value, ...], *, pid: int, group_leader: bool) 
     return resolved
 
 
-def apply_seccomp() -> LayerStatus:
-    """Install the allowlist on this process (all its threads); EPERM for every other call."""
+@dataclass(frozen=True)
+class SeccompFilter:
+    """The allowlist assembled once, before the process it is for exists; ``for_pid`` patches its pid in.
+
+    The zygote prepares it once (``prepare_seccomp``): each worker then
+    installs it without building some 400 instructions in Python.
+    """
+
+    arch: str
+    group_leader: bool
+    #: The packed ``sock_filter`` array, with 0 wherever the process's pid goes.
+    code: bytes
+    #: Byte offsets of the ``k`` fields that hold the pid, and of those that hold minus the pid.
+    pid_at: tuple[int, ...]
+    minus_pid_at: tuple[int, ...]
+    #: How many system calls it allows (``allowlist_size``).
+    allowed: int
+
+    @property
+    def instructions(self) -> int:
+        return len(self.code) // _INSTRUCTION.size
+
+    def for_pid(self, pid: int) -> bytearray:
+        """The program for process ``pid``, ready to install."""
+        code = bytearray(self.code)
+        for offset in self.pid_at:
+            _K.pack_into(code, offset, pid & 0xFFFFFFFF)
+        for offset in self.minus_pid_at:
+            _K.pack_into(code, offset, -pid & 0xFFFFFFFF)
+        return code
+
+
+_INSTRUCTION = struct.Struct("<HBBI")  # struct sock_filter: code, jt, jf, k (little-endian machines only)
+_K = struct.Struct("<I")
+_K_OFFSET = 4
+#: Stand-ins for the pid while the program is assembled: above any pid the kernel hands out (2^22).
+_PID_PROBES = (0x3A5A5A5A, 0x35A5A5A5)
+
+
+def _pack(program: list[_Instruction]) -> bytes:
+    return b"".join(_INSTRUCTION.pack(*instruction) for instruction in program)
+
+
+def prepare_seccomp(*, group_leader: bool = True, arch: str | None = None) -> SeccompFilter | None:
+    """Assemble the allowlist for a process to come (a worker leads its group: ``setsid``); None if unsupported."""
+    arch = arch or _arch()
+    if arch is None:
+        return None
+    first, second = (_seccomp_program(arch, pid=pid, group_leader=group_leader) for pid in _PID_PROBES)
+    if len(first) != len(second):
+        raise AssertionError("the seccomp program's shape depends on the pid")
+    pid_at: list[int] = []
+    minus_pid_at: list[int] = []
+    base: list[_Instruction] = []
+    for i, (a, b) in enumerate(zip(first, second, strict=True)):
+        if a == b:
+            base.append(a)
+            continue
+        if a[:3] != b[:3]:
+            raise AssertionError("the seccomp program's jumps depend on the pid")
+        if (a[3], b[3]) == _PID_PROBES:
+            pid_at.append(i * _INSTRUCTION.size + _K_OFFSET)
+        elif (a[3], b[3]) == tuple(-p & 0xFFFFFFFF for p in _PID_PROBES):
+            minus_pid_at.append(i * _INSTRUCTION.size + _K_OFFSET)
+        else:
+            raise AssertionError("a seccomp instruction depends on the pid in an unknown way")
+        base.append((*a[:3], 0))
+    return SeccompFilter(arch, group_leader, _pack(base), tuple(pid_at), tuple(minus_pid_at), allowlist_size(arch))
+
+
+def apply_seccomp(prepared: SeccompFilter | None = None) -> LayerStatus:
+    """Install the allowlist on this process (all its threads); EPERM for every other call.
+
+    ``prepared``: the program assembled in advance (``prepare_seccomp``); used
+    when it was made for this process's architecture and group leadership.
+    """
     try:
-        return _apply_seccomp()
+        return _apply_seccomp(prepared)
     except Exception as exc:  # noqa: BLE001 - a layer that cannot be applied is reported, never raised
         return LayerStatus("seccomp", False, f"could not be applied: {type(exc).__name__}: {exc}")
 
 
-def _apply_seccomp() -> LayerStatus:
+def _apply_seccomp(prepared: SeccompFilter | None) -> LayerStatus:
     arch = _arch()
     if _libc is None or arch is None:
         return LayerStatus(
             "seccomp", False, f"unsupported platform ({sys.platform} {platform.machine()}, 64-bit x86_64/aarch64 only)"
         )
     pid = os.getpid()
-    program = _seccomp_program(arch, pid=pid, group_leader=os.getpgrp() == pid)
-    filters = (_SockFilter * len(program))(*(_SockFilter(c, jt, jf, k) for c, jt, jf, k in program))
-    prog = _SockFprog(len(program), ctypes.cast(filters, ctypes.POINTER(_SockFilter)))
+    group_leader = os.getpgrp() == pid
+    if prepared is None or prepared.arch != arch or prepared.group_leader != group_leader:
+        prepared = prepare_seccomp(group_leader=group_leader, arch=arch)
+        assert prepared is not None
+    program = prepared.for_pid(pid)
+    filters = (ctypes.c_char * len(program)).from_buffer(program)
+    prog = _SockFprog(prepared.instructions, ctypes.cast(filters, ctypes.POINTER(_SockFilter)))
     if (code := set_no_new_privs()) != 0:
         return LayerStatus("seccomp", False, f"could not set no_new_privs: {_errno_text(code)}")
     # seccomp(2) with TSYNC also covers threads that already exist; prctl is the pre-3.17 fallback.
@@ -417,7 +498,7 @@ def _apply_seccomp() -> LayerStatus:
             if code == errno.EINVAL:
                 return LayerStatus("seccomp", False, "kernel lacks seccomp filters (EINVAL)")
             return LayerStatus("seccomp", False, f"could not install the filter: {_errno_text(code)}")
-    return LayerStatus("seccomp", True, describe_seccomp(arch, len(program)))
+    return LayerStatus("seccomp", True, describe_seccomp(arch, prepared.instructions, allowed=prepared.allowed))
 
 
 def allowlist_size(arch: str | None = None) -> int:
@@ -426,10 +507,11 @@ def allowlist_size(arch: str | None = None) -> int:
     return sum(rule.errno is None for rule in allowed_calls(arch)) if arch else 0
 
 
-def describe_seccomp(arch: str, instructions: int) -> str:
-    """The seccomp layer in words: how many calls are allowed, and what that leaves out."""
+def describe_seccomp(arch: str, instructions: int, *, allowed: int | None = None) -> str:
+    """The seccomp layer in words: how many calls are allowed (``allowed``, else counted), and what that leaves out."""
+    allowed = allowlist_size(arch) if allowed is None else allowed
     return (
-        f"allowlist of {allowlist_size(arch)} calls ({instructions}-instruction filter, {arch}), "
+        f"allowlist of {allowed} calls ({instructions}-instruction filter, {arch}), "
         "everything else EPERM: "
         "no sockets, no new processes or programs, no file metadata changes (chmod, chown, utime, xattrs), "
         "no host name or clock, signals, priority, limits and CPUs of itself only"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import grp
 import os
 import platform
@@ -175,6 +176,7 @@ def plan(read_paths: list[str], *, temp: str | None = None) -> Plan:
     """
     if os.geteuid() != 0:
         return Plan(None, "the grader is not root: workers run as its own user")
+    last_capability()  # read once here, not in every worker's drop of the bounding set
     try:
         identity = configured_identity()
     except ValueError as exc:
@@ -307,15 +309,25 @@ def _clear_capabilities() -> None:
     _check(int(_libc.syscall(ctypes.c_long(number), ctypes.byref(header), ctypes.byref(data))), "capset")
 
 
-def _status_line(name: str) -> str:
-    with contextlib.suppress(OSError), open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(name + ":"):
-                return line.split(":", 1)[1].strip()
-    return "?"
+def _status_lines(*names: str) -> dict[str, str]:
+    """Fields of /proc/self/status, "?" for those it lacks (one read for all)."""
+    found = dict.fromkeys(names, "?")
+    with contextlib.suppress(OSError):
+        fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            text = os.read(fd, 65536).decode("ascii", "replace")
+        finally:
+            os.close(fd)
+        for line in text.splitlines():
+            name, _, value = line.partition(":")
+            if name in found:
+                found[name] = value.strip()
+    return found
 
 
-def _last_capability() -> int:
+@functools.cache
+def last_capability() -> int:
+    """The highest capability number this kernel knows; read once (the zygote reads it before forking)."""
     try:
         return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     except (OSError, ValueError):
@@ -341,7 +353,7 @@ def drop(chosen: Plan, *, owned: list[Path]) -> tuple[str | None, str]:
             for path in owned:
                 os.chown(path, identity.uid, identity.gid, follow_symlinks=False)
         if root:
-            for cap in range(_last_capability() + 1):
+            for cap in range(last_capability() + 1):
                 ctypes.set_errno(0)
                 _check(_libc.prctl(ctypes.c_int(_PR_CAPBSET_DROP), ctypes.c_ulong(cap), zero, zero, zero), "bounding")
             _check(
@@ -360,7 +372,8 @@ def drop(chosen: Plan, *, owned: list[Path]) -> tuple[str | None, str]:
     if (code := set_no_new_privs()) != 0:
         return None, f"could not set no_new_privs: {os.strerror(code)}"
     caps = capabilities()
-    if caps is None or any(caps) or _status_line("CapAmb").strip("0") or (root and _status_line("CapBnd").strip("0")):
+    status = _status_lines("CapAmb", "CapBnd")
+    if caps is None or any(caps) or status["CapAmb"].strip("0") or (root and status["CapBnd"].strip("0")):
         return None, f"capabilities remain (effective, permitted, inheritable: {caps})"
     uid, gid = os.getuid(), os.getgid()
     parts = [f"uid {uid}, gid {gid}" + (", no supplementary groups" if identity else "")]

@@ -23,6 +23,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,19 +53,22 @@ _SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "DefaultCPUAllocator")
 
 
-def run(
-    sock: socket.socket,
-    *,
-    scratch: Path,
-    limits: Limits,
-    read_paths: list[str],
-    cpus: Sequence[int] = (),
-    identity: privilege.Plan | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Setup:
+    """What the zygote works out once, before its first fork, for every worker it forks."""
+
+    #: What a worker may read (``zygote.readable_paths``).
+    read_paths: tuple[str, ...]
+    #: How to drop privilege (``privilege.plan``).
+    identity: privilege.Plan
+    #: The seccomp allowlist, assembled but for the worker's pid (``isolation.prepare_seccomp``).
+    seccomp: isolation.SeccompFilter | None
+
+
+def run(sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, cpus: Sequence[int] = ()) -> None:
     """Entry point in the forked child; never returns (always ``os._exit``).
 
     ``cpus``: the CPUs of the grading process that asked for this worker (see ``client.allowed_cpus``).
-    ``identity``: how to drop privilege, decided once by the zygote (``privilege.plan``).
     """
     code = 0
     try:
@@ -73,9 +77,7 @@ def run(
                 os.sched_setaffinity(0, cpus)
         parent = os.getppid()
         output_fd = _prepare(sock, scratch=scratch, limits=limits)
-        layers = _lock_down(
-            scratch=scratch, read_paths=read_paths, identity=identity or privilege.Plan(None), parent=parent
-        )
+        layers = _lock_down(scratch=scratch, setup=setup, parent=parent)
         _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
     except BaseException:  # the worker must never fall back into the zygote's loop
         code = WORKER_BROKEN_EXIT
@@ -119,9 +121,10 @@ def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
     return out
 
 
-def _lock_down(*, scratch: Path, read_paths: list[str], identity: privilege.Plan, parent: int) -> list[str]:
+def _lock_down(*, scratch: Path, setup: Setup, parent: int) -> list[str]:
     layers = ["rlimits", "scratch-dir", "clean-env", "new-session"]
     privilege.close_original_namespace()
+    identity = setup.identity
     if identity.identity is not None and (blocked := privilege.blockers([scratch], identity.identity)):
         # Student code never runs where the worker cannot write its files: uid 0 with no capabilities instead.
         identity = privilege.Plan(
@@ -137,16 +140,17 @@ def _lock_down(*, scratch: Path, read_paths: list[str], identity: privilege.Plan
     if os.getppid() != parent:
         raise RuntimeError("the zygote died")
     landlock = isolation.apply_landlock(
-        read_paths=[Path(p) for p in read_paths],
+        read_paths=[Path(p) for p in setup.read_paths],
         write_paths=[scratch],
         # /proc/cpuinfo: torch reads it on first use and prints an error without it.
         read_files=[Path("/dev/null"), Path("/dev/urandom"), Path("/dev/zero"), Path("/proc/cpuinfo")],
     )
     if landlock.active:
         layers.append("landlock")
-    seccomp = isolation.apply_seccomp()
+    seccomp = isolation.apply_seccomp(setup.seccomp)
     if seccomp.active:
-        layers.append(f"seccomp allowlist ({isolation.allowlist_size()} calls)")
+        allowed = setup.seccomp.allowed if setup.seccomp else isolation.allowlist_size()
+        layers.append(f"seccomp allowlist ({allowed} calls)")
     return layers
 
 

@@ -25,6 +25,9 @@ import torch
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
+# torch's CPU detection (cpuinfo: /proc/cpuinfo and sysfs parsed, no thread, no op) done once here,
+# not at every worker's first tensor operation: 0.3-0.6 ms of CPU per worker.
+torch.backends.cpu.get_cpu_capability()
 
 # Warm for every worker: what students import, and what each call touches.
 # numpy.random: every call seeds it, and its lazy import cost 16 ms per worker.
@@ -86,10 +89,14 @@ def serve(controls: list[socket.socket]) -> None:
     a control channel of its own, for its workers.
     """
     read_paths = readable_paths()
-    identity = privilege.plan(read_paths, temp=os.getcwd())  # started in the grader's temporary folder
+    setup = worker.Setup(
+        read_paths=tuple(read_paths),
+        identity=privilege.plan(read_paths, temp=os.getcwd()),  # started in the grader's temporary folder
+        seccomp=isolation.prepare_seccomp(group_leader=True),  # a worker leads its own session
+    )
     gc.collect()
     gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
-    memory.collapse_huge_pages()  # last: what is on huge pages costs each fork and each exit 1/512th
+    forks = memory.ForkCounter()  # a class being graded: its memory on huge pages (see memory.py)
     hello = (json.dumps(_hello()) + "\n").encode()
     for control in controls:
         control.sendall(hello)
@@ -113,8 +120,10 @@ def serve(controls: list[socket.socket]) -> None:
                     engine_control.sendall(hello)
                     live.append(engine_control)
             else:
-                answer = _handle(request, fds, live, read_paths, identity)
+                answer = _handle(request, fds, live, setup)
             control.sendall(json.dumps(answer).encode() + b"\n")
+            if request.get("op") == "fork" and "pid" in answer:
+                forks.forked()
 
 
 def _hello() -> dict[str, Any]:
@@ -153,8 +162,7 @@ def _handle(
     request: dict[str, Any],
     fds: list[int],
     controls: list[socket.socket],
-    read_paths: list[str],
-    identity: privilege.Plan,
+    setup: worker.Setup,
 ) -> dict[str, Any]:
     op = request.get("op")
     if op == "fork":
@@ -171,9 +179,8 @@ def _handle(
                 channel,
                 scratch=Path(request["scratch"]),
                 limits=Limits.from_dict(request["limits"]),
-                read_paths=read_paths,
+                setup=setup,
                 cpus=[int(cpu) for cpu in request.get("cpus", ())],
-                identity=identity,
             )
             os._exit(WORKER_BROKEN_EXIT)  # worker.run never returns; belt and braces
         os.close(fds[0])
