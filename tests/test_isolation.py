@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import json
 import os
 import resource
@@ -21,11 +22,12 @@ import sysconfig
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch  # imported before the fork, as in the zygote
 
-from grader.sandbox import isolation, policy, privilege
+from grader.sandbox import isolation, libc, policy, privilege, worker
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.runner import Worker
@@ -606,6 +608,25 @@ def test_a_private_view_makes_python_reachable_and_changes_nothing_outside(tmp_p
     assert not (lib / "new.py").exists()
 
 
+def _in_real_worker(source: bytes, function: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Call ``function`` of a one-file submission in a worker forked by a real zygote: its answer and layers."""
+    root = make_root("grader-test-")
+    try:
+        with Zygote().start() as zygote:
+            worker = Worker(zygote, scratch_root=root, limits=Limits())
+            try:
+                assert worker.request({"op": "init", "files": {"probe.py": source}}, timeout_s=30)["status"] == "ok"
+                assert worker.request({"op": "import", "module": "probe"}, timeout_s=30)["status"] == "ok"
+                call = {"op": "call", "module": "probe", "function": function, "seed": 0, "args": (), "kwargs": {}}
+                answer = worker.request(call, timeout_s=30)
+                answer["scratch"] = str(worker.scratch)
+                return answer, worker.layers
+            finally:
+                worker.close()
+    finally:
+        remove_tree(root)
+
+
 def test_a_real_worker_runs_unprivileged_and_still_imports_lazily(tmp_path: Path) -> None:
     """Modules the zygote never imported load in a locked-down worker: honest students keep their marks."""
     source = (
@@ -615,20 +636,7 @@ def test_a_real_worker_runs_unprivileged_and_still_imports_lazily(tmp_path: Path
         b"    from collections import Counter\n"
         b"    return [statistics.mean([1, 2, 3]), os.getuid(), sorted(Counter('aab').items())[0][1]]\n"
     )
-    root = make_root("grader-test-")
-    try:
-        with Zygote().start() as zygote:
-            worker = Worker(zygote, scratch_root=root, limits=Limits())
-            try:
-                assert worker.request({"op": "init", "files": {"lazy.py": source}}, timeout_s=30)["status"] == "ok"
-                assert worker.request({"op": "import", "module": "lazy"}, timeout_s=30)["status"] == "ok"
-                call = {"op": "call", "module": "lazy", "function": "go", "seed": 0, "args": (), "kwargs": {}}
-                answer = worker.request(call, timeout_s=30)
-                layers = worker.layers
-            finally:
-                worker.close()
-    finally:
-        remove_tree(root)
+    answer, layers = _in_real_worker(source, "go")
     assert answer["status"] == "ok", answer
     mean, uid, count = answer["value"]
     assert (mean, count) == (2, 2)
@@ -662,3 +670,43 @@ def test_the_worker_identity_is_configurable(value: str, expected: privilege.Ide
 def test_a_bad_worker_identity_is_a_clear_error(value: str) -> None:
     with pytest.raises(ValueError, match="GRADER_WORKER_USER"):
         privilege.configured_identity({"GRADER_WORKER_USER": value})
+
+
+def test_a_real_worker_keeps_only_its_own_descriptors_and_environment() -> None:
+    source = (
+        b"import os\n"
+        b"def look():\n"
+        b"    fds = []\n"
+        b"    for fd in range(4096):\n"
+        b"        try:\n"
+        b"            os.fstat(fd)\n"
+        b"        except OSError:\n"
+        b"            continue\n"
+        b"        fds.append(fd)\n"
+        b"    return [fds, sorted(os.environ.items())]\n"
+    )
+    answer, _ = _in_real_worker(source, "look")
+    assert answer["status"] == "ok", answer
+    fds, environ = answer["value"]
+    assert len(fds) == 5 and fds[:3] == [0, 1, 2], fds  # stdin, the output file twice, itself, its channel
+    scratch = str(answer["scratch"])
+    assert dict(environ) == {**worker._SAFE_ENV, "HOME": scratch, "TMPDIR": scratch}
+
+
+@pytest.mark.parametrize("close_range", [True, False])
+def test_a_worker_closes_every_descriptor_it_does_not_keep(close_range: bool) -> None:
+    if close_range and not libc.has_close_range():
+        pytest.skip("this kernel has no close_range")
+
+    def body() -> Outcome:
+        pipes = [os.pipe() for _ in range(6)]
+        high = os.dup2(pipes[0][0], 900)
+        opened = [*(fd for pair in pipes for fd in pair), high]
+        chosen = {pipes[2][1], pipes[4][0]}
+        others = {int(fd) for fd in os.listdir("/proc/self/fd")} - set(opened)  # the report's pipe among them
+        worker._close_descriptors_but(others | chosen, close_range=close_range)
+        still = sorted(fd for fd in opened if _attempt(functools.partial(os.fstat, fd)) == OK)
+        return {"open": str(still), "kept": str(sorted(chosen))}
+
+    outcome = _in_child(body)
+    assert outcome["open"] == outcome["kept"], outcome

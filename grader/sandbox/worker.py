@@ -63,6 +63,8 @@ class Setup:
     identity: privilege.Plan
     #: The seccomp allowlist, assembled but for the worker's pid (``isolation.prepare_seccomp``).
     seccomp: isolation.SeccompFilter | None
+    #: Whether inherited descriptors can be closed a range at a time (``libc.has_close_range``).
+    close_range: bool
 
 
 def run(sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, cpus: Sequence[int] = ()) -> None:
@@ -76,7 +78,7 @@ def run(sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, cpu
             with contextlib.suppress(OSError, ValueError):
                 os.sched_setaffinity(0, cpus)
         parent = os.getppid()
-        output_fd = _prepare(sock, scratch=scratch, limits=limits)
+        output_fd = _prepare(sock, scratch=scratch, limits=limits, close_range=setup.close_range)
         layers = _lock_down(scratch=scratch, setup=setup, parent=parent)
         _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
     except BaseException:  # the worker must never fall back into the zygote's loop
@@ -84,7 +86,7 @@ def run(sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, cpu
     os._exit(code)
 
 
-def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
+def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits, close_range: bool) -> int:
     """Session, descriptors, environment, scratch cwd, output capture and rlimits."""
     os.setsid()
     isolation.set_process_name("grader-worker")
@@ -92,8 +94,7 @@ def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails with EFBIG, not death
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
-    os.environ.clear()
-    os.environ.update(_SAFE_ENV, HOME=str(scratch), TMPDIR=str(scratch))
+    _scrub_environment({**_SAFE_ENV, "HOME": str(scratch), "TMPDIR": str(scratch)})
     os.chdir(scratch)
     (scratch / SOURCE_DIR).mkdir(exist_ok=True)
     out = os.open(scratch / OUTPUT_FILE, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
@@ -102,11 +103,7 @@ def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits) -> int:
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(null)
-    keep = {0, 1, 2, out, sock.fileno()}
-    for fd in _open_fds():
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    _close_descriptors_but({0, 1, 2, out, sock.fileno()}, close_range=close_range)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), errors="replace")
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), errors="backslashreplace", write_through=True)
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), errors="backslashreplace", write_through=True)
@@ -154,18 +151,49 @@ def _lock_down(*, scratch: Path, setup: Setup, parent: int) -> list[str]:
     return layers
 
 
-def _open_fds() -> list[int]:
+def _scrub_environment(wanted: dict[str, str]) -> None:
+    """Make the environment exactly ``wanted``, touching only what differs (the zygote's is nearly it already)."""
+    for key in [key for key in os.environ if key not in wanted]:
+        del os.environ[key]
+    for key, value in wanted.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+def _close_descriptors_but(keep: set[int], *, close_range: bool) -> None:
+    """Close every other descriptor the worker inherited.
+
+    With ``close_range`` (``libc.has_close_range``, probed by the zygote), one
+    call per gap between the kept ones, up to the soft limit, which the zygote
+    shares and has never lowered (no descriptor of it is above). Without, the
+    open ones are listed and closed one by one: a loop up to a soft limit of a
+    million would cost a second per worker.
+    """
+    if close_range:
+        low = 0
+        for fd in [*sorted(keep), max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], max(keep) + 1)]:
+            if fd > low:
+                os.closerange(low, fd)
+            low = fd + 1
+        return
     try:
-        return [int(name) for name in os.listdir("/proc/self/fd")]
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
-        return list(range(3, 1024))
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _address_space() -> int:
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * resource.getpagesize()
-    except OSError:
+        fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return int(os.read(fd, 256).split()[0]) * resource.getpagesize()
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
         return 4 * 1024**3
 
 

@@ -39,7 +39,7 @@ import torch.nn.functional  # noqa: E402
 import torch.optim  # noqa: E402
 import torch.utils._device  # noqa: E402  (the codec's meta-device rebuild of a module)
 
-from grader.sandbox import isolation, memory, privilege, worker  # noqa: E402
+from grader.sandbox import isolation, libc, memory, privilege, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
 from grader.sandbox.protocol import WORKER_BROKEN_EXIT  # noqa: E402
 
@@ -93,6 +93,7 @@ def serve(controls: list[socket.socket]) -> None:
         read_paths=tuple(read_paths),
         identity=privilege.plan(read_paths, temp=os.getcwd()),  # started in the grader's temporary folder
         seccomp=isolation.prepare_seccomp(group_leader=True),  # a worker leads its own session
+        close_range=libc.has_close_range(),
     )
     gc.collect()
     gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
