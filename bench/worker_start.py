@@ -25,6 +25,11 @@ over all workers, and minor page faults per worker. Medians and quartiles,
 in ms.
 
     python bench/worker_start.py [--workers 60] [--submission trivial|full|both] [--warmup 32]
+    python bench/worker_start.py --against OTHER/bin/python --workers 20 --rounds 10
+
+``--against``: a second zygote run by another interpreter (an environment
+where another checkout is installed), measured in interleaved rounds in the
+same run, with each figure's ratio to it: on a loaded machine, compare ratios.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import json
 import os
 import signal
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -178,22 +184,67 @@ def measure(kind: str, workers: int, zygote: Zygote, scratch_root: Path) -> dict
     }
 
 
+def _start(python: str, scratch_root: Path, warmup: int) -> Zygote:
+    """A zygote run by ``python`` (another checkout's environment runs that checkout's zygote), warmed up."""
+    own, sys.executable = sys.executable, python
+    try:
+        zygote = Zygote().start()
+    finally:
+        sys.executable = own
+    for _ in range(max(1, warmup)):  # the zygote's own start-up, then a class's steady state
+        Worker(zygote, scratch_root=scratch_root, limits=Limits()).kill()
+    return zygote
+
+
+def compare(kinds: list[str], pythons: dict[str, str], *, rounds: int, workers: int, warmup: int) -> dict[str, Any]:
+    """Interleaved rounds on zygotes of several checkouts: the median over rounds of each round's median."""
+    scratch_root = Path(tempfile.mkdtemp(prefix="grader-bench-start-"))
+    scratch_root.chmod(0o711)
+    zygotes = {name: _start(python, scratch_root, warmup) for name, python in pythons.items()}
+    keys = ("ready", "first_call", "exit", "total", "zygote_fork", "zygote_reap", "grader")
+    figures: dict[str, Any] = {}
+    try:
+        for kind in kinds:
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in zygotes}
+            for i in range(rounds):
+                order = list(zygotes) if i % 2 == 0 else list(reversed(zygotes))
+                for name in order:
+                    runs[name].append(measure(kind, workers, zygotes[name], scratch_root))
+            medians = {}
+            for name, results in runs.items():
+                row = {k: statistics.median(r["cpu"][k]["median_ms"] for r in results) for k in keys}
+                row["all"] = row["total"] + row["zygote_fork"] + row["zygote_reap"] + row["grader"]
+                medians[name] = {k: round(v, 3) for k, v in row.items()}
+            first, *others = medians
+            ratios = {o: {k: round(medians[o][k] / medians[first][k], 2) for k in medians[first]} for o in others}
+            figures[kind] = {"cpu_ms": medians, f"ratio_to_{first}": ratios}
+    finally:
+        for zygote in zygotes.values():
+            zygote.close()
+        remove_tree(scratch_root)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=60)
     parser.add_argument("--submission", choices=("trivial", "full", "both"), default="both")
     parser.add_argument("--warmup", type=int, default=memory.WORTH_IT_AFTER_FORKS)
+    parser.add_argument("--against", metavar="PYTHON", help="also a zygote run by this interpreter (another checkout)")
+    parser.add_argument("--rounds", type=int, default=10, help="with --against: interleaved rounds of --workers each")
     args = parser.parse_args()
     kinds = ["trivial", "full"] if args.submission == "both" else [args.submission]
-    scratch_root = Path(tempfile.mkdtemp(prefix="grader-bench-start-"))
-    scratch_root.chmod(0o711)  # as the grader's own scratch roots: workers may run as another uid
-    try:
-        with Zygote().start() as zygote:
-            for _ in range(max(1, args.warmup)):  # the zygote's own start-up, then a class's steady state
-                Worker(zygote, scratch_root=scratch_root, limits=Limits()).kill()
-            figures = [measure(kind, args.workers, zygote, scratch_root) for kind in kinds]
-    finally:
-        remove_tree(scratch_root)
+    if args.against:
+        pythons = {"against": args.against, "this": sys.executable}
+        figures: Any = compare(kinds, pythons, rounds=args.rounds, workers=args.workers, warmup=args.warmup)
+    else:
+        scratch_root = Path(tempfile.mkdtemp(prefix="grader-bench-start-"))
+        scratch_root.chmod(0o711)  # as the grader's own scratch roots: workers may run as another uid
+        try:
+            with _start(sys.executable, scratch_root, args.warmup) as zygote:
+                figures = [measure(kind, args.workers, zygote, scratch_root) for kind in kinds]
+        finally:
+            remove_tree(scratch_root)
     print(json.dumps(figures, indent=2))
 
 
