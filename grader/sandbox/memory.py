@@ -17,8 +17,9 @@ class is being graded, and it will likely fork as many again. A student's
 A worker that writes to such a page still copies only the 4 KiB it writes:
 the kernel splits the huge page's entry in the child alone. The zygote's own
 writes, while workers share its memory, split some ranges again in the zygote
-(measured: of about 44 MiB collapsed, 2 to 24 MiB stay on huge pages,
-depending on where the arenas fall). Only ranges
+(measured: of about 44 MiB collapsed, 16 to 22 MiB stay on huge pages). It
+collapses before a fork, not after: next to a worker that has just started,
+most of the collapse was lost in one run of five. Only ranges
 that are at least half resident are collapsed, so the zygote grows by a few
 hundred KiB at most. Where the kernel cannot (older kernels, THP disabled),
 nothing changes and nothing fails.

@@ -121,10 +121,10 @@ def serve(controls: list[socket.socket]) -> None:
                     engine_control.sendall(hello)
                     live.append(engine_control)
             else:
+                if request.get("op") == "fork":
+                    forks.forked()  # before the fork: the new worker is not yet there to share what is copied
                 answer = _handle(request, fds, live, setup)
             control.sendall(json.dumps(answer).encode() + b"\n")
-            if request.get("op") == "fork" and "pid" in answer:
-                forks.forked()
 
 
 def _hello() -> dict[str, Any]:
