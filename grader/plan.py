@@ -18,15 +18,11 @@ check; nothing of it is sent anywhere. Only the requests are kept.
 from __future__ import annotations
 
 import pickle
-import random
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-import torch
-
-from grader.proxy import reference_seconds
+from grader.proxy import kept_rngs, reference_seconds, seed_rngs
 from grader.sandbox.request import pack_request
 from grader.sandbox.runner import STALE_MESSAGE, CallResult, PlannedCall, call_request
 
@@ -84,19 +80,13 @@ def _answer(solution: ModuleType, function: str, request: bytes, seed: int) -> C
         return CallResult("missing")
     message = pickle.loads(request)  # this module's own bytes: a fresh copy of the arguments
     args, kwargs = message["args"], message["kwargs"]
-    states = torch.get_rng_state(), random.getstate(), np.random.get_state()
     try:
-        torch.default_generator.manual_seed(seed)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        value = target(*args, **kwargs)
+        with kept_rngs():
+            seed_rngs(seed)  # as the worker does before each call
+            value = target(*args, **kwargs)
     except NotImplementedError:
         return CallResult("not_implemented")
     except Exception as exc:  # noqa: BLE001 - the reference's answer to this input, as data
         bases = tuple(c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins")
         return CallResult("raised", message=str(exc), type_name=type(exc).__qualname__, bases=bases)
-    finally:
-        torch.set_rng_state(states[0])
-        random.setstate(states[1])
-        np.random.set_state(states[2])
     return CallResult("ok", value=(value, args, kwargs) if message["return_args"] else value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import random
 import sys
 import time
 import zlib
@@ -19,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-import numpy as np
 import pytest
-import torch
 from _pytest.runner import runtestprotocol  # the documented way custom run loops run an item
 
 from grader.assignment import Assignment, import_file
@@ -29,7 +26,7 @@ from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError
 from grader.models import CheckResult, Outcome
 from grader.plan import RecordingRunner
-from grader.proxy import CallLog, StudentModule
+from grader.proxy import CallLog, StudentModule, seed_rngs
 from grader.sandbox.runner import PlannedCall, SubmissionRunner
 from grader.submission import Submission
 
@@ -124,7 +121,6 @@ class GraderPlugin:
         self._direct: set[str] = set()
         #: The plans and verdicts this session knows, kept across runs by a ``Grader`` (see ``SessionMemory``).
         self._memory = memory if memory is not None else SessionMemory()
-        self._memo = self._memory.memo
 
     # -- collection ---------------------------------------------------------------
 
@@ -270,28 +266,15 @@ class GraderPlugin:
 
     def _record(self, item: pytest.Item) -> tuple[PlannedCall, ...]:
         info = self.infos[item.nodeid]
-        exercise = info.exercise
         recorder = RecordingRunner(self._reference)
-        student = StudentModule(
-            recorder,  # type: ignore[arg-type]  # a runner in all that StudentModule uses
-            exercise,
-            provided=True,
-            seed=info.seed,
-            log=CallLog(),
-            contract=self.assignment.exercise(exercise).contract,
-            reference=lambda: self._reference(exercise),
-        )
+        # The reference stands in for a student who handed the exercise in: the check runs as in grading.
+        stand_in = Submission(name="reference", files={}, exercises=(info.exercise,))
+        self._current = _Current(recorder, stand_in, info, CallLog())  # type: ignore[arg-type]  # all it uses
         seed_rngs(info.seed)
         try:
-            kwargs = {
-                name: student if name == "student" else self._reference(exercise)
-                for name in item._fixtureinfo.argnames  # type: ignore[attr-defined]
-            }
-            item.obj(**kwargs)  # type: ignore[attr-defined]
-        except KeyboardInterrupt:
-            raise
-        except BaseException:  # noqa: BLE001 - only the calls made matter; selftest reports a failing check
-            pass
+            self._call_directly(item)  # only the calls made matter; selftest reports a failing check
+        finally:
+            self._current = None
         return tuple(recorder.calls)
 
     def _run(
@@ -327,9 +310,9 @@ class GraderPlugin:
         duration = time.perf_counter() - started
         result = self._result(info, exc, log, runner, submission, duration)
         digests = runner.check_digests() if direct else None
-        if digests is not None and len(self._memo) < MEMO_ENTRIES:
+        if digests is not None and len(self._memory.memo) < MEMO_ENTRIES:
             key = _memo_key(item.nodeid, provided, digests)
-            self._memo[key] = (dataclasses.replace(result, duration_s=0.0, location=None), tuple(log.notes))
+            self._memory.memo[key] = (dataclasses.replace(result, duration_s=0.0, location=None), tuple(log.notes))
         return result
 
     def _recall(
@@ -345,16 +328,17 @@ class GraderPlugin:
         that gives the same first answers gets it without running the check
         again. Most of a class answers most checks the same way.
         """
-        if not self._memo:
+        memo = self._memory.memo
+        if not memo:
             return None
         answers = runner.planned_answers(index) if provided else []
         digest = hashlib.blake2b(_memo_seed(nodeid, provided), digest_size=16)
-        known = self._memo.get(digest.digest())
+        known = memo.get(digest.digest())
         for answer in answers:
             if known is not None or not answer.digest:
                 break
             digest.update(answer.digest)
-            known = self._memo.get(digest.digest())
+            known = memo.get(digest.digest())
         return known
 
     def _call_directly(self, item: pytest.Item) -> BaseException | None:
@@ -505,17 +489,6 @@ def _is_under(file: str | None, folder: Path) -> bool:
 def check_seed(exercise: str, check: str) -> int:
     """The seed a check runs under: the same for every student, run and machine."""
     return zlib.crc32(f"{exercise}::{check}".encode())
-
-
-def seed_rngs(seed: int) -> None:
-    """Seed every generator a check may draw inputs from.
-
-    Not ``torch.manual_seed``: it also queues a lazy CUDA seeding call, with a
-    formatted stack trace, every time CUDA is not initialised (once per check).
-    """
-    torch.default_generator.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 def run_session(plugin: GraderPlugin) -> None:

@@ -6,7 +6,7 @@ import contextlib
 import copy
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from types import ModuleType
@@ -212,15 +212,34 @@ def reference_seconds(module: ModuleType, function: str, args: tuple[Any, ...], 
     target = getattr(module, function, None)
     if not callable(target):
         return None
-    states = torch.get_rng_state(), random.getstate(), np.random.get_state()
     try:
-        args, kwargs = copy.deepcopy((args, kwargs))
-        started = time.thread_time()
-        with contextlib.suppress(Exception):  # an input the reference rejects still took its time
-            target(*args, **kwargs)
-        return time.thread_time() - started
+        with kept_rngs():
+            args, kwargs = copy.deepcopy((args, kwargs))
+            started = time.thread_time()
+            with contextlib.suppress(Exception):  # an input the reference rejects still took its time
+                target(*args, **kwargs)
+            return time.thread_time() - started
     except Exception:  # noqa: BLE001 - arguments that cannot be copied: no reference time
         return None
+
+
+def seed_rngs(seed: int) -> None:
+    """Seed every generator a check may draw inputs from (and that a worker seeds for each call).
+
+    Not ``torch.manual_seed``: it also queues a lazy CUDA seeding call, with a
+    formatted stack trace, every time CUDA is not initialised (once per check).
+    """
+    torch.default_generator.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+@contextlib.contextmanager
+def kept_rngs() -> Iterator[None]:
+    """Leave the check's random streams as they were, whatever runs inside (the reference, timed or recorded)."""
+    states = torch.get_rng_state(), random.getstate(), np.random.get_state()
+    try:
+        yield
     finally:
         torch.set_rng_state(states[0])
         random.setstate(states[1])

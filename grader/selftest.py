@@ -22,7 +22,8 @@ from grader.assignment import Assignment, import_file
 from grader.checking import CheckFailed
 from grader.grading import Grader
 from grader.models import CheckResult, Outcome, Report
-from grader.plugin import Job, check_seed, seed_rngs
+from grader.plugin import Job, check_seed
+from grader.proxy import seed_rngs
 from grader.submission import Submission, build_submission
 
 MUTANTS_DIR = "mutants"

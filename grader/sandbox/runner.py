@@ -456,67 +456,67 @@ class SubmissionRunner:
             for p in range(position if i == index else 0, len(self._plan[i]))
             if (i, p) not in self._answers
         ]
-        worker = self._ensure_worker()
-        steps: list[tuple[str, tuple[int, int] | str]] = []
+        # Each step imports a module (key None) or makes a planned call; a new worker has imported nothing.
+        imported = self._imported if self._worker is not None else set()
+        steps: list[tuple[str, tuple[int, int] | None]] = []
         frames: list[bytes] = []
-        importing: set[str] = set()
         for key in keys:
             call = self._plan[key[0]][key[1]]
             if call.module in self._load_failures:
                 continue
-            if call.module not in self._imported and call.module not in importing:
-                importing.add(call.module)
-                steps.append(("import", call.module))
+            if call.module not in imported:
+                imported = imported | {call.module}
+                steps.append((call.module, None))
                 frames.append(pack_request({"op": "import", "module": call.module}))
-            steps.append(("call", key))
+            steps.append((call.module, key))
             frames.append(call.request)
-        timeout = self.limits.timeout_s
-        started = [time.perf_counter()]
-        timers: list[CallTimer] = []
-        earlier: list[int] = []
-
-        def timer_for(step: int) -> CallTimer:
-            started[0] = time.perf_counter()
-            kind, what = steps[step]
-            if kind == "import":
-                timer = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout)
-                before = 0
-            else:
-                call = self._plan[what[0]][what[1]]  # type: ignore[index]
-                before = self._timed_out.get((call.module, call.function), 0)
-                floor = repeat_floor(self.limits.budget_s, before)
-                timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=call.reference_s)
-            timers.append(timer)
-            earlier.append(before)
-            return timer
-
-        answers, stopped = worker.pipeline(frames, timer_for) if frames else ([], None)
-        for step, answer in enumerate(answers):
-            kind, what = steps[step]
-            if kind == "import":
-                self._imported_or_failed(str(what), answer)
-            else:
-                call = self._plan[what[0]][what[1]]  # type: ignore[index]
-                failure = self._load_failures.get(call.module)
-                self._answers[what] = failure or _result(answer, self.limits, 0.0)  # type: ignore[index]
-        if stopped is not None:
-            step = len(answers)
-            kind, what = steps[step]
-            self._discard()
-            duration = time.perf_counter() - started[0]
-            if kind == "import":
-                self._load_failures[str(what)] = self._import_failure(str(what), stopped, timeout)
-            else:
-                call = self._plan[what[0]][what[1]]  # type: ignore[index]
-                if isinstance(stopped, WorkerTimeout):
-                    self._count_timeout((call.module, call.function))
-                self._answers[what] = self._lost(stopped, timers[step], earlier[step], duration)  # type: ignore[index]
-            self._forget_stale(first)
+        if frames:
+            self._exchange_planned(steps, frames, first)
         for key in keys:  # calls of a module that failed to load, before or during this exchange
             if key not in self._answers:
                 failure = self._load_failures.get(self._plan[key[0]][key[1]].module)
                 if failure is not None:
                     self._answers[key] = failure
+
+    def _exchange_planned(
+        self, steps: list[tuple[str, tuple[int, int] | None]], frames: list[bytes], first: tuple[int, int]
+    ) -> None:
+        """Send ``frames`` to the worker in one exchange and keep each step's answer (see ``_run_ahead``)."""
+        worker = self._ensure_worker()
+        timeout = self.limits.timeout_s
+        last: list[tuple[CallTimer, int, float]] = []  # the latest step's timer, earlier timeouts, start
+
+        def timer_for(step: int) -> CallTimer:
+            module, key = steps[step]
+            if key is None:  # module-level code gets the whole limit, as in ``_import``
+                timer, before = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout), 0
+            else:
+                call = self._plan[key[0]][key[1]]
+                before = self._timed_out.get((module, call.function), 0)
+                floor = repeat_floor(self.limits.budget_s, before)
+                timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=call.reference_s)
+            last[:] = [(timer, before, time.perf_counter())]
+            return timer
+
+        answers, stopped = worker.pipeline(frames, timer_for)
+        for (module, key), answer in zip(steps, answers, strict=False):
+            if key is None:
+                self._imported_or_failed(module, answer)
+            else:
+                self._answers[key] = self._load_failures.get(module) or _result(answer, self.limits, 0.0)
+        if stopped is None:
+            return
+        module, key = steps[len(answers)]
+        timer, before, started = last[0]
+        self._discard()
+        if key is None:
+            self._load_failures[module] = self._import_failure(module, stopped, timeout)
+        else:
+            call = self._plan[key[0]][key[1]]
+            if isinstance(stopped, WorkerTimeout):
+                self._count_timeout((module, call.function))
+            self._answers[key] = self._lost(stopped, timer, before, time.perf_counter() - started)
+        self._forget_stale(first)
 
     def _forget_stale(self, asked: tuple[int, int]) -> None:
         """After losing a worker: answers holding a model it kept are run again when needed, in a fresh worker.
