@@ -455,6 +455,26 @@ def assign(out_dir: Path, assignment_dir: Path | None) -> None:
         click.echo(f"note: not recorded, so checked only when you grade: {line}", err=True)
 
 
+@cli.command(name="student-copy")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write assignment.grader into.",
+)
+@assignment_option
+def student_copy_command(out_dir: Path, assignment_dir: Path | None) -> None:
+    """Write only the student copy (assignment.grader), as `grader assign` does beside the stubs."""
+    from grader.recording import write_student_copy  # runs the checks: see ``assign``
+
+    assignment = _load(assignment_dir, full_for="grader student-copy")
+    path, recorded = write_student_copy(assignment, out_dir)
+    click.echo(f"wrote {path}: {assignment.describe()}, fingerprint {assignment.fingerprint()[:12]}")
+    for line in recorded.unrecordable:
+        click.echo(f"note: not recorded, so checked only when you grade: {line}", err=True)
+
+
 @cli.command(name="new-exercise")
 @click.argument("name")
 @click.option(

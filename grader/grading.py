@@ -54,6 +54,13 @@ class Grader:
         self._memory_of = ""
         self._fingerprint = ""
 
+    def sharing(self, assignment: Assignment) -> Grader:
+        """A session on another assignment that uses this one's zygote and scratch folder.
+
+        Never close it: closing this session closes what both share.
+        """
+        return Grader(assignment, limits=self.limits, zygote=self.zygote, scratch=self._scratch)
+
     def close(self) -> None:
         self.zygote.close()
         if self._owns_scratch:

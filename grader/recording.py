@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import torch
 
 from grader import __version__
 from grader.assignment import Answer, Assignment, HiddenCheck
@@ -94,6 +95,8 @@ def record_answers(assignment: Assignment) -> CopyRecording:
     """Run every public check against the reference with the public seeds, recording the answers it gives."""
     if assignment.copy is not None:
         raise AssignmentError(f"a student copy is written from the full assignment, not from {assignment.describe()}")
+    # One thread, as every grading session runs (``Grader``): the answers must not depend on the core count.
+    torch.set_num_threads(1)
     plugin = _RecordingPlugin(dataclasses.replace(assignment, salt=""))
     run_session(plugin)
     return plugin.recorded
