@@ -5,7 +5,11 @@ from __future__ import annotations
 import ast
 import io
 import json
+import shutil
+import subprocess
+import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,11 +230,11 @@ def test_a_copy_is_found_beside_the_work_and_refused_where_the_answer_key_is_nee
 
 
 @pytest.fixture(scope="module")
-def losses_graders(losses_copy: Path) -> tuple[Grader, Grader, Assignment, Assignment]:
+def losses_graders(losses_copy: Path) -> Iterator[tuple[Grader, Grader, Assignment, Assignment]]:
     full = load_assignment(LOSSES)
     copy = read_student_copy(losses_copy)
-    teacher = Grader(full)
-    return teacher, teacher.sharing(copy), full, copy
+    with Grader(full) as teacher:
+        yield teacher, teacher.sharing(copy), full, copy
 
 
 @pytest.mark.slow
@@ -309,7 +313,8 @@ def test_the_copy_never_contradicts_the_teachers_grade_on_the_labelled_corpora(
         here = local.grade(load_submission(student, copy, name=student.name))
         there = {c.id: c.outcome for c in teacher_reports[student].checks}
         for check in here.checks:
-            if check.outcome is not Outcome.DEFERRED and there[check.id] is not check.outcome:
+            passed_here, passed_there = check.outcome is Outcome.PASSED, there[check.id] is Outcome.PASSED
+            if check.outcome is not Outcome.DEFERRED and passed_here != passed_there:
                 contradictions.append(f"{student.name}: {check.id}: {check.outcome} here, {there[check.id]} there")
             if there[check.id] not in (Outcome.PASSED, Outcome.NOT_ATTEMPTED):
                 wrong += 1
@@ -335,3 +340,84 @@ def test_grader_check_in_a_handout_folder_grades_against_its_copy(tmp_path: Path
     assert data["student_copy"] is True and data["fingerprint"] == load_assignment(LOSSES).fingerprint()[:12]
     outcomes = [c["outcome"] for c in data["checks"]]
     assert outcomes.count("deferred") == 1 and outcomes.count("passed") == len(outcomes) - 1
+
+
+# --- what a student installs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_student_environment_from_the_wheel_alone_checks_the_sample_class(tmp_path: Path) -> None:
+    """The wheel holds no answer key; installed on its own (no repository on the path), it grades the samples."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("grader-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        code = "\n".join(archive.read(n).decode() for n in names if n.endswith(".py"))
+        shipped_copy = archive.read("grader/_assignment/assignment.grader")
+    assert shipped_copy == COMMITTED.read_bytes()
+    assert not [n for n in names if n.split("/")[0] in ("solutions", "checks", "samples", "exercises")]
+    assert not [n for n in names if "/solutions/" in n or "/samples/" in n or "/checks/" in n], names
+    for solution in sorted((REPO / "solutions").glob("*.py")):
+        for function in _functions(solution.read_text(encoding="utf-8")):
+            assert _body(function) not in {_body(f) for f in _functions(code)}, f"{function.name} ships in the wheel"
+    # A student's environment: this wheel alone, torch and the other dependencies beside it, no repository.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    site = Path(
+        subprocess.check_output(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
+    )
+    # A path line only: the dependencies' folder, without processing its .pth files (this checkout's editable install).
+    dependencies = [path for path in sys.path if path.endswith("site-packages")]
+    (site / "_dependencies.pth").write_text("".join(f"{path}\n" for path in dependencies))
+    where = subprocess.check_output(
+        [str(python), "-I", "-c", "import grader, sys; print(grader.__file__); print(sys.path)"],
+        text=True,
+        cwd=tmp_path,
+    )
+    assert where.splitlines()[0].startswith(str(venv)) and str(REPO) not in where
+    work = tmp_path / "work"
+    shutil.copytree(SAMPLES, work, ignore=shutil.ignore_patterns("*.zip"))
+
+    def check(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), "-I", "-m", "grader", *extra, str(path)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=600,
+        )
+
+    ada = check(work / "ada", "check", "--format", "json")
+    assert ada.returncode == 0, ada.stderr
+    report = json.loads(ada.stdout)
+    assert report["student_copy"] is True and report["percent"] == 100.0
+    assert {c["outcome"] for c in report["checks"]} == {"passed"}
+    ben = json.loads(check(work / "ben.py", "check", "--format", "json").stdout)
+    assert ben["student_copy"] is True and 0 < ben["percent"] < 100
+    refused = check(work, "grade")
+    assert refused.returncode == 4 and "needs the full assignment" in refused.stderr
