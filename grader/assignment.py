@@ -238,7 +238,9 @@ def read_exercise(name: str, *, stub: Path, solution: Path | None, checks: Path)
     """An exercise as its stub declares it: its functions, title and contracts (a student's copy has no solution)."""
     try:
         tree = ast.parse(stub.read_bytes(), filename=str(stub))
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except SyntaxError as exc:
+        raise AssignmentError(f"{stub}, line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
         raise AssignmentError(f"{stub}: the stub cannot be read ({type(exc).__name__})") from None
     defined = [node for node in tree.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")]
     functions = tuple(node.name for node in defined)

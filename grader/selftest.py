@@ -188,18 +188,20 @@ def selftest(assignment: Assignment, grader: Grader, *, student_copy: bool = Tru
         report = reports[student]
         caught_by = tuple(c.name for c in report.checks if not c.outcome.ok and c.function == mutant.function)
         results.append(MutantResult(mutant, caught_by))
+    reference_failures = tuple(
+        _failure(assignment, c, diagnose=c.outcome in (Outcome.FAILED, Outcome.ERROR))
+        for c in reference.checks
+        if not c.outcome.ok
+    )
     return SelftestResult(
         assignment=assignment.title,
-        reference_failures=tuple(
-            _failure(assignment, c, diagnose=c.outcome in (Outcome.FAILED, Outcome.ERROR))
-            for c in reference.checks
-            if not c.outcome.ok
-        ),
+        reference_failures=reference_failures,
         stub_failures=tuple(_failure(assignment, c) for c in stubs.checks if c.outcome is not Outcome.NOT_ATTEMPTED),
         checks=len(reference.checks),
         mutants=tuple(results),
         problems=tuple(problems),
-        copy=_against_copy(assignment, grader, mutants, reports) if student_copy else None,
+        # A check the reference fails has no answer to record: mend the assignment first.
+        copy=_against_copy(assignment, grader, mutants, reports) if student_copy and not reference_failures else None,
     )
 
 
