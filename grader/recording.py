@@ -25,6 +25,7 @@ from grader.plan import RecordingRunner
 from grader.plugin import CheckInfo, GraderPlugin, _Current, _execute, run_session
 from grader.proxy import CallLog, seed_rngs
 from grader.reference import Recording
+from grader.sandbox.runner import SubmissionRunner
 from grader.student_copy import COPY_NAME, pack_student_copy, public_checks_source
 from grader.submission import Submission
 
@@ -87,7 +88,7 @@ class _RecordingPlugin(GraderPlugin):
         self.recorded.hidden_functions.setdefault(info.exercise, set()).add(function)
 
 
-def _no_runner(submission: Submission) -> object:
+def _no_runner(submission: Submission) -> SubmissionRunner:
     raise AssertionError("recording a student copy runs no student code")
 
 

@@ -336,9 +336,7 @@ def _answer_from_json(data: dict[str, Any]) -> Answer:
 def _unpacked(members: Mapping[str, bytes], manifest: Mapping[str, Any], path: Path) -> Path:
     """The stubs and checks as files (pytest collects checks from disk), in a folder removed at exit."""
     root = Path(tempfile.mkdtemp(prefix="grader-copy-"))
-    owner = os.getpid()
-    # Only the process that unpacked it removes it: grading processes forked later share the folder.
-    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(root, ignore_errors=True))
+    atexit.register(_remove, root, os.getpid())
     for folder in ("exercises", "checks"):
         (root / folder).mkdir()
     for name, data in members.items():
@@ -352,6 +350,12 @@ def _unpacked(members: Mapping[str, bytes], manifest: Mapping[str, Any], path: P
     ]
     (root / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
+
+
+def _remove(root: Path, owner: int) -> None:
+    # Only the process that unpacked it removes it: grading processes forked later share the folder.
+    if os.getpid() == owner:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- finding
