@@ -22,7 +22,14 @@ from grader import __version__
 from grader.assignment import Assignment, load_assignment
 from grader.batch import default_class_dir, grade_class
 from grader.doctor import diagnose, meaning
-from grader.errors import EXIT_CODES, AssignmentError, GraderError, SandboxError, ScoreBelowThreshold, UsageError
+from grader.errors import (
+    EXIT_CODES,
+    AssignmentError,
+    GraderError,
+    IncompleteError,
+    ScoreBelowThreshold,
+    UsageError,
+)
 from grader.handout import write_handout
 from grader.models import Report
 from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
@@ -369,8 +376,8 @@ def grade(
         write_atomic(written[-1], render_gradebook(result, gradebook, column=gradebook_column))
     summary = summarize_class(result)
     click.echo(f"{summary}\nwrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
-    if result.errors:
-        raise SandboxError("; ".join(result.errors))
+    if result.errors:  # those students were neither reported nor cached: a re-run grades them
+        raise IncompleteError("; ".join(result.errors))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
