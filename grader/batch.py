@@ -234,7 +234,10 @@ def grade_class(
         layout_title=roster.title,
         layout_detected=roster.detected,
         unattributed=roster.unattributed,
-        fingerprint=_class_state(assignment, [stored[r.student] for r in ordered], read.similar_key, errors),
+        clashes=roster.clashes,
+        fingerprint=_class_state(
+            assignment, [stored[r.student] for r in ordered], read.similar_key, [*errors, *roster.clashes]
+        ),
     )
 
 

@@ -32,7 +32,7 @@ from grader.errors import (
 )
 from grader.handout import write_handout
 from grader.models import Report
-from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
+from grader.output import claim_output, write_atomic, write_ci_files, write_class_outputs, write_student_outputs
 from grader.platforms import PLATFORMS, autograde, conventional_assignment
 from grader.progress import progress_display, summarize_class
 from grader.render import GRADEBOOKS, REPORT_FORMATS, print_report, render_annotations, render_gradebook, render_html
@@ -356,24 +356,25 @@ def grade(
     assignment = _load(assignment_dir)
     limits = _limits(assignment, timeout, memory)
     source = class_dir if class_dir is not None else default_class_dir()
-    with progress_display() as on_progress:
-        result = grade_class(
-            source,
-            out_dir,
-            assignment,
-            layout=None if layout == "auto" else layout,
-            jobs=jobs,
-            force=force,
-            limits=limits,
-            on_progress=on_progress,
-            write_student=functools.partial(write_student_outputs, formats=formats),
-            on_roster=lambda roster: click.echo(roster.describe()),
-        )
-    write_class_outputs(out_dir, result)
     written = [out_dir / "index.html", out_dir / "grades.csv", out_dir / "results.json"]
-    if gradebook is not None:
-        written.append(out_dir / f"gradebook-{gradebook}.csv")
-        write_atomic(written[-1], render_gradebook(result, gradebook, column=gradebook_column))
+    with claim_output(out_dir):  # one run per --out: a second is refused, a killed one's leftovers removed
+        with progress_display() as on_progress:
+            result = grade_class(
+                source,
+                out_dir,
+                assignment,
+                layout=None if layout == "auto" else layout,
+                jobs=jobs,
+                force=force,
+                limits=limits,
+                on_progress=on_progress,
+                write_student=functools.partial(write_student_outputs, formats=formats),
+                on_roster=lambda roster: click.echo(roster.describe()),
+            )
+        write_class_outputs(out_dir, result)
+        if gradebook is not None:
+            written.append(out_dir / f"gradebook-{gradebook}.csv")
+            write_atomic(written[-1], render_gradebook(result, gradebook, column=gradebook_column))
     summary = summarize_class(result)
     click.echo(f"{summary}\nwrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
     if result.errors:  # those students were neither reported nor cached: a re-run grades them

@@ -435,3 +435,20 @@ def test_unwritable_output_is_a_clear_error_and_leaves_nothing(tmp_path: Path, m
     with pytest.raises(OutputError, match="No space left"):
         write_atomic(tmp_path / "report.html", "<p>")
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_a_warning_students_outputs_are_byte_identical_run_after_run(tmp_path: Path, tiny: Assignment) -> None:
+    # The warning names the file it came from, in a scratch folder with a random name.
+    warning = "import warnings\n" + CORRECT.replace(
+        "    return x + x", "    warnings.warn('careful')\n    return x + x"
+    )
+    class_dir = make_class(tmp_path / "class", {"wary": warning, "plain": CORRECT})
+    runs = [run_batch(class_dir, tmp_path / f"out{i}", tiny)[1] for i in (1, 2)]
+    assert runs[0] == runs[1]
+    assert (tmp_path / "out1" / "wary" / "result.json").read_bytes() == (
+        tmp_path / "out2" / "wary" / "result.json"
+    ).read_bytes()
+    (wary,) = [s for s in json.loads(runs[0])["students"] if s["student"] == "wary"]
+    output = " ".join(c.get("output", "") for c in wary["checks"])
+    assert "ex_tiny.py:3: UserWarning: careful" in output
+    assert "grader-" not in output and "/w-" not in output
