@@ -33,7 +33,7 @@ from grader.errors import (
 from grader.handout import write_handout
 from grader.models import Report
 from grader.output import claim_output, write_atomic, write_ci_files, write_class_outputs, write_student_outputs
-from grader.platforms import PLATFORMS, autograde, conventional_assignment
+from grader.platforms import PLATFORMS, autograde, conventional_assignment, process_started
 from grader.progress import progress_display, summarize_class
 from grader.render import GRADEBOOKS, REPORT_FORMATS, print_report, render_annotations, render_gradebook, render_html
 from grader.roster import LAYOUTS
@@ -504,6 +504,7 @@ def autograde_command(
         submission=submission,
         exercises=exercises,
         limits=_limits(assignment, timeout, memory),
+        started=process_started(),
     )
     if done.results is None:
         _emit(done.text, None)
@@ -523,14 +524,25 @@ def autograde_command(
 )
 @assignment_option
 @_exercise_option("Have run_autograder grade")
-def bundle(platform: str, out: Path, assignment_dir: Path | None, exercises: tuple[str, ...]) -> None:
+@click.option(
+    "--torch-index",
+    metavar="URL",
+    default=None,
+    help="Package index setup.sh installs torch from (default: PyTorch's CPU builds; a mirror for courses behind one).",
+)
+def bundle(
+    platform: str, out: Path, assignment_dir: Path | None, exercises: tuple[str, ...], torch_index: str | None
+) -> None:
     """Write PLATFORM's autograder bundle: setup.sh, run_autograder, this grader as a wheel, the assignment."""
-    from grader.bundle import write_gradescope_bundle
+    from grader.bundle import TORCH_INDEX, write_gradescope_bundle
 
     assignment = _load(assignment_dir)
-    written = write_gradescope_bundle(out, assignment, exercises=exercises)
+    written = write_gradescope_bundle(
+        out, assignment, exercises=exercises, torch_index=TORCH_INDEX if torch_index is None else torch_index
+    )
     click.echo(
-        f"wrote {out} ({len(written.entries)} files; {written.wheel}, {written.torch} CPU build, "
+        f"wrote {out} ({len(written.entries)} files; {written.wheel}, {written.torch} CPU build "
+        f"from {written.torch_index}, "
         f"assignment {assignment.title!r}): upload it as the autograder of a Gradescope programming "
         "assignment, on the Ubuntu 22.04 or 24.04 base image"
     )
