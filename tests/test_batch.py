@@ -285,6 +285,30 @@ def test_a_student_whose_grading_process_dies_is_retried_once_and_named(
     assert error.startswith("could not grade killer:")
 
 
+def test_a_student_who_could_not_be_graded_is_not_cached_and_the_cli_exits_7(
+    tmp_path: Path, make_assignment: Callable[[str], Assignment]
+) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+    from grader.errors import IncompleteError
+
+    assignment = make_assignment(KILLING_CHECKS)
+    killer = CORRECT.replace("text.upper() + '!'", "'DIE!'")
+    class_dir = make_class(tmp_path / "class", {"ann": CORRECT, "killer": killer})
+    out = tmp_path / "out"
+    args = ["grade", str(class_dir), "--out", str(out), "--assignment", str(assignment.root), "--jobs", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == IncompleteError.exit_code == 7, result.output
+    assert "grading incomplete: could not grade killer" in result.output
+    students = [s["student"] for s in json.loads((out / "results.json").read_text())["students"]]
+    assert students == ["ann"]
+    assert not (out / "killer").exists()
+    cached = [json.loads(p.read_text())["report"]["student"] for p in (out / CACHE_DIR).glob("*.json")]
+    assert cached == ["ann"]
+    assert not list(out.rglob("*.tmp"))
+
+
 def test_unreadable_entries_get_a_reason_not_a_traceback(tmp_path: Path, tiny: Assignment) -> None:
     class_dir = make_class(tmp_path / "class", {"alice": CORRECT})
     (class_dir / "broken.zip").write_bytes(b"this is not a zip")

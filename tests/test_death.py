@@ -168,6 +168,21 @@ def test_a_students_own_sigkill_stays_their_verdict(tiny_grader: Grader, tiny: A
     assert "by its own code" in double[0].message
 
 
+def test_a_worker_killed_while_holding_most_of_its_memory_ran_out_of_memory(tmp_path: Path, tiny: Assignment) -> None:
+    # What the kernel's OOM killer does to a worker that grew too big, done by the worker itself.
+    hog = (
+        "import os, signal\n"
+        "def double(x):\n"
+        "    hoard = bytearray(200 * 2**20)\n"
+        "    hoard[:: 4096] = b'x' * len(hoard[:: 4096])\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n\n" + CORRECT.split("\n\n")[1]
+    )
+    with Grader(tiny, limits=Limits(memory_mib=256), scratch=tmp_path) as grader:
+        report = grader.grade(build_submission({"ex_tiny.py": hog.encode()}, tiny, name="hog"))
+    messages = {c.message for c in report.checks if c.function == "double"}
+    assert all("ran out of memory (limit 256 MiB)" in m for m in messages), messages
+
+
 def test_an_answer_the_grader_cannot_read_is_named(tiny_grader: Grader, tiny: Assignment) -> None:
     # Student code that writes a forged frame header (2**40 bytes) on its own channel.
     forging = (

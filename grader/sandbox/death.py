@@ -32,8 +32,12 @@ from grader.sandbox.protocol import WORKER_BROKEN_EXIT
 
 #: Whose doing a death was: the student's code, a helper process's (or something outside), or unknown yet.
 Fault = Literal["student", "helper", "unexplained"]
-#: Signals a process raises by what it does itself; any other signal may have come from outside.
-_OWN_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL, signal.SIGSYS}
+#: Signals a process brings on itself (a fault, an abort, a timer it armed, a limit it passed);
+#: any other may have come from outside.
+_OWN_SIGNALS = {
+    signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL, signal.SIGSYS, signal.SIGTRAP,
+    signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF, signal.SIGXCPU, signal.SIGXFSZ,
+}  # fmt: skip
 #: How long a worker whose channel closed is given to finish dying before the grader kills it.
 EXIT_GRACE_S = 0.5
 
@@ -80,7 +84,7 @@ def explain(exit: Exit, limits: Limits, *, stopped: str = "", again: bool = Fals
     if not os.WIFSIGNALED(status):
         return Death("student", "crashed")
     sig = os.WTERMSIG(status)
-    if sig in _OWN_SIGNALS or sig in (signal.SIGXCPU, signal.SIGXFSZ):
+    if sig in _OWN_SIGNALS:
         return Death("student", describe_exit(status, limits))
     if sig == signal.SIGKILL and exit.cpu_s >= limits.cpu_s:
         return Death("student", f"used more than its CPU time limit ({limits.cpu_s} s)")

@@ -196,9 +196,18 @@ def _handle(
         except ChildProcessError:
             return {"pid": pid, "status": None}
         # What tells a worker's own death from one dealt from outside (see ``grader.sandbox.death``).
-        grew_kib = max(0, usage.ru_maxrss - resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        grew_kib = max(0, usage.ru_maxrss - _resident_kib())
         return {"pid": pid, "status": status, "cpu_s": usage.ru_utime + usage.ru_stime, "grew_kib": grew_kib}
     return {"error": f"unknown op {op!r}"}
+
+
+def _resident_kib() -> int:
+    """This process's resident memory now: what a worker starts with (its peak would overstate that)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize() // 1024
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def main(argv: list[str]) -> None:
