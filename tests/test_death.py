@@ -225,23 +225,34 @@ def test_a_zygote_that_keeps_dying_leaves_the_student_ungraded_not_failed(
 
 
 @pytest.mark.slow
-def test_a_grading_process_killed_mid_call_costs_nothing(
-    tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("victim", ["grading process", "zygote"])
+def test_a_batch_loses_nothing_when_a_helper_is_killed_mid_call(
+    tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch, victim: str
 ) -> None:
     import tempfile
 
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    engines: list[int] = []
-    real = Zygote.fork_engine
+    pids: list[int] = []  # the batch's zygote, or its grading processes: all started by this test
+    if victim == "zygote":
+        real_start = Zygote.start
 
-    def recording(self: Zygote, channel: object) -> int:
-        pid = real(self, channel)  # type: ignore[arg-type]
-        engines.append(pid)
-        return pid
+        def start(self: Zygote) -> Zygote:
+            started = real_start(self)
+            pids.append(self.pid or 0)
+            return started
 
-    monkeypatch.setattr(Zygote, "fork_engine", recording)
+        monkeypatch.setattr(Zygote, "start", start)
+    else:
+        real_fork = Zygote.fork_engine
+
+        def fork_engine(self: Zygote, channel: object) -> int:
+            pid = real_fork(self, channel)  # type: ignore[arg-type]
+            pids.append(pid)
+            return pid
+
+        monkeypatch.setattr(Zygote, "fork_engine", fork_engine)
     class_dir = tmp_path / "class"
     for name, source in (("ann", MARKING), ("bob", CORRECT)):
         (class_dir / name).mkdir(parents=True)
@@ -251,9 +262,9 @@ def test_a_grading_process_killed_mid_call_costs_nothing(
     def watch() -> None:
         deadline = time.monotonic() + 60
         while not killed and time.monotonic() < deadline:
-            if list(temp.glob("grader-batch-*/*/pid")) and engines:
-                os.kill(engines[0], signal.SIGKILL)  # the first grading process, while a call of its runs
-                killed.append(engines[0])
+            if list(temp.glob("grader-batch-*/*/pid")) and pids:
+                os.kill(pids[0], signal.SIGKILL)  # while a student's call runs
+                killed.append(pids[0])
             time.sleep(0.005)
 
     thread = threading.Thread(target=watch, daemon=True)
@@ -263,3 +274,4 @@ def test_a_grading_process_killed_mid_call_costs_nothing(
     assert killed
     assert result.errors == ()
     assert {r.student: r.score for r in result.reports} == {"ann": 5.0, "bob": 5.0}
+    assert list(temp.iterdir()) == []  # no scratch folder left behind
