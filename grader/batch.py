@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path
 from grader.engine import Setup
-from grader.errors import OutputError, SandboxError, UsageError
+from grader.errors import IncompleteError, OutputError, SandboxError, UsageError
 from grader.models import ClassReport, Report, SimilarCluster
 from grader.output import CACHE_DIR, Stamp, write_atomic
 from grader.roster import Roster, Student, open_roster, read_student_files, read_submission
@@ -234,7 +234,10 @@ def grade_class(
         layout_title=roster.title,
         layout_detected=roster.detected,
         unattributed=roster.unattributed,
-        fingerprint=_class_state(assignment, [stored[r.student] for r in ordered], read.similar_key, errors),
+        clashes=roster.clashes,
+        fingerprint=_class_state(
+            assignment, [stored[r.student] for r in ordered], read.similar_key, [*errors, *roster.clashes]
+        ),
     )
 
 
@@ -326,8 +329,9 @@ def _grade_parallel(
 
     The grading processes are forked by the zygote (see ``grader.engine``), so
     this process never imports torch. A submission whose grading process died
-    is retried once in a fresh one; if it kills that one too, the batch goes
-    on and a ``SandboxError`` names it at the end.
+    (or lost its workers to something it did not do) is retried once on fresh
+    processes; if that fails too, the batch goes on and an ``IncompleteError``
+    names it at the end: nothing of it is cached, so a re-run grades it.
     """
     remaining = {s.name: s for s in submissions}
     attempts = 0
@@ -338,7 +342,7 @@ def _grade_parallel(
         yield from _attempt(remaining, assignment, limits, workers, errors)
     if remaining:
         detail = "; ".join(dict.fromkeys(errors)) or "its grading process died"
-        raise SandboxError(f"could not grade {', '.join(sorted(remaining))}: {detail}")
+        raise IncompleteError(f"could not grade {', '.join(sorted(remaining))}: {detail}")
 
 
 def _attempt(
@@ -396,6 +400,9 @@ def _attempt(
                     report = Report.from_dict(payload)
                     if remaining.pop(report.student, None) is not None:
                         yield report
+                elif kind == "lost":  # stays in ``remaining``: the next round grades it on fresh processes
+                    student, why = payload
+                    errors.append(f"helper processes died under {student} ({why})")
                 elif kind == "error":
                     errors.append(str(payload))
                 elif kind == "done":

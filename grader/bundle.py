@@ -30,8 +30,9 @@ from grader.errors import UsageError
 from grader.output import write_atomic
 from grader.platforms import chosen_exercises
 
-#: Where setup.sh installs torch from: the CPU build (Gradescope machines have no GPU).
+#: Where setup.sh installs torch from by default: the CPU build (Gradescope machines have no GPU).
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+_INDEX_URL = re.compile(r"https?://[^\s'\"\\]+")
 #: The parts of an assignment folder that grading reads (assignment.py); nothing else is bundled.
 ASSIGNMENT_PARTS = ("exercises", "solutions", "checks")
 _SKIP = {"__pycache__", "_assignment"}
@@ -46,6 +47,7 @@ class Bundle:
     entries: dict[str, bytes]
     wheel: str
     torch: str
+    torch_index: str = TORCH_INDEX
 
 
 def _package_files(package: Path) -> Iterator[tuple[str, bytes]]:
@@ -116,19 +118,27 @@ def _script(name: str, settings: dict[str, str | Sequence[str]]) -> bytes:
     return text.replace("# @settings@", "\n".join(lines)).encode()
 
 
-def gradescope_bundle(assignment: Assignment, *, exercises: Sequence[str] = ()) -> Bundle:
-    """The bundle's entries for ``assignment`` (graded whole, or only ``exercises``)."""
+def gradescope_bundle(
+    assignment: Assignment, *, exercises: Sequence[str] = (), torch_index: str = TORCH_INDEX
+) -> Bundle:
+    """The bundle's entries for ``assignment`` (graded whole, or only ``exercises``).
+
+    ``torch_index``: where setup.sh installs torch from (a course's mirror of the CPU builds).
+    """
+    if not _INDEX_URL.fullmatch(torch_index):
+        raise UsageError(f"--torch-index {torch_index!r}: not an http(s) URL of a package index")
+    torch_index = torch_index.rstrip("/")
     chosen = chosen_exercises(assignment, exercises) if exercises else ()
     wheel, wheel_bytes = build_wheel()
     torch = torch_requirement()
     flags = [item for name in chosen for item in ("--exercise", name)]
     entries = {
-        "setup.sh": _script("setup.sh", {"WHEEL": wheel, "TORCH": torch, "TORCH_INDEX": TORCH_INDEX}),
+        "setup.sh": _script("setup.sh", {"WHEEL": wheel, "TORCH": torch, "TORCH_INDEX": torch_index}),
         "run_autograder": _script("run_autograder", {"EXERCISES": flags}),
         wheel: wheel_bytes,
         **dict(_assignment_files(assignment)),
     }
-    return Bundle(entries, wheel, torch)
+    return Bundle(entries, wheel, torch, torch_index)
 
 
 _EXECUTABLE = {"setup.sh", "run_autograder"}
@@ -145,8 +155,10 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def write_gradescope_bundle(out: Path, assignment: Assignment, *, exercises: Sequence[str] = ()) -> Bundle:
+def write_gradescope_bundle(
+    out: Path, assignment: Assignment, *, exercises: Sequence[str] = (), torch_index: str = TORCH_INDEX
+) -> Bundle:
     """Write the Gradescope autograder zip to ``out`` (atomically) and say what is in it."""
-    bundle = gradescope_bundle(assignment, exercises=exercises)
+    bundle = gradescope_bundle(assignment, exercises=exercises, torch_index=torch_index)
     write_atomic(out, _zip(bundle.entries))
     return bundle

@@ -22,10 +22,17 @@ from grader import __version__
 from grader.assignment import Assignment
 from grader.batch import default_class_dir, grade_class
 from grader.doctor import describe_assignment, diagnose, meaning
-from grader.errors import EXIT_CODES, AssignmentError, GraderError, SandboxError, ScoreBelowThreshold, UsageError
+from grader.errors import (
+    EXIT_CODES,
+    AssignmentError,
+    GraderError,
+    IncompleteError,
+    ScoreBelowThreshold,
+    UsageError,
+)
 from grader.models import Report
-from grader.output import write_atomic, write_ci_files, write_class_outputs, write_student_outputs
-from grader.platforms import PLATFORMS, autograde, conventional_assignment
+from grader.output import claim_output, write_atomic, write_ci_files, write_class_outputs, write_student_outputs
+from grader.platforms import PLATFORMS, autograde, conventional_assignment, process_started
 from grader.progress import progress_display, summarize_class
 from grader.render import GRADEBOOKS, REPORT_FORMATS, print_report, render_annotations, render_gradebook, render_html
 from grader.roster import LAYOUTS
@@ -371,28 +378,29 @@ def grade(
     assignment = _load(assignment_dir, full_for="grader grade")
     limits = _limits(assignment, timeout, memory)
     source = class_dir if class_dir is not None else default_class_dir()
-    with progress_display() as on_progress:
-        result = grade_class(
-            source,
-            out_dir,
-            assignment,
-            layout=None if layout == "auto" else layout,
-            jobs=jobs,
-            force=force,
-            limits=limits,
-            on_progress=on_progress,
-            write_student=functools.partial(write_student_outputs, formats=formats),
-            on_roster=lambda roster: click.echo(roster.describe()),
-        )
-    write_class_outputs(out_dir, result)
     written = [out_dir / "index.html", out_dir / "grades.csv", out_dir / "results.json"]
-    if gradebook is not None:
-        written.append(out_dir / f"gradebook-{gradebook}.csv")
-        write_atomic(written[-1], render_gradebook(result, gradebook, column=gradebook_column))
+    with claim_output(out_dir):  # one run per --out: a second is refused, a killed one's leftovers removed
+        with progress_display() as on_progress:
+            result = grade_class(
+                source,
+                out_dir,
+                assignment,
+                layout=None if layout == "auto" else layout,
+                jobs=jobs,
+                force=force,
+                limits=limits,
+                on_progress=on_progress,
+                write_student=functools.partial(write_student_outputs, formats=formats),
+                on_roster=lambda roster: click.echo(roster.describe()),
+            )
+        write_class_outputs(out_dir, result)
+        if gradebook is not None:
+            written.append(out_dir / f"gradebook-{gradebook}.csv")
+            write_atomic(written[-1], render_gradebook(result, gradebook, column=gradebook_column))
     summary = summarize_class(result)
     click.echo(f"{summary}\nwrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
-    if result.errors:
-        raise SandboxError("; ".join(result.errors))
+    if result.errors:  # those students were neither reported nor cached: a re-run grades them
+        raise IncompleteError("; ".join(result.errors))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -552,6 +560,7 @@ def autograde_command(
         submission=submission,
         exercises=exercises,
         limits=_limits(assignment, timeout, memory),
+        started=process_started(),
     )
     if done.results is None:
         _emit(done.text, None)
@@ -571,14 +580,25 @@ def autograde_command(
 )
 @assignment_option
 @_exercise_option("Have run_autograder grade")
-def bundle(platform: str, out: Path, assignment_dir: Path | None, exercises: tuple[str, ...]) -> None:
+@click.option(
+    "--torch-index",
+    metavar="URL",
+    default=None,
+    help="Package index setup.sh installs torch from (default: PyTorch's CPU builds; a mirror for courses behind one).",
+)
+def bundle(
+    platform: str, out: Path, assignment_dir: Path | None, exercises: tuple[str, ...], torch_index: str | None
+) -> None:
     """Write PLATFORM's autograder bundle: setup.sh, run_autograder, this grader as a wheel, the assignment."""
-    from grader.bundle import write_gradescope_bundle
+    from grader.bundle import TORCH_INDEX, write_gradescope_bundle
 
     assignment = _load(assignment_dir, full_for="grader bundle")
-    written = write_gradescope_bundle(out, assignment, exercises=exercises)
+    written = write_gradescope_bundle(
+        out, assignment, exercises=exercises, torch_index=TORCH_INDEX if torch_index is None else torch_index
+    )
     click.echo(
-        f"wrote {out} ({len(written.entries)} files; {written.wheel}, {written.torch} CPU build, "
+        f"wrote {out} ({len(written.entries)} files; {written.wheel}, {written.torch} CPU build "
+        f"from {written.torch_index}, "
         f"assignment {assignment.title!r}): upload it as the autograder of a Gradescope programming "
         "assignment, on the Ubuntu 22.04 or 24.04 base image"
     )

@@ -9,7 +9,9 @@ solutions. It talks to its parent over one channel, pickled both ways
 - parent -> engine: ``Setup`` first, then one ``Submission`` (or ``None``: stop)
   in answer to each ``("next", None)``;
 - engine -> parent: ``("next", None)``, ``("report", <report dict>)``,
-  ``("error", <message>)``, and ``("done", None)`` last.
+  ``("lost", (<student>, <why>))`` for a submission it could not grade because
+  helper processes kept dying under it, ``("error", <message>)``, and
+  ``("done", None)`` last.
 
 A submission is sent only when the engine asks, so neither end ever blocks
 writing while the other is writing too.
@@ -74,7 +76,11 @@ def serve(channel_fd: int, control: socket.socket) -> None:
 
         zygote = Zygote.adopt(control)
         with Grader(setup.assignment, limits=setup.limits, zygote=zygote, scratch=Path(setup.scratch)) as grader:
-            grader.run(jobs(), lambda report: channel.send(("report", report.to_dict())))
+            grader.run(
+                jobs(),
+                lambda report: channel.send(("report", report.to_dict())),
+                lambda job, why: channel.send(("lost", (job.submission.name, why))),
+            )
     except (EOFError, BrokenPipeError, ConnectionResetError):
         # The parent is gone (killed): nobody to report to, and nobody left to
         # remove the round's scratch folder but the last grading process out.

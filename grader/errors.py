@@ -49,6 +49,27 @@ class SandboxError(GraderError):
     label = "sandbox error"
 
 
+class IncompleteError(SandboxError):
+    """Some students could not be graded: a helper process died of something that was not their doing.
+
+    Nothing is recorded for them (no cache entry, no report); a re-run grades them.
+    """
+
+    exit_code = 7
+    label = "grading incomplete"
+
+
+class HelperLost(IncompleteError):
+    """A helper process (the zygote, a grading process, a worker) died mid-grading, and not by the student's code."""
+
+
+class OutputLocked(GraderError):
+    """Another run is writing to the same output folder."""
+
+    exit_code = 8
+    label = "output folder in use"
+
+
 class OutputError(GraderError):
     """A report could not be written (disk full, read-only, bad path)."""
 
@@ -72,4 +93,6 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (AssignmentError.exit_code, "the assignment (exercises, solutions, checks) is broken"),
     (SandboxError.exit_code, "the sandbox could not start"),
     (OutputError.exit_code, "an output file could not be written"),
+    (IncompleteError.exit_code, "grading incomplete: a helper process died; those students were not graded, run again"),
+    (OutputLocked.exit_code, "another run is writing to the same --out folder"),
 )

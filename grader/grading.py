@@ -73,8 +73,18 @@ class Grader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, jobs: Iterable[Job], on_report: Callable[[Report], None]) -> None:
-        """Grade every job, calling ``on_report`` as each submission's report is ready."""
+    def run(
+        self,
+        jobs: Iterable[Job],
+        on_report: Callable[[Report], None],
+        on_lost: Callable[[Job, str], None] | None = None,
+    ) -> None:
+        """Grade every job, calling ``on_report`` as each submission's report is ready.
+
+        ``on_lost`` hears of a job that could not be graded because helper
+        processes kept dying under it (see ``GraderPlugin._grade_job``);
+        without it, that raises ``HelperLost``.
+        """
 
         def finished(
             job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float, notes: tuple[str, ...]
@@ -90,6 +100,7 @@ class Grader:
             runner_factory=self._runner,
             on_result=finished,
             memory=self._memory,
+            on_lost=on_lost,
         )
         run_session(plugin)
 

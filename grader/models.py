@@ -436,6 +436,8 @@ class ClassReport:
     layout_detected: bool = True
     #: Files of the export that could not be attributed to any student.
     unattributed: tuple[UnattributedFile, ...] = ()
+    #: Students the export could have merged, kept apart (``roster.model.separate``): one sentence each.
+    clashes: tuple[str, ...] = ()
     #: A digest of everything this report was made from (each student's cached
     #: result, the clusters, the assignment), so that class files written from an
     #: equal one need not be rendered again; "" when unknown.
@@ -496,6 +498,7 @@ class ClassReport:
             "layout_detected": self.layout_detected,
             "students": [r.to_dict(timings=False) for r in self.reports],
             "unattributed": [item.to_dict() for item in self.unattributed],
+            **({"clashes": list(self.clashes)} if self.clashes else {}),
             "similar": [cluster.to_dict() for cluster in self.similar],
             "checks": [s.to_dict() for s in self.check_stats()],
         }

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
 import stat as statmode
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from grader.errors import OutputError
+from grader.errors import OutputError, OutputLocked
 from grader.models import ClassReport, Report
 from grader.render import (
     REPORT_FORMATS,
@@ -36,7 +37,9 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
     and cache entry skip it: every run rewrites the first two from the cache,
     and a cache entry lost or torn by a power cut is a miss that regrades the
     student. A full or read-only disk becomes an ``OutputError`` naming the
-    file, and leaves no temporary file behind.
+    file, and leaves no temporary file behind; so does an interruption
+    (Ctrl-C). One left by a run killed outright is removed by the next run on
+    the same folder (``claim_output``).
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path = Path(path)
@@ -57,10 +60,65 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+
+
+#: The temporary files ``write_atomic`` makes: ``.<name>.<pid>.tmp``.
+_TEMPORARY = re.compile(r"\..+\.[0-9]+\.tmp")
+#: Where they can be, below an output folder: the class files, each student's and the cache's, the cache's folders.
+_TEMPORARY_PLACES = (".*.tmp", "*/.*.tmp", f"{CACHE_DIR}/*/.*.tmp")
+LOCK_FILE = f"{CACHE_DIR}/lock"
+
+
+@contextlib.contextmanager
+def claim_output(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir`` for one run: a second run on it is refused, and what a killed run left is removed.
+
+    The claim is an ``flock`` on ``.cache/lock``: the kernel drops it when the
+    run ends however it ends, so it never goes stale as a pid file would.
+    While it is held no other run writes here, so any ``write_atomic``
+    temporary file found is a killed run's, and goes.
+    """
+    lock = out_dir / LOCK_FILE
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot use {out_dir}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            who = f" (pid {other})" if other.isdigit() else ""
+            message = (
+                f"another grader run{who} is writing to {out_dir}: wait for it to end, or give this run another --out"
+            )
+            raise OutputLocked(message) from None
+        with contextlib.suppress(OSError):  # who holds it, for the message above: the lock itself is the flock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        sweep_temporaries(out_dir)
+        yield
+    finally:
+        os.close(fd)
+
+
+def sweep_temporaries(out_dir: Path) -> list[Path]:
+    """Remove the temporary files killed runs left below ``out_dir``; call it only while holding the claim."""
+    removed: list[Path] = []
+    for pattern in _TEMPORARY_PLACES:
+        for path in out_dir.glob(pattern):
+            if _TEMPORARY.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
 
 
 def _create(tmp: Path) -> int:

@@ -10,6 +10,8 @@ the platform's format where the platform reads it.
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,22 @@ class Autograded:
     results: Path | None
 
 
+def process_started() -> float:
+    """When this process started, on ``time.monotonic``'s clock (a platform's run is the whole process).
+
+    Read from the kernel (``/proc/self/stat``, in clock ticks since boot);
+    where it cannot be, the present moment.
+    """
+    now = time.monotonic()
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - max(0.0, age)
+
+
 def platform_root(platform: Platform, root: Path | None) -> Path:
     return root if root is not None else (platform.root or Path.cwd())
 
@@ -137,14 +155,21 @@ def autograde(
     submission: Path | None = None,
     exercises: Sequence[str] = (),
     limits: Limits | None = None,
+    started: float | None = None,
 ) -> Autograded:
     """Grade the platform's submission and write its result where the platform reads it.
+
+    The report's ``duration_s`` is the run's real duration (Gradescope's
+    ``execution_time``), from ``started`` (``time.monotonic``; the CLI passes
+    ``process_started()``) or else from this call: the sandbox's start-up
+    and the reading of the submission included, not only the checks.
 
     A submission with nothing the grader recognises is still graded (every
     check not attempted, with a note saying what was expected), so the
     platform records a zero and the student learns why; only a grader
     failure (a bad path, a broken sandbox) raises.
     """
+    started = time.monotonic() if started is None else started
     chosen = chosen_exercises(assignment, exercises)
     base = platform_root(platform, root)
     path = _submission_path(platform, base, submission)
@@ -155,6 +180,7 @@ def autograde(
 
         with Grader(assignment, limits=limits, zygote=zygote) as grader:
             report = grader.grade(loaded, exercises=chosen)
+    report = dataclasses.replace(report, duration_s=max(report.duration_s, time.monotonic() - started))
     text = platform.render(report)
     results = base / platform.results if platform.results is not None else None
     if results is not None:

@@ -24,7 +24,7 @@ from _pytest.runner import runtestprotocol  # the documented way custom run loop
 
 from grader.assignment import Assignment, import_file
 from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
-from grader.errors import AssignmentError, GraderError
+from grader.errors import AssignmentError, GraderError, HelperLost
 from grader.models import NOT_SUBMITTED_MESSAGE, CheckResult, Outcome
 from grader.plan import RecordingRunner
 from grader.proxy import CallLog, StudentModule, reference_seconds, seed_rngs
@@ -44,6 +44,8 @@ NOT_RECORDED_MESSAGE = (
 DEFERRED_HIDDEN_MESSAGE = "hidden check: it runs when your teacher grades"
 #: The most verdicts a grading session remembers (see ``GraderPlugin._recall``).
 MEMO_ENTRIES = 200_000
+#: How many times a submission is graded from scratch when a helper process dies under it (see ``_grade_job``).
+JOB_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,12 @@ class GraderPlugin:
         runner_factory: Callable[[Submission], SubmissionRunner],
         on_result: Callable[[Job, list[CheckResult], tuple[str, ...], float, tuple[str, ...]], None],
         memory: SessionMemory | None = None,
+        on_lost: Callable[[Job, str], None] | None = None,
     ) -> None:
         self.assignment = assignment
+        #: Hears of a submission that could not be graded because helper processes kept dying under it;
+        #: without it, that is a ``HelperLost`` error.
+        self.on_lost = on_lost
         self.jobs = jobs
         self.runner_factory = runner_factory
         self.on_result = on_result
@@ -273,23 +279,47 @@ class GraderPlugin:
     def _grade_jobs(self, items: list[pytest.Item]) -> None:
         plans = self._record_plans(items)
         for job in self.jobs:
-            started = time.perf_counter()
-            selected = [i for i in items if job.selects(self.infos[i.nodeid])]
+            self._grade_job(job, items, plans)
+
+    def _grade_job(self, job: Job, items: list[pytest.Item], plans: dict[str, tuple[PlannedCall, ...]]) -> None:
+        """Grade one submission; from scratch again if a helper process died under it (``SubmissionRunner.lost``).
+
+        A worker's death that was not the student's doing (the zygote gone, a
+        kill from outside) must not cost them a point: the whole submission is
+        graded again on fresh processes, where every check gets the answers a
+        clean run gives (grading is deterministic). If that attempt is cut
+        short too, nothing is reported for the submission: ``on_lost`` hears
+        why, or ``HelperLost`` says it.
+        """
+        started = time.perf_counter()
+        selected = [i for i in items if job.selects(self.infos[i.nodeid])]
+        provided = set(job.submission.exercises)
+        segments = [plans.get(i.nodeid, ()) if self.infos[i.nodeid].exercise in provided else () for i in selected]
+        lost = ""
+        for attempt in range(JOB_ATTEMPTS):
             runner = self.runner_factory(job.submission)
-            provided = set(job.submission.exercises)
-            runner.expect(
-                [plans.get(i.nodeid, ()) if self.infos[i.nodeid].exercise in provided else () for i in selected]
-            )
+            runner.again = attempt > 0
+            runner.expect(segments)
             results: list[CheckResult] = []
             notes: dict[str, None] = {}
             try:
                 for index, item in enumerate(selected):
                     following = selected[index + 1] if index + 1 < len(selected) else None
                     results.append(self._run(item, index, following, runner, job.submission, notes))
+                    if runner.lost:  # a check that caught the loss itself
+                        break
+            except HelperLost:
+                pass
             finally:
                 runner.close()
-            results = self._with_hidden(job, results)
-            self.on_result(job, results, runner.layers, time.perf_counter() - started, tuple(notes))
+            if not runner.lost:
+                results = self._with_hidden(job, results)
+                self.on_result(job, results, runner.layers, time.perf_counter() - started, tuple(notes))
+                return
+            lost = runner.lost
+        if self.on_lost is None:
+            raise HelperLost(f"could not grade {job.submission.name}: {lost}")
+        self.on_lost(job, lost)
 
     def _with_hidden(self, job: Job, results: list[CheckResult]) -> list[CheckResult]:
         """A student copy's hidden checks, listed where their exercise's checks end: run when the teacher grades."""
@@ -385,7 +415,7 @@ class GraderPlugin:
         notes.update(dict.fromkeys(log.notes))
         duration = time.perf_counter() - started
         result = self._result(info, exc, log, runner, submission, duration)
-        digests = runner.check_digests() if direct else None
+        digests = runner.check_digests() if direct and not runner.lost else None
         if digests is not None and len(self._memory.memo) < MEMO_ENTRIES:
             key = _memo_key(item.nodeid, provided, digests)
             self._memory.memo[key] = (dataclasses.replace(result, duration_s=0.0, location=None), tuple(log.notes))

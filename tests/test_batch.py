@@ -285,6 +285,30 @@ def test_a_student_whose_grading_process_dies_is_retried_once_and_named(
     assert error.startswith("could not grade killer:")
 
 
+def test_a_student_who_could_not_be_graded_is_not_cached_and_the_cli_exits_7(
+    tmp_path: Path, make_assignment: Callable[[str], Assignment]
+) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+    from grader.errors import IncompleteError
+
+    assignment = make_assignment(KILLING_CHECKS)
+    killer = CORRECT.replace("text.upper() + '!'", "'DIE!'")
+    class_dir = make_class(tmp_path / "class", {"ann": CORRECT, "killer": killer})
+    out = tmp_path / "out"
+    args = ["grade", str(class_dir), "--out", str(out), "--assignment", str(assignment.root), "--jobs", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == IncompleteError.exit_code == 7, result.output
+    assert "grading incomplete: could not grade killer" in result.output
+    students = [s["student"] for s in json.loads((out / "results.json").read_text())["students"]]
+    assert students == ["ann"]
+    assert not (out / "killer").exists()
+    cached = [json.loads(p.read_text())["report"]["student"] for p in (out / CACHE_DIR).glob("*.json")]
+    assert cached == ["ann"]
+    assert not list(out.rglob("*.tmp"))
+
+
 def test_unreadable_entries_get_a_reason_not_a_traceback(tmp_path: Path, tiny: Assignment) -> None:
     class_dir = make_class(tmp_path / "class", {"alice": CORRECT})
     (class_dir / "broken.zip").write_bytes(b"this is not a zip")
@@ -435,3 +459,20 @@ def test_unwritable_output_is_a_clear_error_and_leaves_nothing(tmp_path: Path, m
     with pytest.raises(OutputError, match="No space left"):
         write_atomic(tmp_path / "report.html", "<p>")
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_a_warning_students_outputs_are_byte_identical_run_after_run(tmp_path: Path, tiny: Assignment) -> None:
+    # The warning names the file it came from, in a scratch folder with a random name.
+    warning = "import warnings\n" + CORRECT.replace(
+        "    return x + x", "    warnings.warn('careful')\n    return x + x"
+    )
+    class_dir = make_class(tmp_path / "class", {"wary": warning, "plain": CORRECT})
+    runs = [run_batch(class_dir, tmp_path / f"out{i}", tiny)[1] for i in (1, 2)]
+    assert runs[0] == runs[1]
+    assert (tmp_path / "out1" / "wary" / "result.json").read_bytes() == (
+        tmp_path / "out2" / "wary" / "result.json"
+    ).read_bytes()
+    (wary,) = [s for s in json.loads(runs[0])["students"] if s["student"] == "wary"]
+    output = " ".join(c.get("output", "") for c in wary["checks"])
+    assert "ex_tiny.py:3: UserWarning: careful" in output
+    assert "grader-" not in output and "/w-" not in output

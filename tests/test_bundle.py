@@ -207,3 +207,40 @@ def test_run_autograder_with_the_bundled_assignment_scores_missing_exercises_zer
     graded = {"ex05_activations", "ex06_forward"}
     assert all(test["score"] == 0 for test in results["tests"] if test["tags"][0] not in graded)
     assert all(test["visibility"] == "visible" for test in results["tests"])
+
+
+def test_the_torch_index_is_chosen_when_the_bundle_is_built(tiny: Assignment, tmp_path: Path) -> None:
+    out = tmp_path / "a.zip"
+    mirror = "https://mirror.example.edu/pytorch/whl/cpu/"
+    args = ["bundle", "gradescope", "--out", str(out), "--assignment", str(tiny.root), "--torch-index", mirror]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as archive:
+        setup = archive.read("setup.sh").decode()
+    assert "TORCH_INDEX=https://mirror.example.edu/pytorch/whl/cpu\n" in setup
+    assert TORCH_INDEX not in setup
+    assert "mirror.example.edu" in result.output
+
+
+@pytest.mark.parametrize("bad", ["mirror.example.edu", "ftp://mirror/x", "https://m/x'; rm -rf /", ""])
+def test_a_torch_index_that_is_not_a_url_is_a_usage_error(tiny: Assignment, tmp_path: Path, bad: str) -> None:
+    out = tmp_path / "a.zip"
+    args = ["bundle", "gradescope", "--out", str(out), "--assignment", str(tiny.root), "--torch-index", bad]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "--torch-index" in result.output and not out.exists()
+
+
+def test_setup_sh_stops_at_once_with_a_clear_line_when_an_index_is_unreachable(tiny: Assignment) -> None:
+    setup = gradescope_bundle(tiny).entries["setup.sh"].decode()
+    # Both indexes are probed before the first pip install, with a short timeout and no retries.
+    assert setup.index('reach "$TORCH_INDEX/torch/"') < setup.index("-m pip install")
+    assert "PIP_RETRIES=1" in setup
+    probe = setup[setup.index("reach() {") : setup.index("\n}\n", setup.index("reach() {")) + 3]
+    # Port 9 (discard) on this machine's loopback: refused at once, nothing leaves the machine.
+    script = f'{probe}\nPYTHON={sys.executable}\nreach "http://127.0.0.1:9/torch/" "the torch index"\necho unreached\n'
+    ran = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert ran.returncode == 1
+    assert "unreached" not in ran.stdout
+    assert "setup.sh: cannot reach the torch index at http://127.0.0.1:9/torch/" in ran.stderr
+    assert "--torch-index" in ran.stderr

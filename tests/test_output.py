@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 import grader.output
+from grader.errors import OutputLocked
 from grader.models import CheckResult, Outcome, Report
 from grader.output import stamp, write_student_outputs
 
@@ -72,3 +74,57 @@ def test_a_symlink_or_folder_in_place_of_a_file_is_not_current(tmp_path: Path) -
     assert stamp(tmp_path / "report.html") is None
     write_student_outputs(tmp_path, REPORT, written=stamps)
     assert not (tmp_path / "report.html").is_symlink() and "<html" in (tmp_path / "report.html").read_text()
+
+
+# -- interruptions and concurrent runs ----------------------------------------------
+
+
+def test_an_interrupted_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "results.json"
+    target.write_text("old")
+
+    def interrupted(src: object, dst: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C between the write and the rename
+
+    monkeypatch.setattr(grader.output.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        grader.output.write_atomic(target, "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    assert target.read_text() == "old"
+
+
+def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    leftovers = [out / ".results.json.999999.tmp", out / "alice" / ".report.html.4242.tmp"]
+    leftovers.append(out / grader.output.CACHE_DIR / "similar" / ".abc.json.17.tmp")
+    kept = [out / "alice" / "notes.tmp", out / "alice" / "result.json"]
+    for path in [*leftovers, *kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    with grader.output.claim_output(out):
+        assert not any(path.exists() for path in leftovers)
+    assert all(path.exists() for path in kept)
+
+
+def test_a_second_run_on_the_same_folder_is_refused_clearly(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with grader.output.claim_output(out):
+        refused = pytest.raises(OutputLocked, match=rf"another grader run \(pid {os.getpid()}\) is writing to {out}")
+        with refused, grader.output.claim_output(out):
+            pass
+        assert OutputLocked.exit_code not in (0, 1)
+    with grader.output.claim_output(out):  # released when the first run ends: never stale
+        pass
+
+
+def test_the_cli_refuses_a_second_grade_into_one_folder(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    out = tmp_path / "out"
+    with grader.output.claim_output(out):
+        result = CliRunner().invoke(cli, ["grade", "--out", str(out)])
+    assert result.exit_code == OutputLocked.exit_code, result.output
+    assert "output folder in use: another grader run" in result.output
+    assert not (out / "results.json").exists()

@@ -183,3 +183,25 @@ def test_a_missing_platform_folder_is_a_usage_error(tmp_path: Path, tiny: Assign
     assert result.exit_code == 2
     assert "unknown --exercise x; the assignment has ex_tiny" in result.output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_execution_time_is_the_runs_real_duration(tiny: Assignment, tmp_path: Path) -> None:
+    import time
+
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "ex_tiny.py").write_text(CORRECT)
+    # A run that began 42 s ago (the process's start, as the CLI passes it): the checks alone take a fraction.
+    done = autograde(PLATFORMS["gradescope"], tiny, root=root, started=time.monotonic() - 42)
+    data = json.loads(done.results.read_text()) if done.results else {}
+    assert data["execution_time"] >= 42
+    assert done.report.duration_s >= 42
+
+
+def test_a_process_started_before_now() -> None:
+    import time
+
+    from grader.platforms import process_started
+
+    assert process_started() <= time.monotonic()

@@ -570,3 +570,84 @@ def test_brightspace_student_number_is_the_one_that_stays_put(tmp_path: Path) ->
         students = {s.id: s for s in roster.students}
     assert set(students) == {"501", "502"}
     assert "9007" in students["501"].parts[0].path.name
+
+
+# -- two people under one id, or one name under two ids: never merged ---------------------
+
+
+def _kept_apart(root: Path) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Each student's display name by id, and the clashes reported."""
+    with open_roster(root) as roster:
+        assert all(clash in roster.describe() for clash in roster.clashes)
+        return {s.id: s.name for s in roster.students}, roster.clashes
+
+
+def test_brightspace_never_merges_two_names_under_one_id(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    write(root / "123456-987654 - Doe, Jane - Mar 1, 2024 1105 AM - ex_tiny.py", CORRECT)
+    write(root / "123457-987654 - Smith, Bob - Mar 1, 2024 1106 AM - ex_tiny.py", WRONG)
+    with open_roster(root) as roster:
+        students = {s.name: s for s in roster.students}
+        (clash,) = roster.clashes
+    assert set(students) == {"Doe, Jane", "Smith, Bob"}
+    assert students["Doe, Jane"].id != students["Smith, Bob"].id
+    assert "123456" in students["Doe, Jane"].parts[0].path.name
+    assert "123457" in students["Smith, Bob"].parts[0].path.name
+    assert "987654" in clash and "Doe, Jane" in clash and "Smith, Bob" in clash
+
+
+def test_brightspace_one_name_under_two_ids_is_reported(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    write(root / "501-9001 - Lee, Ann - Mar 1, 2024 1105 AM - ex_tiny.py", CORRECT)
+    write(root / "502-9002 - Lee, Ann - Mar 1, 2024 1106 AM - ex_tiny.py", WRONG)
+    names, clashes = _kept_apart(root)
+    assert names == {"9001": "Lee, Ann", "9002": "Lee, Ann"}
+    assert len(clashes) == 1 and "Lee, Ann" in clashes[0] and "9001, 9002" in clashes[0]
+
+
+def test_canvas_moodle_and_blackboard_never_merge_two_names_under_one_id(tmp_path: Path) -> None:
+    canvas = tmp_path / "canvas"
+    write(canvas / "doejane_41_101_ex_tiny.py", CORRECT)
+    write(canvas / "smithbob_41_102_ex_tiny.py", WRONG)
+    moodle = tmp_path / "moodle"
+    write(moodle / "Jane Doe_41_assignsubmission_file_" / "ex_tiny.py", CORRECT)
+    write(moodle / "Bob Smith_41_assignsubmission_file_" / "ex_tiny.py", WRONG)
+    blackboard = tmp_path / "blackboard"
+    for number, (full, source) in enumerate((("Jane Doe", CORRECT), ("Bob Smith", WRONG))):
+        prefix = f"HW1_jd_attempt_2024-01-1{number + 5}-23-59-03"
+        write(blackboard / f"{prefix}_ex_tiny.py", source)
+        write(blackboard / f"{prefix}.txt", f"Name: {full} (jd)\n")
+    for root, names in (
+        (canvas, {"doejane", "smithbob"}),
+        (moodle, {"Jane Doe", "Bob Smith"}),
+        (blackboard, {"Jane Doe", "Bob Smith"}),
+    ):
+        students, clashes = _kept_apart(root)
+        assert set(students.values()) == names, root.name
+        assert len(students) == 2 and len(clashes) == 1, root.name
+
+
+def test_gradescope_keeps_two_names_under_one_sid_apart(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    metadata = ""
+    for number, name in ((1, "Jane Doe"), (2, "Bob Smith")):
+        write(root / f"submission_{number}" / "ex_tiny.py", CORRECT)
+        metadata += f"submission_{number}:\n  :submitters:\n  - :name: {name}\n    :sid: '41'\n"
+    write(root / "submission_metadata.yml", metadata)
+    students, clashes = _kept_apart(root)
+    assert sorted(students.values()) == ["Bob Smith", "Jane Doe"] and len(clashes) == 1
+
+
+def test_a_clash_is_on_the_overview_and_in_results_json(tmp_path: Path, tiny: Assignment) -> None:
+    root = tmp_path / "export"
+    write(root / "123456-987654 - Doe, Jane - Mar 1, 2024 1105 AM - ex_tiny.py", CORRECT)
+    write(root / "123457-987654 - Smith, Bob - Mar 1, 2024 1106 AM - ex_tiny.py", WRONG)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["grade", str(root), "--out", str(out), "--assignment", str(tiny.root)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text())
+    scores = {s["name"]: s["score"] for s in data["students"]}
+    assert scores == {"Doe, Jane": 5.0, "Smith, Bob": 0.0}
+    (clash,) = data["clashes"]
+    assert "987654" in clash
+    assert "Students kept apart" in (out / "index.html").read_text()

@@ -11,6 +11,24 @@ SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV=/autograder/venv
 export DEBIAN_FRONTEND=noninteractive
 
+# A package index that does not answer stops the build here, with a line naming it: pip would
+# otherwise retry each package for seconds and fail only at the torch step, deep in a traceback.
+export PIP_DEFAULT_TIMEOUT=15 PIP_RETRIES=1
+reach() {
+    local url="$1" what="$2"
+    if ! "$PYTHON" - "$url" <<'PROBE'
+import sys, urllib.request
+try:  # a GET, as pip's: some mirrors refuse HEAD
+    urllib.request.urlopen(sys.argv[1], timeout=15).close()
+except Exception as exc:
+    sys.exit(f"{type(exc).__name__}: {exc}")
+PROBE
+    then
+        echo "setup.sh: cannot reach $what at $url; a course behind a mirror builds its bundle with grader bundle --torch-index URL (and sets PIP_INDEX_URL)" >&2
+        exit 1
+    fi
+}
+
 python_ok() {
     "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 }
@@ -50,6 +68,10 @@ fi
 if ! "$PYTHON" -m ensurepip --version >/dev/null 2>&1; then
     apt-get install -y --no-install-recommends "python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
 fi
+
+# The pages pip reads first: torch's on the torch index, pip's own on the package index.
+reach "$TORCH_INDEX/torch/" "the torch index"
+reach "${PIP_INDEX_URL:-https://pypi.org/simple}/pip/" "the Python package index"
 
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --upgrade pip

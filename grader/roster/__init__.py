@@ -22,7 +22,7 @@ from grader.assignment import Assignment
 from grader.errors import SubmissionError, UsageError
 from grader.models import UnattributedFile
 from grader.roster import blackboard, brightspace, canvas, classroom, folder, gradescope, moodle
-from grader.roster.model import Part, Reading, Roster, Student, distinct
+from grader.roster.model import Part, Reading, Roster, Student, separate
 from grader.roster.tree import entries, extract_class, single_folder
 from grader.submission import Submission, build_submission, read_files, read_parts
 
@@ -94,10 +94,10 @@ def open_roster(source: Path, *, layout: str | None = None) -> Iterator[Roster]:
             shown = ", ".join(item.path for item in unattributed[:3])
             detail = f"; {len(unattributed)} file(s) could not be attributed to a student ({shown}...)" if shown else ""
             raise UsageError(f"{source} holds no submissions as {module.TITLE}{detail}")
-        students = distinct(reading.students)
+        students, clashes = separate(reading.students)
         if chosen != folder.NAME:  # a folder's order is its entries'; an export's, by name as the LMS lists it
             students = tuple(sorted(students, key=lambda s: (s.name.casefold(), s.id)))
-        yield Roster(chosen, module.TITLE, layout is None, students, unattributed)
+        yield Roster(chosen, module.TITLE, layout is None, students, unattributed, clashes)
 
 
 def read_student_files(student: Student) -> tuple[dict[str, bytes], list[str]]:

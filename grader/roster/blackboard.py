@@ -52,7 +52,7 @@ def _read_receipt(path: Path) -> str:
 
 def read(root: Path) -> Reading:
     unattributed: list[UnattributedFile] = []
-    receipts: dict[str, tuple[str, str]] = {}  # prefix -> (username, display name)
+    receipts: dict[tuple[str, str], tuple[str, str]] = {}  # (prefix, timestamp) -> (username, display name)
     originals: dict[str, str] = {}  # file name as downloaded -> original name
     found_files: list[tuple[Path, re.Match[str]]] = []
     for path in entries(root):
@@ -66,24 +66,28 @@ def read(root: Path) -> Reading:
             text = _read_receipt(path)
             person = _NAME_LINE.search(text)
             if person and receipt["prefix"].endswith("_" + person["username"]):
-                receipts[receipt["prefix"]] = (person["username"], person["name"])
+                receipts[receipt["prefix"], receipt["timestamp"]] = (person["username"], person["name"])
             downloaded = [m["filename"] for m in _FILENAME.finditer(text)]
             originals.update(zip(downloaded, (m["original"] for m in _ORIGINAL.finditer(text)), strict=False))
         found_files.append((path, found))
-    assignments = {prefix[: -len(user) - 1] for prefix, (user, _) in receipts.items()}
+    assignments = {prefix[: -len(user) - 1] for (prefix, _), (user, _) in receipts.items()}
     if not assignments:  # no receipts: the assignment is what every file's name starts with
         prefixes = {found["prefix"] for _, found in found_files}
         common = os.path.commonprefix(sorted(prefixes))  # noqa: RUF071 - a prefix of names, not of paths
         if len(prefixes) > 1 and "_" in common:
             assignments = {common[: common.rfind("_")]}
-    attempts: dict[str, dict[str, _Attempt]] = {}
-    names: dict[str, str] = {}
+    # (username, name on the receipt) -> timestamp -> attempt: two names under one username are two students
+    attempts: dict[tuple[str, str], dict[str, _Attempt]] = {}
+    named: dict[str, set[str]] = {}
+    for username, name in receipts.values():
+        if name:
+            named.setdefault(username, set()).add(name)
     for path, found in found_files:
         prefix = found["prefix"]
-        username, name = receipts.get(prefix) or (_username(prefix, assignments), "")
-        if name:
-            names[username] = name
-        attempt = attempts.setdefault(username, {}).setdefault(found["timestamp"], _Attempt())
+        username, name = receipts.get((prefix, found["timestamp"])) or (_username(prefix, assignments), "")
+        if not name and len(named.get(username, ())) == 1:  # an attempt without its receipt: the one name known
+            (name,) = named[username]
+        attempt = attempts.setdefault((username, name), {}).setdefault(found["timestamp"], _Attempt())
         if _RECEIPT.match(path.name):
             attempt.receipt = True
             continue
@@ -91,7 +95,7 @@ def read(root: Path) -> Reading:
         original = originals.get(path.name) or (rest[1:] if rest.startswith("_") else "submission" + rest)
         attempt.files.append((original, path))
     students = []
-    for username, by_time in attempts.items():
+    for (username, name), by_time in attempts.items():
         latest = max(by_time)
         older = [stamp for stamp in sorted(by_time) if stamp != latest]
         notes = [f"attempt of {_shown(stamp)}: an earlier attempt, not graded" for stamp in older]
@@ -101,7 +105,7 @@ def read(root: Path) -> Reading:
             Part("" if path.suffix.lower() == ".zip" else original, path)
             for original, path in sorted(by_time[latest].files)
         )
-        students.append(Student(safe_id(username), names.get(username, username), parts, None, tuple(notes)))
+        students.append(Student(safe_id(username), name or username, parts, None, tuple(notes)))
     return Reading(tuple(students), tuple(unattributed))
 
 

@@ -64,12 +64,10 @@ def read(root: Path) -> Reading:
             continue
         found_entries.append((path, found))
     key = _student_number([found for _, found in found_entries])
-    names: dict[str, str] = {}
-    # student id -> submission time -> parts
-    submissions: dict[str, dict[tuple[datetime.datetime, str], list[Part]]] = {}
+    # (student number, name) -> submission time -> parts: two names under one number are two students
+    submissions: dict[tuple[str, str], dict[tuple[datetime.datetime, str], list[Part]]] = {}
     for path, found in found_entries:
-        student = found[key]
-        names.setdefault(student, found["name"])
+        student = (found[key], found["name"])
         when = (submitted_at(found["date"]) or datetime.datetime.min, found["date"])
         parts = submissions.setdefault(student, {}).setdefault(when, [])
         if path.is_dir() or path.suffix.lower() == ".zip":
@@ -77,12 +75,12 @@ def read(root: Path) -> Reading:
         else:
             parts.append(Part(found["original"], path))
     students = []
-    for student, by_time in submissions.items():
+    for (number, name), by_time in submissions.items():
         latest = max(by_time)
         notes = tuple(
             f"submission of {when[1]}: an earlier submission, not graded" for when in sorted(by_time) if when != latest
         )
-        students.append(Student(safe_id(student), names[student], tuple(by_time[latest]), None, notes))
+        students.append(Student(safe_id(number), name, tuple(by_time[latest]), None, notes))
     return Reading(tuple(students), tuple(unattributed))
 
 

@@ -59,20 +59,19 @@ def original_name(name: str) -> tuple[str, int]:
 
 def read(root: Path) -> Reading:
     unattributed: list[UnattributedFile] = []
-    names: dict[str, str] = {}
-    late: dict[str, bool] = {}
-    # user id -> original name -> (upload number, attachment id, path, name as downloaded)
-    files: dict[str, dict[str, list[tuple[int, int, Path, str]]]] = {}
-    notes: dict[str, list[str]] = {}
+    # (user id, name) -> ...: two names under one id are two students (``model.separate`` reports them)
+    late: dict[tuple[str, str], bool] = {}
+    # student -> original name -> (upload number, attachment id, path, name as downloaded)
+    files: dict[tuple[str, str], dict[str, list[tuple[int, int, Path, str]]]] = {}
+    notes: dict[tuple[str, str], list[str]] = {}
     for path in entries(root):
         found = parse(path.name) if path.is_file() and not path.is_symlink() else None
         if found is None:
             reason = "does not follow Canvas's <name>_<user id>_<attachment id>_<file> naming"
             unattributed.append(UnattributedFile(relative(path, root), reason))
             continue
-        student = found["id"]
         groups = found.groupdict()
-        names.setdefault(student, groups.get("name") or student)
+        student = (found["id"], groups.get("name") or found["id"])
         late[student] = late.get(student, False) or bool(found["late"])
         files.setdefault(student, {})
         if groups.get("kind"):
@@ -93,5 +92,6 @@ def read(root: Path) -> Reading:
             parts.append(Part(where, path))
             for _, _, _, name in older:
                 student_notes.append(f"{name}: an earlier upload, superseded by {latest}")
-        students.append(Student(safe_id(student), names[student], tuple(parts), late[student], tuple(student_notes)))
+        user, name = student
+        students.append(Student(safe_id(user), name, tuple(parts), late[student], tuple(student_notes)))
     return Reading(tuple(students), tuple(unattributed))

@@ -60,6 +60,8 @@ class Roster:
     detected: bool
     students: tuple[Student, ...]
     unattributed: tuple[UnattributedFile, ...] = field(default=())
+    #: Students the export could have merged, kept apart: one id under several names, one name under several ids.
+    clashes: tuple[str, ...] = field(default=())
 
     def describe(self) -> str:
         """One line for the terminal: the layout, how it was chosen, what was found."""
@@ -67,6 +69,8 @@ class Roster:
         line = f"layout: {self.title} ({how}), {len(self.students)} student{'' if len(self.students) == 1 else 's'}"
         if self.unattributed:
             line += f"; {len(self.unattributed)} file(s) could not be attributed to a student (listed on the overview)"
+        for clash in self.clashes:
+            line += f"\n  kept apart: {clash}"
         return line
 
 
@@ -79,6 +83,36 @@ def safe_id(raw: str) -> str:
         digest = hashlib.sha256(cleaned.encode("utf-8", "surrogateescape")).hexdigest()[:12]
         return cleaned[: _MAX_ID_BYTES // 4] + "-" + digest
     return cleaned
+
+
+def separate(students: tuple[Student, ...]) -> tuple[tuple[Student, ...], tuple[str, ...]]:
+    """The students with unique ids (``distinct``), and a sentence for each identity the export confuses.
+
+    An export that gives one id to two names, or one name to two ids, is
+    telling of two people: merging them would grade one on the other's files
+    and lose the other. Readers keep them apart (one student per id *and*
+    name); this says so, for the terminal, the overview and results.json.
+    """
+    unique = distinct(students)
+    by_id: dict[str, list[Student]] = {}
+    by_name: dict[str, list[tuple[str, Student]]] = {}
+    for raw, student in zip(students, unique, strict=True):
+        by_id.setdefault(raw.id, []).append(student)
+        if student.name != raw.id:  # a real display name, not the id standing in for one
+            by_name.setdefault(student.name.casefold(), []).append((raw.id, student))
+    clashes: list[str] = []
+    for raw_id, group in by_id.items():
+        if len({s.name for s in group}) > 1:
+            graded = "; ".join(f"{s.name} as {s.id}" for s in group)
+            clashes.append(f"the export gives the id {raw_id} to {len(group)} different names, graded apart: {graded}")
+    for named in by_name.values():
+        ids = list(dict.fromkeys(raw for raw, _ in named))
+        if len(ids) > 1:
+            clashes.append(
+                f"the export gives the name {named[0][1].name} to {len(ids)} different ids, graded apart: "
+                + ", ".join(s.id for _, s in named)
+            )
+    return unique, tuple(clashes)
 
 
 def distinct(students: tuple[Student, ...]) -> tuple[Student, ...]:

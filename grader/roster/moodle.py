@@ -37,17 +37,16 @@ def matches(path: Path) -> bool:
 
 def read(root: Path) -> Reading:
     unattributed: list[UnattributedFile] = []
-    names: dict[str, str] = {}
-    parts: dict[str, list[Part]] = {}
-    notes: dict[str, list[str]] = {}
+    # (participant id, name) -> ...: two names under one id are two students (``model.separate`` reports them)
+    parts: dict[tuple[str, str], list[Part]] = {}
+    notes: dict[tuple[str, str], list[str]] = {}
     for path in entries(root):
         found = parse(path)
         if found is None:
             reason = "does not follow Moodle's <full name>_<participant id>_assignsubmission_<plugin> naming"
             unattributed.append(UnattributedFile(relative(path, root), reason))
             continue
-        student = found["id"] or found["name"]
-        names.setdefault(student, found["name"])
+        student = (found["id"] or found["name"], found["name"])
         parts.setdefault(student, [])
         plugin = found["plugin"]
         if plugin != "file":
@@ -60,7 +59,7 @@ def read(root: Path) -> Reading:
             original = found["original"]
             parts[student].append(Part("" if path.suffix.lower() == ".zip" else original, path))
     students = tuple(
-        Student(safe_id(student), names[student], tuple(found), None, tuple(notes.get(student, ())))
+        Student(safe_id(student[0]), student[1], tuple(found), None, tuple(notes.get(student, ())))
         for student, found in parts.items()
     )
     return Reading(students, tuple(unattributed))

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from grader.errors import SandboxError
 from grader.sandbox import privilege
+from grader.sandbox.death import Exit
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import ChannelClosed
 
@@ -53,6 +54,8 @@ class Zygote:
         self._control: socket.socket | None = None
         self._buffer = b""
         self._ready = False
+        #: How many zygote channels this client has been attached to: a worker forked by an earlier one died with it.
+        self.generation = 0
 
     def start(self) -> Zygote:
         process, (control,) = _spawn(1)
@@ -81,6 +84,7 @@ class Zygote:
         self._buffer = b""
         self._ready = False
         self._origin = process
+        self.generation += 1
 
     def _line(self, timeout_s: float) -> dict[str, Any]:
         assert self._control is not None
@@ -173,14 +177,24 @@ class Zygote:
             raise SandboxError(f"the zygote refused to start a grading process: {answer.get('error')}")
         return int(answer["pid"])
 
-    def reap(self, pid: int) -> int | None:
-        """Wait for a worker that has been killed or has exited; return its wait status."""
+    def reap(self, pid: int, *, generation: int | None = None) -> Exit:
+        """Wait for a worker that has been killed or has exited; what its death looked like.
+
+        A zygote that cannot answer (killed, crashed) says so: its workers died
+        with it. So does one replaced since ``generation``, the zygote's that forked it.
+        """
+        if generation is not None and generation != self.generation:
+            return Exit(zygote_lost=True)
         try:
             answer = self._request({"op": "wait", "pid": pid})
-        except (ChannelClosed, OSError, SandboxError):
-            return None
-        status = answer.get("status")
-        return int(status) if isinstance(status, int) else None
+        except (ChannelClosed, OSError, SandboxError, ValueError):
+            return Exit(zygote_lost=True)
+        status, cpu_s, grew_kib = answer.get("status"), answer.get("cpu_s"), answer.get("grew_kib")
+        return Exit(
+            status=status if isinstance(status, int) else None,
+            cpu_s=float(cpu_s) if isinstance(cpu_s, int | float) else 0.0,
+            grew_mib=grew_kib / 1024 if isinstance(grew_kib, int) else 0.0,
+        )
 
     def close(self) -> None:
         if self._control is not None:

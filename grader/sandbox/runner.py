@@ -20,17 +20,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from grader import codec
-from grader.errors import SandboxError
+from grader.errors import HelperLost, SandboxError
 from grader.sandbox.budget import CallTimer, OwnClock, describe_timeout, repeat_floor
 from grader.sandbox.client import Zygote
+from grader.sandbox.death import Exit, explain, open_process, wait_for_end
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
     IMPORT_FINISHED,
     IMPORT_STARTED,
-    WORKER_BROKEN_EXIT,
     BadAnswer,
     ChannelClosed,
     FrameReader,
@@ -56,11 +56,17 @@ class WorkerTimeout(Exception):
 class WorkerDied(Exception):
     """The worker's channel closed: it crashed, exited, or was killed."""
 
-    def __init__(self, status: int | None, unreadable: str = "") -> None:
-        super().__init__(status)
-        self.status = status
+    def __init__(self, exit: Exit, unreadable: str = "", stopped: str = "") -> None:
+        super().__init__(exit.status)
+        self.exit = exit
         #: Why the value it sent could not be rebuilt (it was killed for it), if that was the cause.
         self.unreadable = unreadable
+        #: Why the grader killed it, if it did (see ``death.explain``).
+        self.stopped = stopped
+
+    @property
+    def status(self) -> int | None:
+        return self.exit.status
 
 
 class Worker:
@@ -71,11 +77,16 @@ class Worker:
         self.limits = limits
         self.scratch = Path(tempfile.mkdtemp(prefix="w-", dir=scratch_root))
         self.pid, self.sock = zygote.fork(scratch=self.scratch, limits=limits)
+        #: The zygote that forked it (``Zygote.generation``), and a handle that tells when it ended.
+        self.generation = zygote.generation
+        self._pidfd = open_process(self.pid)
         self.sock.setblocking(False)
         self._poll = select.poll()
         self._poll.register(self.sock, select.POLLIN)
         self._inbox = FrameReader(max_bytes=codec.MAX_MESSAGE_BYTES)
-        self.status: int | None = None
+        self.exit = Exit()
+        #: Why the grader killed it, if it did before it ended on its own.
+        self.stopped = ""
         self.closed = False
         self.token = next(_WORKER_TOKENS)
         self._clock: OwnClock | None = None
@@ -110,9 +121,8 @@ class Worker:
         except TimeoutError:
             self.kill()
             raise WorkerTimeout from None
-        except (ChannelClosed, FrameTooLarge, OSError):
-            self.kill()
-            raise WorkerDied(self.status) from None
+        except (ChannelClosed, FrameTooLarge, OSError) as exc:
+            raise self._died(exc) from None
         return self._answer(answer_frame)
 
     def pipeline(
@@ -146,9 +156,8 @@ class Worker:
         except TimeoutError:
             self.kill()
             return answers, WorkerTimeout()
-        except (ChannelClosed, FrameTooLarge, OSError):
-            self.kill()
-            return answers, WorkerDied(self.status)
+        except (ChannelClosed, FrameTooLarge, OSError) as exc:
+            return answers, self._died(exc)
         except WorkerDied as died:
             return answers, died
         return answers, None
@@ -183,11 +192,11 @@ class Worker:
             elif value:
                 answer["value"] = codec.decode(value, owner=self.token)
         except BadAnswer:
-            self.kill()
-            raise WorkerDied(self.status) from None
+            self.kill(stopped="its answer was not readable")
+            raise WorkerDied(self.exit, stopped=self.stopped) from None
         except codec.DecodeError as exc:
             self.kill()
-            raise WorkerDied(self.status, unreadable=str(exc)) from None
+            raise WorkerDied(self.exit, unreadable=str(exc)) from None
         # What the answer said, byte for byte: two equal digests mean the same answer (plugin's memo).
         answer["digest"] = hashlib.blake2b(frame, digest_size=16).digest()
         return answer
@@ -230,17 +239,39 @@ class Worker:
                 return frame
         return None
 
-    def kill(self) -> None:
-        """Kill and reap the worker, keeping its wait status; idempotent."""
+    def _died(self, exc: Exception) -> WorkerDied:
+        """The worker's channel broke (``exc``): kill it if it lives on, and say how it ended."""
+        if isinstance(exc, FrameTooLarge):
+            self.kill(stopped=f"its answer was not readable ({exc})")
+        elif not self.closed and not wait_for_end(self._pidfd, self.pid):
+            self.kill(stopped="it stopped answering: its process closed its channel to the grader")
+        else:
+            self.kill()
+        return WorkerDied(self.exit, stopped=self.stopped)
+
+    @property
+    def status(self) -> int | None:
+        """Its wait status, once reaped."""
+        return self.exit.status
+
+    def kill(self, *, stopped: str = "") -> None:
+        """Kill and reap the worker, keeping what its end looked like; idempotent.
+
+        ``stopped``: why the grader kills a worker that has not ended on its own.
+        """
         if self.closed:
             return
         self.closed = True
+        self.stopped = stopped
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.sock.close()
         if self._clock is not None:
             self._clock.close()
-        self.status = self.zygote.reap(self.pid)
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        self.exit = self.zygote.reap(self.pid, generation=self.generation)
         remove_tree(self.scratch)
 
     close = kill
@@ -284,42 +315,6 @@ class CallResult:
     #: A planned answer's value as the worker encoded it, until a check reads it; and that worker's number.
     encoded: bytes = b""
     owner: int | None = None
-
-
-def describe_exit(status: int | None, limits: Limits) -> str:
-    """A sentence a student understands for how their worker died."""
-    if status is None:
-        return "crashed: the process stopped answering"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGSEGV:
-            return "crashed: segmentation fault (invalid memory access)"
-        if sig == signal.SIGXCPU:
-            return f"used more than its CPU time limit ({limits.cpu_s} s)"
-        if sig == signal.SIGABRT:
-            return "crashed: aborted"
-        if sig == signal.SIGBUS:
-            return "crashed: bus error"
-        if sig == signal.SIGKILL:
-            # The grader's own kills are reported as timeouts before this is reached.
-            return (
-                f"was killed (SIGKILL): it ran out of memory (limit {limits.describe_memory()}) "
-                "or killed its own process"
-            )
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        return f"crashed: killed by {name}"
-    if os.WIFEXITED(status):
-        code = os.WEXITSTATUS(status)
-        if code == WORKER_BROKEN_EXIT:
-            return (
-                "broke the sandbox process it ran in (for example by closing its file descriptors "
-                "or replacing builtins), so its answer could not be sent back"
-            )
-        return f"ended the grading process itself (exit code {code}, e.g. os._exit or sys.exit)"
-    return "crashed"
 
 
 @dataclass(frozen=True)
@@ -388,6 +383,10 @@ class SubmissionRunner:
     _digests: list[bytes] | None = None
     #: Whether the current check holds a model that stayed in the worker (see ``_run_ahead``).
     _holding: bool = False
+    #: A second attempt at this submission: a worker's unexplained death is then its own (``death.explain``).
+    again: bool = False
+    #: Why a helper process's death (not the student's doing) cut this attempt short; "" while none did.
+    lost: str = ""
 
     # -- planned calls -----------------------------------------------------------
 
@@ -655,7 +654,20 @@ class SubmissionRunner:
         if lost.unreadable:
             message = f"returned a value that could not be rebuilt outside the sandbox ({lost.unreadable[:300]})"
             return CallResult("unsupported", message=message, duration_s=duration)
-        return CallResult("crashed", message=describe_exit(lost.status, self.limits), duration_s=duration)
+        return CallResult("crashed", message=self._death(lost), duration_s=duration)
+
+    def _death(self, lost: WorkerDied) -> str:
+        """Why the worker died, when its student's code did it; ``HelperLost`` when it did not."""
+        death = explain(lost.exit, self.limits, stopped=lost.stopped, again=self.again)
+        if death.fault != "student":
+            self._lose(death.reason)
+        return death.reason
+
+    def _lose(self, reason: str) -> NoReturn:
+        """This attempt cannot be graded fairly: a helper process died of something the student did not do."""
+        self.lost = self.lost or reason
+        self._discard()
+        raise HelperLost(reason)
 
     def _import(self, worker: Worker, module: str, timeout: float) -> CallResult | None:
         # Module-level code (a notebook's training cell) gets the whole limit, on the own-time clock.
@@ -685,17 +697,23 @@ class SubmissionRunner:
     def _import_failure(self, module: str, lost: WorkerTimeout | WorkerDied, timeout: float) -> CallResult:
         if isinstance(lost, WorkerTimeout):
             return CallResult("load_failed", message=f"importing {module} timed out after {timeout:g} s")
-        return CallResult("load_failed", message=f"importing {module} {describe_exit(lost.status, self.limits)}")
+        reason = self._death(lost)
+        return CallResult("load_failed", message=f"importing {module} {reason}")
 
     def _ensure_worker(self) -> Worker:
+        if self.lost:
+            raise HelperLost(self.lost)  # a check that swallowed the loss gets no new worker
         if self._worker is None:
-            worker = Worker(self.zygote, scratch_root=self.scratch_root, limits=self.limits)
+            try:
+                worker = Worker(self.zygote, scratch_root=self.scratch_root, limits=self.limits)
+            except SandboxError as exc:
+                self._lose(exc.message)
             self.layers = worker.layers
             try:
                 answer = worker.request({"op": "init", "files": dict(self.files)}, timeout_s=WORKER_READY_TIMEOUT_S)
             except (WorkerTimeout, WorkerDied):
                 worker.kill()
-                raise SandboxError("a sandbox worker could not receive the submission") from None
+                self._lose("a sandbox worker could not receive the submission")
             if answer["status"] != "ok":
                 worker.kill()
                 raise SandboxError("a sandbox worker refused the submission")

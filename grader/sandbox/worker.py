@@ -49,6 +49,8 @@ from grader.sandbox.protocol import (
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 SOURCE_DIR = "src"
 OUTPUT_FILE = ".output"
+#: What a student sees in place of their worker's scratch folder, whose name is random: two runs read the same.
+SCRATCH_NAME = "<scratch>"
 _SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "DefaultCPUAllocator")
 
@@ -214,6 +216,7 @@ class _Server:
     ) -> None:
         self.sock = sock
         self.src = scratch / SOURCE_DIR
+        self.scratch = str(scratch)
         self.limits = limits
         self.output_fd = output_fd
         self.layers = layers
@@ -359,7 +362,7 @@ class _Server:
             "status": "raised",
             "type": type(exc).__qualname__[:200],
             "bases": [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"],
-            "message": _safe_str(exc),
+            "message": self._stable(_safe_str(exc)),
             "traceback": self._student_traceback(exc),
             "output": output,
         }
@@ -371,7 +374,7 @@ class _Server:
             where = Path(exc.filename or "?").name
             message = f"SyntaxError: {exc.msg} ({where}, line {exc.lineno})"
         else:
-            message = f"{type(exc).__qualname__[:200]}: {_safe_str(exc)}"
+            message = f"{type(exc).__qualname__[:200]}: {self._stable(_safe_str(exc))}"
         return {
             "status": "load_failed",
             "message": message,
@@ -405,6 +408,16 @@ class _Server:
                 answer = {"status": "unsupported", "message": f"the value could not be read: {_safe_str(exc)}"}
         send_frame(self.sock, pack_answer(answer, value))
 
+    def _stable(self, text: str) -> str:
+        """``text`` without the scratch folder's random name: a submission's files by their own path.
+
+        A warning or an error names the file it came from (``.../w-x1y2/src/ex.py:3: UserWarning``);
+        with the random name, two runs of the same submission would not give the same report.
+        """
+        if self.scratch not in text:
+            return text
+        return text.replace(str(self.src) + os.sep, "").replace(self.scratch, SCRATCH_NAME)
+
     # -- captured output ----------------------------------------------------------
 
     def _flush(self) -> None:
@@ -429,7 +442,7 @@ class _Server:
             data = os.pread(self.output_fd, self.limits.output_bytes, 0)
         except OSError:
             return ""
-        text = data.decode("utf-8", errors="backslashreplace")
+        text = self._stable(data.decode("utf-8", errors="backslashreplace"))
         if size > len(data):
             text += f"\n... [{size - len(data)} more bytes of output not shown]"
         return text
