@@ -101,7 +101,14 @@ class LiveReference:
 
     def _call(self, name: str, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         recording = self._recording
-        key = request_key(name, args, kwargs) if recording is not None else ""
+        try:
+            key = request_key(name, args, kwargs) if recording is not None else ""
+        except Exception as exc:  # noqa: BLE001 - arguments that cannot be keyed: the copy defers this call
+            if recording is not None:
+                recording.unrecordable[f"unkeyed {len(recording.unrecordable)}"] = (
+                    f"{name}: its arguments cannot be recorded ({exc})"
+                )
+            recording = None
         with kept_rngs():
             seed_rngs(self._seed)
             started = time.thread_time()
