@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path
 from grader.engine import Setup
-from grader.errors import IncompleteError, OutputError, SandboxError
+from grader.errors import IncompleteError, OutputError, SandboxError, UsageError
 from grader.models import ClassReport, Report, SimilarCluster
 from grader.output import CACHE_DIR, Stamp, write_atomic
 from grader.roster import Roster, Student, open_roster, read_student_files, read_submission
@@ -422,5 +422,12 @@ def _attempt(
 
 
 def default_class_dir() -> Path:
-    """The bundled sample class, so the README's main command works on a fresh clone."""
-    return bundled_assignment_path() / "samples" / "class"
+    """The bundled sample class, so the README's main command works on a fresh clone.
+
+    It lives in the repository only: an installed grader is what students get,
+    and the sample class holds a submission that passes every check.
+    """
+    samples = bundled_assignment_path() / "samples" / "class"
+    if not samples.is_dir():
+        raise UsageError("give the class folder to grade: the sample class is in the grader's repository only")
+    return samples

@@ -19,9 +19,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click
 
 from grader import __version__
-from grader.assignment import Assignment, load_assignment
+from grader.assignment import Assignment
 from grader.batch import default_class_dir, grade_class
-from grader.doctor import diagnose, meaning
+from grader.doctor import describe_assignment, diagnose, meaning
 from grader.errors import (
     EXIT_CODES,
     AssignmentError,
@@ -30,7 +30,6 @@ from grader.errors import (
     ScoreBelowThreshold,
     UsageError,
 )
-from grader.handout import write_handout
 from grader.models import Report
 from grader.output import claim_output, write_atomic, write_ci_files, write_class_outputs, write_student_outputs
 from grader.platforms import PLATFORMS, autograde, conventional_assignment, process_started
@@ -39,6 +38,7 @@ from grader.render import GRADEBOOKS, REPORT_FORMATS, print_report, render_annot
 from grader.roster import LAYOUTS
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
+from grader.student_copy import find_student_copy, open_assignment, read_student_copy, require_full
 from grader.submission import load_submission
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
@@ -61,16 +61,38 @@ class _GraderGroup(click.Group):
 assignment_option = click.option(
     "--assignment",
     "assignment_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Assignment folder (default: the bundled PyTorch-fundamentals assignment).",
+    help="The assignment: its folder, a hand-out folder, or a student copy (assignment.grader). Default: "
+    "the copy in the checked work's folder or above, else the bundled PyTorch-fundamentals assignment.",
 )
 
 
-def _load(assignment_dir: Path | None) -> Assignment:
-    if assignment_dir is not None and not assignment_dir.is_dir():
-        raise UsageError(f"--assignment {assignment_dir}: no such folder")
-    return load_assignment(assignment_dir)
+def _load(assignment_dir: Path | None, *, near: Path | None = None, full_for: str | None = None) -> Assignment:
+    """The assignment a command works with; ``full_for`` names a command that needs the answer key."""
+    if assignment_dir is not None and not assignment_dir.exists():
+        raise UsageError(f"--assignment {assignment_dir}: no such file or folder")
+    assignment = open_assignment(assignment_dir, near=near)
+    if full_for is not None:
+        return require_full(assignment, full_for)
+    if assignment_dir is not None and near is not None and (copy := find_student_copy(near)) is not None:
+        _warn_if_other_version(assignment, copy)
+    return assignment
+
+
+def _warn_if_other_version(assignment: Assignment, copy: Path) -> None:
+    """A student copy beside the work that was written from another version of the assignment graded with."""
+    try:
+        theirs = read_student_copy(copy)
+    except AssignmentError:
+        return
+    if theirs.fingerprint() != assignment.fingerprint():
+        click.echo(
+            f"note: {copy} is a {theirs.describe()}, written from another version of the assignment than "
+            f"--assignment gives ({assignment.describe()}, fingerprint {assignment.fingerprint()[:12]}): "
+            "grading with --assignment",
+            err=True,
+        )
 
 
 timeout_option = click.option(
@@ -168,9 +190,9 @@ def check(
 ) -> None:
     """Grade the exercises in PATH: an exercise file, a notebook, a folder or a .zip."""
     targets = _format_targets(formats, output)
-    assignment = _load(assignment_dir)
     if not path.exists():
         raise UsageError(f"{path} does not exist")
+    assignment = _load(assignment_dir, near=path)
     limits = _limits(assignment, timeout, memory)
     if watch:
         if fail_under is not None or any(name in ("github", "classroom") for name, _ in targets):
@@ -353,7 +375,7 @@ def grade(
     (Canvas, Moodle, Blackboard, Brightspace, Gradescope, GitHub Classroom),
     as a folder or a .zip. Without CLASS_DIR, the bundled sample class is graded.
     """
-    assignment = _load(assignment_dir)
+    assignment = _load(assignment_dir, full_for="grader grade")
     limits = _limits(assignment, timeout, memory)
     source = class_dir if class_dir is not None else default_class_dir()
     written = [out_dir / "index.html", out_dir / "grades.csv", out_dir / "results.json"]
@@ -398,7 +420,7 @@ def selftest(assignment_dir: Path | None, fmt: str, output: Path | None) -> None
 
     Exits with code 4 when anything is off.
     """
-    assignment = _load(assignment_dir)
+    assignment = _load(assignment_dir, full_for="grader selftest")
     with Zygote().start() as zygote:  # first, as in ``check``
         from grader.grading import Grader
         from grader.selftest import render_selftest
@@ -422,9 +444,43 @@ def selftest(assignment_dir: Path | None, fmt: str, output: Path | None) -> None
 )
 @assignment_option
 def assign(out_dir: Path, assignment_dir: Path | None) -> None:
-    """Write the student hand-out: each exercise's stub file and a teaching notebook."""
-    written = write_handout(_load(assignment_dir), out_dir)
-    click.echo(f"wrote {len(written)} files to {out_dir}")
+    """Write the student hand-out: each exercise's stub, a teaching notebook, and the student copy.
+
+    The student copy (assignment.grader) lets `grader check` and the notebooks' check cell grade a
+    student's work on their own machine: it holds the public checks and the reference's recorded
+    answers to their inputs, never the solutions or a hidden check.
+    """
+    from grader.handout import write_handout  # runs the checks: torch, imported only by the commands that grade
+
+    assignment = _load(assignment_dir, full_for="grader assign")
+    written, recorded = write_handout(assignment, out_dir)
+    judged = sum(len(checks) for checks in recorded.answers.values())
+    click.echo(
+        f"wrote {len(written)} files to {out_dir}: the stubs, their notebooks and {written[-1].name} "
+        f"({judged} public checks recorded, {len(recorded.hidden)} hidden checks left to your grade)"
+    )
+    for line in recorded.unrecordable:
+        click.echo(f"note: not recorded, so checked only when you grade: {line}", err=True)
+
+
+@cli.command(name="student-copy")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write assignment.grader into.",
+)
+@assignment_option
+def student_copy_command(out_dir: Path, assignment_dir: Path | None) -> None:
+    """Write only the student copy (assignment.grader), as `grader assign` does beside the stubs."""
+    from grader.recording import write_student_copy  # runs the checks: see ``assign``
+
+    assignment = _load(assignment_dir, full_for="grader student-copy")
+    path, recorded = write_student_copy(assignment, out_dir)
+    click.echo(f"wrote {path}: {assignment.describe()}, fingerprint {assignment.fingerprint()[:12]}")
+    for line in recorded.unrecordable:
+        click.echo(f"note: not recorded, so checked only when you grade: {line}", err=True)
 
 
 @cli.command(name="new-exercise")
@@ -496,7 +552,7 @@ def autograde_command(
     (prairielearn) is used when it holds an assignment.toml, else the bundled one.
     """
     chosen = PLATFORMS[platform]
-    assignment = _load(assignment_dir or conventional_assignment(chosen, root))
+    assignment = _load(assignment_dir or conventional_assignment(chosen, root), full_for="grader autograde")
     done = autograde(
         chosen,
         assignment,
@@ -536,7 +592,7 @@ def bundle(
     """Write PLATFORM's autograder bundle: setup.sh, run_autograder, this grader as a wheel, the assignment."""
     from grader.bundle import TORCH_INDEX, write_gradescope_bundle
 
-    assignment = _load(assignment_dir)
+    assignment = _load(assignment_dir, full_for="grader bundle")
     written = write_gradescope_bundle(
         out, assignment, exercises=exercises, torch_index=TORCH_INDEX if torch_index is None else torch_index
     )
@@ -552,6 +608,8 @@ def bundle(
 def doctor() -> None:
     """Show which sandbox isolation layers are active on this machine, and what that means."""
     result = diagnose()
+    click.echo(f"assignment: {describe_assignment(Path.cwd())}")
+    click.echo("")
     for layer in result.layers:
         mark = "active  " if layer.active else "MISSING "
         click.echo(f"{mark}{layer.name:18} {meaning(layer.name)}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from grader.errors import GraderError
 from grader.sandbox.isolation import LayerStatus, probe
+from grader.student_copy import open_assignment
 
 #: What each layer stops, for a reader who does not know the kernel feature's name.
 _MEANING = {
@@ -63,3 +66,18 @@ def diagnose() -> Diagnosis:
 
 def meaning(layer: str) -> str:
     return _MEANING.get(layer, "")
+
+
+def describe_assignment(near: Path) -> str:
+    """What ``grader check`` run here would grade against, in a line: a student's copy or the full assignment."""
+    try:
+        assignment = open_assignment(None, near=near)
+    except GraderError as exc:
+        return f"none usable here ({exc.message})"
+    copy = assignment.copy
+    if copy is None:
+        return (
+            f"{assignment.title} (fingerprint {assignment.fingerprint()[:12]}), the full assignment at "
+            f"{assignment.root}: reference solutions and hidden checks present, as in the teacher's grade"
+        )
+    return f"{copy.summary(assignment.title)}; read from {copy.path}"

@@ -52,6 +52,14 @@ class Grader:
         #: Plans and remembered verdicts, kept while the checks and solutions stay as they were.
         self._memory = SessionMemory()
         self._memory_of = ""
+        self._fingerprint = ""
+
+    def sharing(self, assignment: Assignment) -> Grader:
+        """A session on another assignment that uses this one's zygote and scratch folder.
+
+        Never close it: closing this session closes what both share.
+        """
+        return Grader(assignment, limits=self.limits, zygote=self.zygote, scratch=self._scratch)
 
     def close(self) -> None:
         self.zygote.close()
@@ -83,7 +91,7 @@ class Grader:
         ) -> None:
             on_report(self._report(job, results, layers, duration, notes))
 
-        fingerprint = self.assignment.fingerprint()
+        fingerprint = self._fingerprint = self.assignment.fingerprint()
         if fingerprint != self._memory_of:
             self._memory, self._memory_of = SessionMemory(), fingerprint
         plugin = GraderPlugin(
@@ -132,6 +140,8 @@ class Grader:
             duration_s=duration,
             grader_version=__version__,
             not_submitted=tuple(name for name in job.exercises if name not in job.submission.exercises),
+            fingerprint=self._fingerprint[:12],
+            student_copy=self.assignment.copy is not None,
         )
 
 

@@ -30,6 +30,7 @@ from typing import IO, Any
 from grader.models import Report
 from grader.render.html import card_context, environment
 from grader.render.text import render_text
+from grader.student_copy import find_student_copy
 
 #: The first answer includes starting the service: a zygote and a grading process that import torch.
 START_TIMEOUT_S = 300.0
@@ -89,8 +90,9 @@ def check(
 
     ``exercise`` names the exercise to grade (a hand-out notebook's last cell
     does); without it, every exercise whose functions the kernel defines is
-    graded. ``assignment`` is an assignment folder (default: the bundled
-    one), ``timeout`` the wall-clock limit per call in seconds.
+    graded. ``assignment`` is an assignment folder or a student copy
+    (default: the ``assignment.grader`` beside the notebook, else the
+    bundled assignment), ``timeout`` the wall-clock limit per call in seconds.
     """
     shell = _shell()
     request = {
@@ -99,7 +101,9 @@ def check(
         "function": function,
         "student": "this notebook",
     }
-    service = _service(Path(assignment).resolve() if assignment is not None else None, timeout)
+    # A hand-out's check cell names no assignment: its copy is found beside the notebook (the kernel's folder).
+    chosen = Path(assignment).resolve() if assignment is not None else find_student_copy(Path.cwd())
+    service = _service(chosen, timeout)
     answer = service.ask(request)
     if "report" not in answer:
         raise CheckError(str(answer.get("error", "the grading service gave no answer")), kind=str(answer.get("kind")))

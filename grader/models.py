@@ -25,6 +25,9 @@ class Outcome(enum.StrEnum):
     ERROR = "error"  # the student's code raised or crashed
     TIMEOUT = "timeout"  # the student's code ran past its time budget
     NOT_ATTEMPTED = "not_attempted"  # stub's NotImplementedError, or function missing
+    #: A student's copy of the assignment could not judge it (a hidden check, or a request whose
+    #: reference answer was not recorded): the teacher's grade does. Never a pass, never a fail.
+    DEFERRED = "deferred"
 
     @property
     def ok(self) -> bool:
@@ -33,6 +36,8 @@ class Outcome(enum.StrEnum):
     @property
     def label(self) -> str:
         """The outcome in a reader's words ("timed out", "not attempted"), for every report format."""
+        if self is Outcome.DEFERRED:
+            return "checked when your teacher grades"
         return self.value.replace("_", " ") if self is not Outcome.TIMEOUT else "timed out"
 
 
@@ -168,6 +173,26 @@ class Report:
     #: Exercises graded although the submission does not provide them (``grader grade``
     #: scores everyone on the whole assignment): each of their checks is ``not_attempted``.
     not_submitted: tuple[str, ...] = ()
+    #: The full assignment's fingerprint (12 hex digits): which version of the checks graded this.
+    fingerprint: str = ""
+    #: Graded against a student's copy (recorded reference answers, no hidden checks), not the teacher's grade.
+    student_copy: bool = False
+
+    @property
+    def deferred(self) -> int:
+        """Checks left to the teacher's grade (a student copy's hidden or unrecorded checks)."""
+        return sum(1 for check in self.checks if check.outcome is Outcome.DEFERRED)
+
+    def mode(self) -> str:
+        """How this report was made, in a sentence for the student ("" for the teacher's grade)."""
+        if not self.student_copy:
+            return ""
+        judged = len(self.checks) - self.deferred
+        return (
+            f"Checked against your student copy of {self.assignment} (fingerprint {self.fingerprint}): "
+            f"{judged} of {len(self.checks)} checks judged here; "
+            f"{self.deferred} checked when your teacher grades."
+        )
 
     @property
     def id(self) -> str:
@@ -212,7 +237,8 @@ class Report:
         for check in self.checks:
             if check.exercise not in self.not_submitted:
                 outcomes.setdefault((check.exercise, check.function), set()).add(check.outcome)
-        return tuple(key for key, seen in outcomes.items() if seen == {Outcome.NOT_ATTEMPTED})
+        # A check left to the teacher's grade (a student copy's hidden check) says nothing either way.
+        return tuple(key for key, seen in outcomes.items() if seen - {Outcome.DEFERRED} == {Outcome.NOT_ATTEMPTED})
 
     def counts(self) -> dict[Outcome, int]:
         counts = {outcome: 0 for outcome in Outcome}
@@ -247,6 +273,8 @@ class Report:
             "duration_s": round(self.duration_s, 3),
             "grader_version": self.grader_version,
             "not_submitted": list(self.not_submitted),
+            "fingerprint": self.fingerprint,
+            "student_copy": self.student_copy,
         }
 
     @classmethod
@@ -265,6 +293,8 @@ class Report:
             grader_version=str(data.get("grader_version", "")),
             name="" if data.get("name") in (None, data["student"]) else str(data["name"]),
             late=None if data.get("late") is None else bool(data["late"]),
+            fingerprint=str(data.get("fingerprint", "")),
+            student_copy=bool(data.get("student_copy", False)),
         )
 
 

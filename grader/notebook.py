@@ -295,10 +295,13 @@ def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
-def check_cell(module: str, *, assignment: str | None = None) -> str:
-    """The hand-out's last cell: the in-kernel check of exercise ``module`` (of ``assignment``, a folder, if given)."""
-    arguments = [f"exercise={module!r}"] + ([f"assignment={assignment!r}"] if assignment is not None else [])
-    return f"from grader.jupyter import check\n\ncheck({', '.join(arguments)})"
+def check_cell(module: str) -> str:
+    """The hand-out's last cell: the in-kernel check of exercise ``module``.
+
+    It names no assignment: the check finds the student copy beside the
+    notebook, so no path of the teacher's machine is written into a hand-out.
+    """
+    return f"from grader.jupyter import check\n\ncheck(exercise={module!r})"
 
 
 def code_cells_notebook(sources: list[str]) -> str:
@@ -306,7 +309,7 @@ def code_cells_notebook(sources: list[str]) -> str:
     return nbformat.writes(new_notebook(cells=[new_code_cell(source) for source in sources]))
 
 
-def handout_notebook(stub_source: str, *, module: str, assignment: str | None = None) -> str:
+def handout_notebook(stub_source: str, *, module: str) -> str:
     """A student hand-out notebook for one exercise module, as nbformat v4 JSON.
 
     Markdown cells teach (the module docstring, then each function's), code
@@ -346,7 +349,7 @@ def handout_notebook(stub_source: str, *, module: str, assignment: str | None = 
             f"{module}.ipynb --html report.html` grades the saved notebook and writes a report card."
         )
     )
-    cells.append(new_code_cell(check_cell(module, assignment=assignment)))
+    cells.append(new_code_cell(check_cell(module)))
     notebook = new_notebook(
         cells=cells,
         metadata={

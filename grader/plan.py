@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Mapping
-from types import ModuleType
 from typing import Any
 
-from grader.proxy import kept_rngs, reference_seconds, seed_rngs
+from grader.proxy import kept_rngs, seed_rngs
 from grader.sandbox.request import pack_request
 from grader.sandbox.runner import STALE_MESSAGE, CallResult, PlannedCall, call_request
 
@@ -37,8 +36,15 @@ class RecordingRunner:
 
     layers: tuple[str, ...] = ()
 
-    def __init__(self, reference: Callable[[str], ModuleType]) -> None:
+    def __init__(
+        self,
+        reference: Callable[[str], Any],
+        seconds: Callable[[str, tuple[Any, ...], dict[str, Any]], float | None],
+    ) -> None:
+        #: The exercise's reference, by module name: its solution, or a student copy's recorded answers.
         self._reference = reference
+        #: The reference's CPU time on a call's arguments (see ``StudentModule``).
+        self._seconds = seconds
         self.calls: list[PlannedCall] = []
 
     def call(
@@ -55,7 +61,7 @@ class RecordingRunner:
     ) -> CallResult:
         request = pack_request(call_request(module, function, args, kwargs, seed=seed, return_args=return_args))
         solution = self._reference(module)
-        self.calls.append(PlannedCall(module, function, request, _timing(solution, function, request)))
+        self.calls.append(PlannedCall(module, function, request, _timing(self._seconds, function, request)))
         return _answer(solution, function, request, seed)
 
     def holds(self, owner: int | None) -> bool:
@@ -65,15 +71,17 @@ class RecordingRunner:
         return CallResult("stale", message=STALE_MESSAGE)  # a reference's model is never left in a worker
 
 
-def _timing(solution: ModuleType, function: str, request: bytes) -> Callable[[], float | None]:
+def _timing(
+    seconds: Callable[[str, tuple[Any, ...], dict[str, Any]], float | None], function: str, request: bytes
+) -> Callable[[], float | None]:
     def reference_s() -> float | None:
         message = pickle.loads(request)  # this module's own bytes, made just above
-        return reference_seconds(solution, function, message["args"], message["kwargs"])
+        return seconds(function, message["args"], message["kwargs"])
 
     return reference_s
 
 
-def _answer(solution: ModuleType, function: str, request: bytes, seed: int) -> CallResult:
+def _answer(solution: Any, function: str, request: bytes, seed: int) -> CallResult:
     """What the reference answers to ``request``, as a worker would run it."""
     target = getattr(solution, function, None)
     if not callable(target):

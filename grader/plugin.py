@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from _pytest.runner import runtestprotocol  # the documented way custom run loops run an item
@@ -24,15 +25,23 @@ from _pytest.runner import runtestprotocol  # the documented way custom run loop
 from grader.assignment import Assignment, import_file
 from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError, HelperLost
-from grader.models import CheckResult, Outcome
+from grader.models import NOT_SUBMITTED_MESSAGE, CheckResult, Outcome
 from grader.plan import RecordingRunner
-from grader.proxy import CallLog, StudentModule, seed_rngs
+from grader.proxy import CallLog, StudentModule, reference_seconds, seed_rngs
+from grader.reference import LiveReference, NotRecorded, RecordedReference, Recording
 from grader.sandbox.runner import PlannedCall, SubmissionRunner
 from grader.submission import Submission
 
 _EXC_KEY = pytest.StashKey[BaseException | None]()
 _CHECKS_INI = Path(__file__).with_name("checks.ini")
 HIDDEN_MESSAGE = "hidden check: its inputs and expected values are not shown"
+#: A check a student's copy cannot judge: one of its reference calls was not recorded.
+NOT_RECORDED_MESSAGE = (
+    "not judged here: this check asked the reference about an input your copy of the assignment did not "
+    "record (it follows from an earlier answer of {function}); it is checked when your teacher grades"
+)
+#: A hidden check, in a student's copy: listed, never shipped.
+DEFERRED_HIDDEN_MESSAGE = "hidden check: it runs when your teacher grades"
 #: The most verdicts a grading session remembers (see ``GraderPlugin._recall``).
 MEMO_ENTRIES = 200_000
 #: How many times a submission is graded from scratch when a helper process dies under it (see ``_grade_job``).
@@ -50,14 +59,12 @@ class CheckInfo:
     points: float
     hidden: bool
     hint: str
+    #: What the check's inputs are drawn from (``check_seed``, with the assignment's salt).
+    seed: int
 
     @property
     def id(self) -> str:
         return f"{self.exercise}::{self.name}"
-
-    @property
-    def seed(self) -> int:
-        return check_seed(self.exercise, self.name)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ class _Current:
     submission: Submission
     info: CheckInfo
     log: CallLog
+    #: Set while a student's copy is written: every answer the reference gives this check.
+    recording: Recording | None = None
 
 
 class GraderPlugin:
@@ -171,6 +180,7 @@ class GraderPlugin:
             points=float(marker.kwargs.get("points", 1.0)),
             hidden=bool(marker.kwargs.get("hidden", False)) or f"{exercise}::{name}" in self.assignment.hidden,
             hint=str(marker.kwargs.get("hint", "")),
+            seed=check_seed(exercise, name, salt=self.assignment.salt),
         )
 
     # -- fixtures -------------------------------------------------------------------
@@ -180,8 +190,28 @@ class GraderPlugin:
         return self._student()
 
     @pytest.fixture
-    def reference(self) -> ModuleType:
-        return self._reference(self._require_current().info.exercise)
+    def reference(self) -> ModuleType | LiveReference | RecordedReference:
+        return self._check_reference()
+
+    def _check_reference(self) -> ModuleType | LiveReference | RecordedReference:
+        """The reference the current check sees: the solution run here, or a student copy's recorded answers."""
+        current = self._require_current()
+        info = current.info
+        copy = self.assignment.copy
+        if copy is not None:
+            return RecordedReference(copy.answers.get(info.id, {}), exercise=info.exercise)
+        if current.recording is None:
+            # The teacher's grade: the solution itself, called as it always was (its inputs are salted, so they
+            # need not match a recording; wrapping each call would cost about 0.2 ms of CPU).
+            return self._reference(info.exercise)
+        return LiveReference(self._reference(info.exercise), seed=info.seed, recording=current.recording)
+
+    def _timing(self, info: CheckInfo) -> Callable[[str, tuple[Any, ...], dict[str, Any]], float | None]:
+        """How long the reference takes on a call's arguments, asked only when a student's call runs long."""
+        copy = self.assignment.copy
+        if copy is not None:
+            return RecordedReference(copy.answers.get(info.id, {}), exercise=info.exercise).seconds
+        return lambda function, args, kwargs: reference_seconds(self._reference(info.exercise), function, args, kwargs)
 
     def _student(self) -> StudentModule:
         current = self._require_current()
@@ -193,7 +223,7 @@ class GraderPlugin:
             seed=current.info.seed,
             log=current.log,
             contract=self.assignment.exercise(exercise).contract,
-            reference=lambda: self._reference(exercise),
+            reference_s=self._timing(current.info),
         )
 
     def _require_current(self) -> _Current:
@@ -202,9 +232,13 @@ class GraderPlugin:
         return self._current
 
     def _reference(self, exercise: str) -> ModuleType:
+        """The reference solution's module (never loaded from a student's copy, which has none)."""
         module = self._references.get(exercise)
         if module is None:
-            module = import_file(self.assignment.exercise(exercise).solution, f"_grader_reference_{exercise}")
+            solution = self.assignment.exercise(exercise).solution
+            if solution is None:
+                raise AssignmentError(f"{self.assignment.describe()} holds no reference solution of {exercise}")
+            module = import_file(solution, f"_grader_reference_{exercise}")
             self._references[exercise] = module
         return module
 
@@ -279,12 +313,49 @@ class GraderPlugin:
             finally:
                 runner.close()
             if not runner.lost:
+                results = self._with_hidden(job, results)
                 self.on_result(job, results, runner.layers, time.perf_counter() - started, tuple(notes))
                 return
             lost = runner.lost
         if self.on_lost is None:
             raise HelperLost(f"could not grade {job.submission.name}: {lost}")
         self.on_lost(job, lost)
+
+    def _with_hidden(self, job: Job, results: list[CheckResult]) -> list[CheckResult]:
+        """A student copy's hidden checks, listed where their exercise's checks end: run when the teacher grades."""
+        copy = self.assignment.copy
+        if copy is None or not copy.hidden:
+            return results
+        submitted = set(job.submission.exercises)
+        seen: dict[tuple[str, str], set[Outcome]] = {}
+        for result in results:
+            seen.setdefault((result.exercise, result.function), set()).add(result.outcome)
+        for hidden in copy.hidden:
+            if hidden.exercise not in job.exercises or (
+                job.functions is not None and hidden.function not in job.functions
+            ):
+                continue
+            if hidden.exercise not in submitted:
+                outcome, message = Outcome.NOT_ATTEMPTED, NOT_SUBMITTED_MESSAGE.format(exercise=hidden.exercise)
+            elif seen.get((hidden.exercise, hidden.function)) == {Outcome.NOT_ATTEMPTED}:
+                outcome, message = Outcome.NOT_ATTEMPTED, f"{hidden.function} has not been written yet"
+            else:
+                outcome, message = Outcome.DEFERRED, DEFERRED_HIDDEN_MESSAGE
+            results.append(
+                CheckResult(
+                    exercise=hidden.exercise,
+                    function=hidden.function,
+                    name=hidden.name,
+                    outcome=outcome,
+                    points=0.0,
+                    max_points=hidden.points,
+                    description=hidden.description,
+                    message=message,
+                    hidden=True,
+                )
+            )
+        order = {name: index for index, name in enumerate(self.assignment.names)}
+        return sorted(results, key=lambda result: order.get(result.exercise, len(order)))
 
     def _record_plans(self, items: list[pytest.Item]) -> dict[str, tuple[PlannedCall, ...]]:
         """Run each plain check once against the reference, recording the calls it makes (``grader.plan``)."""
@@ -296,7 +367,12 @@ class GraderPlugin:
 
     def _record(self, item: pytest.Item) -> tuple[PlannedCall, ...]:
         info = self.infos[item.nodeid]
-        recorder = RecordingRunner(self._reference)
+        copy = self.assignment.copy
+        if copy is not None:
+            recorded = RecordedReference(copy.answers.get(info.id, {}), exercise=info.exercise)
+            recorder = RecordingRunner(lambda _exercise: recorded, self._timing(info))
+        else:
+            recorder = RecordingRunner(self._reference, self._timing(info))
         # The reference stands in for a student who handed the exercise in: the check runs as in grading.
         stand_in = Submission(name="reference", files={}, exercises=(info.exercise,))
         self._current = _Current(recorder, stand_in, info, CallLog())  # type: ignore[arg-type]  # all it uses
@@ -379,10 +455,9 @@ class GraderPlugin:
         do, without its per-check cost (about 110 us: 6.7 ms of the 33 ms a
         student cost the grading process).
         """
-        exercise = self._require_current().info.exercise
         try:
             kwargs = {
-                name: self._student() if name == "student" else self._reference(exercise)
+                name: self._student() if name == "student" else self._check_reference()
                 for name in item._fixtureinfo.argnames  # type: ignore[attr-defined]
             }
             item.obj(**kwargs)  # type: ignore[attr-defined]
@@ -404,7 +479,9 @@ class GraderPlugin:
         hint = ""
         if isinstance(exc, GraderError):
             raise exc  # a broken assignment or sandbox is the teacher's error, not a verdict
-        if exc is None:
+        if isinstance(exc, NotRecorded):
+            outcome, message = Outcome.DEFERRED, NOT_RECORDED_MESSAGE.format(function=exc.function)
+        elif exc is None:
             outcome, message = Outcome.PASSED, ""
         elif isinstance(exc, StudentCodeError):
             outcome, message = exc.outcome, exc.reason
@@ -516,9 +593,17 @@ def _is_under(file: str | None, folder: Path) -> bool:
     return file is not None and Path(file).resolve().is_relative_to(folder.resolve())
 
 
-def check_seed(exercise: str, check: str) -> int:
-    """The seed a check runs under: the same for every student, run and machine."""
-    return zlib.crc32(f"{exercise}::{check}".encode())
+def check_seed(exercise: str, check: str, *, salt: str = "") -> int:
+    """The seed a check runs under: the same for every student, run and machine.
+
+    The teacher's grade mixes in the assignment's secret salt; a student's
+    copy has none and draws the public inputs whose answers it recorded, so
+    answers fitted to those inputs earn nothing in the real grade.
+    """
+    if not salt:
+        return zlib.crc32(f"{exercise}::{check}".encode())
+    digest = hashlib.blake2b(f"{salt}\0{exercise}::{check}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF
 
 
 def run_session(plugin: GraderPlugin) -> None:

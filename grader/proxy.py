@@ -63,7 +63,7 @@ class StudentModule:
         seed: int,
         log: CallLog,
         contract: Callable[[str], str] | None = None,
-        reference: Callable[[], ModuleType] | None = None,
+        reference_s: Callable[[str, tuple[Any, ...], dict[str, Any]], float | None] | None = None,
     ) -> None:
         self._runner = runner
         self._exercise = exercise
@@ -72,8 +72,8 @@ class StudentModule:
         self._log = log
         #: What a function must return, in the stub's words: read only when a value is refused.
         self._contract = contract
-        #: The reference solution's module, timed on a call's arguments when the call runs long.
-        self._reference = reference
+        #: The reference's CPU time on a call's arguments (function, args, kwargs), asked when the call runs long.
+        self._reference_s = reference_s
 
     def __getattr__(self, name: str) -> StudentFunction:
         if name.startswith("__"):
@@ -86,7 +86,7 @@ class StudentModule:
     def _call(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, return_args: bool) -> Any:
         if not self._provided:
             raise NotAttempted(NOT_SUBMITTED_MESSAGE.format(exercise=self._exercise))
-        reference = self._reference
+        timing = self._reference_s
         original = args, kwargs
         args, kwargs = self._by_handle(function, args, kwargs)
         result = self._runner.call(
@@ -96,7 +96,7 @@ class StudentModule:
             kwargs,
             seed=self._next_seed(),
             return_args=return_args,
-            reference_s=None if reference is None else lambda: reference_seconds(reference(), function, *original),
+            reference_s=None if timing is None else lambda: timing(function, *original),
         )
         return self._value(function, function, result)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import tempfile
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from grader.grading import Grader
 from grader.models import CheckResult, Outcome, Report
 from grader.plugin import Job, check_seed
 from grader.proxy import seed_rngs
+from grader.recording import write_student_copy
+from grader.student_copy import read_student_copy
 from grader.submission import Submission, build_submission
 
 MUTANTS_DIR = "mutants"
@@ -74,6 +77,8 @@ class SelftestResult:
     mutants: tuple[MutantResult, ...]
     #: Functions with no mutant at all, and broken mutant files.
     problems: tuple[str, ...] = field(default=())
+    #: The same, graded against the student's copy (public inputs, recorded reference answers).
+    copy: CopyCheck | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,6 +87,7 @@ class SelftestResult:
             and not self.stub_failures
             and not self.problems
             and all(m.caught for m in self.mutants)
+            and (self.copy is None or self.copy.ok)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +100,45 @@ class SelftestResult:
             "mutants": [m.to_dict() for m in self.mutants],
             "uncaught": [m.mutant.name for m in self.mutants if not m.caught],
             "problems": list(self.problems),
+            "student_copy": self.copy.to_dict() if self.copy is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class CopyCheck:
+    """The assignment graded against its own student copy, beside the teacher's grade.
+
+    The copy must give the reference full marks with nothing left to the
+    teacher (but hidden checks), the stubs nothing, and never contradict the
+    teacher's grade: on every check it judges, each mutant gets the verdict the
+    teacher's salted inputs give it.
+    """
+
+    #: Public checks the reference does not pass against the copy.
+    reference_failures: tuple[str, ...]
+    #: Checks that were not ``not_attempted`` on the stubs.
+    stub_failures: tuple[str, ...]
+    #: "mutant: exercise::check: passed here, failed in the teacher's grade" and the like.
+    contradictions: tuple[str, ...]
+    #: Mutants the copy catches itself (a check of their function fails locally).
+    mutants_caught: int
+    #: Checks of mutants the copy judged, and those it left to the teacher.
+    judged: int
+    deferred: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.reference_failures and not self.stub_failures and not self.contradictions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "reference": {"failures": list(self.reference_failures)},
+            "stubs": {"failures": list(self.stub_failures)},
+            "contradictions": list(self.contradictions),
+            "mutants_caught": self.mutants_caught,
+            "judged": self.judged,
+            "deferred": self.deferred,
         }
 
 
@@ -112,6 +157,9 @@ def find_mutants(assignment: Assignment) -> tuple[list[Mutant], list[str]]:
         except SyntaxError as exc:
             problems.append(f"{path}, line {exc.lineno}: {exc.msg}")
             continue
+        if exercise.solution is None:
+            problems.append(f"{exercise.name}: no reference solution (a student copy cannot be selftested)")
+            continue
         reference = exercise.solution.read_bytes()
         covered = set()
         for node in tree.body:
@@ -128,20 +176,11 @@ def find_mutants(assignment: Assignment) -> tuple[list[Mutant], list[str]]:
     return mutants, problems
 
 
-def selftest(assignment: Assignment, grader: Grader) -> SelftestResult:
-    """Grade the reference, the stubs and every mutant in one session."""
+def selftest(assignment: Assignment, grader: Grader, *, student_copy: bool = True) -> SelftestResult:
+    """Grade the reference, the stubs and every mutant in one session; then again against the student's copy."""
     mutants, problems = find_mutants(assignment)
     by_student = {m.student: m for m in mutants}
-    reports: dict[str, Report] = {}
-
-    def jobs() -> Iterator[Job]:
-        yield Job(_folder(assignment, "solution", _REFERENCE), assignment.names)
-        yield Job(_folder(assignment, "stub", _STUBS), assignment.names)
-        for mutant in mutants:
-            files = {f"{mutant.exercise}.py": mutant.source}
-            yield Job(build_submission(files, assignment, name=mutant.student), (mutant.exercise,))
-
-    grader.run(jobs(), lambda report: reports.__setitem__(report.student, report))
+    reports = _grade_all(assignment, grader, assignment, mutants)
     reference = reports[_REFERENCE]
     stubs = reports[_STUBS]
     results = []
@@ -149,17 +188,79 @@ def selftest(assignment: Assignment, grader: Grader) -> SelftestResult:
         report = reports[student]
         caught_by = tuple(c.name for c in report.checks if not c.outcome.ok and c.function == mutant.function)
         results.append(MutantResult(mutant, caught_by))
+    reference_failures = tuple(
+        _failure(assignment, c, diagnose=c.outcome in (Outcome.FAILED, Outcome.ERROR))
+        for c in reference.checks
+        if not c.outcome.ok
+    )
     return SelftestResult(
         assignment=assignment.title,
-        reference_failures=tuple(
-            _failure(assignment, c, diagnose=c.outcome in (Outcome.FAILED, Outcome.ERROR))
-            for c in reference.checks
-            if not c.outcome.ok
-        ),
+        reference_failures=reference_failures,
         stub_failures=tuple(_failure(assignment, c) for c in stubs.checks if c.outcome is not Outcome.NOT_ATTEMPTED),
         checks=len(reference.checks),
         mutants=tuple(results),
         problems=tuple(problems),
+        # A check the reference fails has no answer to record: mend the assignment first.
+        copy=_against_copy(assignment, grader, mutants, reports) if student_copy and not reference_failures else None,
+    )
+
+
+def _grade_all(
+    assignment: Assignment, grader: Grader, graded_with: Assignment, mutants: list[Mutant]
+) -> dict[str, Report]:
+    """The reference, the stubs and every mutant, graded by ``grader`` (on ``graded_with``), by student name."""
+    reports: dict[str, Report] = {}
+
+    def jobs() -> Iterator[Job]:
+        yield Job(_folder(assignment, "solution", _REFERENCE, graded_with), graded_with.names)
+        yield Job(_folder(assignment, "stub", _STUBS, graded_with), graded_with.names)
+        for mutant in mutants:
+            files = {f"{mutant.exercise}.py": mutant.source}
+            yield Job(build_submission(files, graded_with, name=mutant.student), (mutant.exercise,))
+
+    grader.run(jobs(), lambda report: reports.__setitem__(report.student, report))
+    return reports
+
+
+def _against_copy(
+    assignment: Assignment, grader: Grader, mutants: list[Mutant], teacher: dict[str, Report]
+) -> CopyCheck:
+    """Write the student's copy, grade the same submissions against it, and compare with the teacher's grade."""
+    with tempfile.TemporaryDirectory(prefix="grader-selftest-") as folder:
+        path, _ = write_student_copy(assignment, Path(folder))
+        copy = read_student_copy(path)
+        local = _grade_all(assignment, grader.sharing(copy), copy, mutants)
+    reference = local[_REFERENCE]
+    contradictions = []
+    judged = deferred = caught = 0
+    for mutant in mutants:
+        theirs = {c.id: c.outcome for c in teacher[mutant.student].checks}
+        ours = local[mutant.student].checks
+        caught += any(
+            c.function == mutant.function and c.outcome not in (Outcome.PASSED, Outcome.DEFERRED) for c in ours
+        )
+        for check in ours:
+            if check.outcome is Outcome.DEFERRED:
+                deferred += 1
+                continue
+            judged += 1
+            # A verdict is a pass or not: a wrong value may raise on one input and not on another.
+            if check.id in theirs and (theirs[check.id] is Outcome.PASSED) != (check.outcome is Outcome.PASSED):
+                contradictions.append(
+                    f"{mutant.exercise}.{mutant.name}: {check.exercise}::{check.name}: {check.outcome.label} "
+                    f"against the student copy, {theirs[check.id].label} in the teacher's grade"
+                )
+    return CopyCheck(
+        reference_failures=tuple(
+            _failure(assignment, c) for c in reference.checks if not c.outcome.ok and not c.hidden
+        ),
+        stub_failures=tuple(
+            _failure(assignment, c) for c in local[_STUBS].checks if c.outcome is not Outcome.NOT_ATTEMPTED
+        ),
+        contradictions=tuple(contradictions),
+        mutants_caught=caught,
+        judged=judged,
+        deferred=deferred,
     )
 
 
@@ -225,10 +326,11 @@ def _where_it_raises(assignment: Assignment, result: CheckResult) -> str:
     """
     exercise = assignment.exercise(result.exercise)
     try:
+        assert exercise.solution is not None
         reference = import_file(exercise.solution, f"_selftest_reference_{exercise.name}")
         checks = import_file(exercise.checks, f"_selftest_checks_{exercise.name}")
         function = getattr(checks, f"check_{result.name}")
-        seed_rngs(check_seed(result.exercise, result.name))
+        seed_rngs(check_seed(result.exercise, result.name, salt=assignment.salt))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             function(student=_LocalStudent(reference), reference=reference)
@@ -245,9 +347,13 @@ def _where_it_raises(assignment: Assignment, result: CheckResult) -> str:
     return ""
 
 
-def _folder(assignment: Assignment, kind: str, name: str) -> Submission:
-    files = {f"{e.name}.py": (e.solution if kind == "solution" else e.stub).read_bytes() for e in assignment.exercises}
-    return build_submission(files, assignment, name=name)
+def _folder(assignment: Assignment, kind: str, name: str, graded_with: Assignment) -> Submission:
+    files = {}
+    for exercise in assignment.exercises:
+        path = exercise.solution if kind == "solution" else exercise.stub
+        assert path is not None  # selftest runs on the full assignment only
+        files[f"{exercise.name}.py"] = path.read_bytes()
+    return build_submission(files, graded_with, name=name)
 
 
 def render_selftest(result: SelftestResult) -> str:
@@ -263,5 +369,17 @@ def render_selftest(result: SelftestResult) -> str:
         verdict = f"caught by {', '.join(mutant.caught_by)}" if mutant.caught else "NOT CAUGHT by any check"
         lines.append(f"    {mutant.mutant.exercise}.{mutant.mutant.name}: {verdict}")
     lines += [f"  problem: {p}" for p in result.problems]
+    copy = result.copy
+    if copy is not None:
+        total = copy.judged + copy.deferred
+        share = f"{100 * copy.judged / total:.0f}%" if total else "all"
+        lines.append(
+            f"  student copy: reference {'passes every public check' if not copy.reference_failures else 'FAILS'}, "
+            f"{copy.mutants_caught}/{len(result.mutants)} mutants caught locally, {share} of their checks judged "
+            f"locally, {len(copy.contradictions)} contradictions with the teacher's grade"
+        )
+        lines += [f"    NOT PASSING on the reference against the copy: {f}" for f in copy.reference_failures]
+        lines += [f"    NOT not_attempted on the stubs against the copy: {f}" for f in copy.stub_failures]
+        lines += [f"    CONTRADICTION: {c}" for c in copy.contradictions]
     lines.append("selftest passed" if result.ok else "selftest FAILED")
     return "\n".join(lines) + "\n"

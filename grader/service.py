@@ -28,11 +28,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from grader.assignment import Assignment, load_assignment
+from grader.assignment import Assignment
 from grader.errors import AssignmentError, GraderError, SandboxError, UsageError
 from grader.models import Location, Report
 from grader.notebook import code_cells_notebook
 from grader.sandbox.limits import Limits
+from grader.student_copy import open_assignment
 from grader.submission import Submission, build_submission
 
 if TYPE_CHECKING:  # grader.plugin imports torch: imported once the zygote is starting (see ``serve``)
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
-        assignment = load_assignment(args.assignment)
+        assignment = open_assignment(args.assignment)
         serve(
             assignment, assignment.limits.overridden(timeout_s=args.timeout, memory_mib=args.memory), sys.stdin, answers
         )

@@ -165,7 +165,11 @@ def test_doctor_names_every_layer(runner: CliRunner) -> None:
 def test_assign_writes_stubs_and_notebooks(runner: CliRunner, tmp_path: Path, tiny: Assignment) -> None:
     result = runner.invoke(cli, ["assign", "--out", str(tmp_path / "handout"), "--assignment", str(tiny.root)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "handout").iterdir()) == ["ex_tiny.ipynb", "ex_tiny.py"]
+    assert sorted(p.name for p in (tmp_path / "handout").iterdir()) == [
+        "assignment.grader",
+        "ex_tiny.ipynb",
+        "ex_tiny.py",
+    ]
 
 
 def test_a_path_with_no_exercise_is_a_usage_error(runner: CliRunner, tmp_path: Path, tiny: Assignment) -> None:

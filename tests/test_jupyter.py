@@ -102,6 +102,8 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
     full_html, full_text = outputs(nb.cells[-5])
     assert f"Score: {points} / {points}" in full_html and "(100.0%)" in full_html and "Every check passed." in full_html
     assert f"Score: {points}/{points} (100.0%)" in full_text and "What to fix" not in full_text
+    # The hand-out's check cell named no folder: it found the student copy beside the notebook.
+    assert "Checked against your student copy of PyTorch fundamentals" in full_html
 
     wrong_html, wrong_text = outputs(nb.cells[-3])
     assert f"Score: {points - 1} / {points}" in wrong_html

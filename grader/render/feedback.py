@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.models import CheckResult, ExerciseSummary, Report
+from grader.models import CheckResult, ExerciseSummary, Outcome, Report
 from grader.render.escape import redacted
 
 
@@ -48,7 +48,10 @@ def feedback(report: Report) -> Feedback:
     fixes = tuple(
         redacted(c)
         for c in report.checks
-        if not c.outcome.ok and c.exercise not in missing and (c.exercise, c.function) not in unattempted
+        if not c.outcome.ok
+        and c.outcome is not Outcome.DEFERRED
+        and c.exercise not in missing
+        and (c.exercise, c.function) not in unattempted
     )
     grouped: dict[str, dict[str, float]] = {}
     for check in report.checks:

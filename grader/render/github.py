@@ -40,7 +40,7 @@ def _safe(text: str) -> str:
 
 
 def _annotation(check: CheckResult, path_prefix: str) -> str:
-    command = "warning" if check.outcome is Outcome.NOT_ATTEMPTED else "error"
+    command = {Outcome.NOT_ATTEMPTED: "warning", Outcome.DEFERRED: "notice"}.get(check.outcome, "error")
     verdict = check.outcome.label
     properties: list[tuple[str, str]] = []
     if check.hidden:

@@ -76,7 +76,7 @@ def _counts(checks: Sequence[CheckResult]) -> dict[str, str]:
         "tests": str(len(checks)),
         "failures": str(sum(c.outcome in _FAILURES for c in checks)),
         "errors": str(sum(c.outcome in _ERRORS for c in checks)),
-        "skipped": "0",
+        "skipped": str(sum(c.outcome is Outcome.DEFERRED for c in checks)),
     }
 
 
@@ -105,7 +105,10 @@ def _testcase(out: list[str], check: CheckResult) -> None:
     shown = redacted(check)
     out.append(f'{_case_head(check.exercise, check.function, check.name)} time="{_seconds(check.duration_s)}">')
     out.append(_case_properties(check.points, check.max_points, check.outcome, check.hidden))
-    if not check.outcome.ok:
+    if check.outcome is Outcome.DEFERRED:
+        # Not a verdict: a student's copy left this check to the teacher's grade.
+        out.append("      " + _element("skipped", {"message": _xml(check.outcome.label)}))
+    elif not check.outcome.ok:
         verdict = check.outcome.label
         body = failure_lines(shown)
         headline = (shown.message.split("\n", 1)[0] if shown.message else "") or verdict

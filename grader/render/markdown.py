@@ -30,6 +30,7 @@ _ICONS = {
     Outcome.ERROR: "💥",
     Outcome.TIMEOUT: "⏱️",
     Outcome.NOT_ATTEMPTED: "⬜",
+    Outcome.DEFERRED: "⏳",
 }
 LABELS = {outcome: f"{_ICONS[outcome]} {outcome.label}" for outcome in Outcome}
 

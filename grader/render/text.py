@@ -26,6 +26,7 @@ _STYLES = {
     Outcome.ERROR: "bold magenta",
     Outcome.TIMEOUT: "bold yellow",
     Outcome.NOT_ATTEMPTED: "dim",
+    Outcome.DEFERRED: "cyan",
 }
 
 
@@ -169,6 +170,8 @@ def renderables(report: Report) -> list[RenderableType]:
         out.extend(Text.assemble("- ", _safe(note)) for note in report.problems)
         out.append(Text(""))
     out.append(_summary(report))
+    if report.student_copy:
+        out.append(Text(report.mode(), style="cyan"))
     footer = [f"graded in {report.duration_s:.2f} s"]
     if report.grader_version:
         footer.append(f"grader {visible(report.grader_version)}")
