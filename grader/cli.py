@@ -459,7 +459,12 @@ def assign(out_dir: Path, assignment_dir: Path | None) -> None:
         f"wrote {len(written)} files to {out_dir}: the stubs, their notebooks and {written[-1].name} "
         f"({judged} public checks recorded, {len(recorded.hidden)} hidden checks left to your grade)"
     )
-    for line in recorded.unrecordable:
+    _note_unrecorded(recorded.unrecordable)
+
+
+def _note_unrecorded(lines: list[str]) -> None:
+    """Reference answers a student copy could not carry: those checks defer to the teacher's grade."""
+    for line in lines:
         click.echo(f"note: not recorded, so checked only when you grade: {line}", err=True)
 
 
@@ -479,8 +484,7 @@ def student_copy_command(out_dir: Path, assignment_dir: Path | None) -> None:
     assignment = _load(assignment_dir, full_for="grader student-copy")
     path, recorded = write_student_copy(assignment, out_dir)
     click.echo(f"wrote {path}: {assignment.describe()}, fingerprint {assignment.fingerprint()[:12]}")
-    for line in recorded.unrecordable:
-        click.echo(f"note: not recorded, so checked only when you grade: {line}", err=True)
+    _note_unrecorded(recorded.unrecordable)
 
 
 @cli.command(name="new-exercise")
