@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from grader import codec
-from grader.sandbox import isolation, privilege
+from grader.sandbox import cells, isolation, privilege
 from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
@@ -215,6 +215,7 @@ class _Server:
         self, sock: socket.socket, *, scratch: Path, limits: Limits, output_fd: int, layers: list[str]
     ) -> None:
         self.sock = sock
+        self.scratch = scratch
         self.src = scratch / SOURCE_DIR
         self.scratch = str(scratch)
         self.limits = limits
@@ -256,6 +257,10 @@ class _Server:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         sys.path.insert(0, str(self.src))
+        # The scratch folder is the notebook's folder, as the kernel's cwd is on a kernel's path:
+        # a module a ``%%writefile`` cell wrote there is imported by a later cell.
+        sys.path.insert(1, str(self.scratch))
+        cells.configure(str(self.scratch))
         # Each worker imports the submission once, from a scratch folder deleted
         # afterwards: a .pyc would never be read, only written and then deleted.
         sys.dont_write_bytecode = True
@@ -268,9 +273,9 @@ class _Server:
         try:
             self._load(name)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are student data
-            self._reply(self._load_failure(name, exc))
+            self._reply({**self._load_failure(name, exc), "stopped": cells.take()})
             return
-        self._reply({"status": "ok", "output": self._take_output()})
+        self._reply({"status": "ok", "output": self._take_output(), "stopped": cells.take()})
 
     def _load(self, name: str) -> Any:
         if name not in self.modules:
