@@ -341,34 +341,56 @@ def _defines_only(node: ast.stmt, own: set[str]) -> bool:
 
 
 class _Output:
+    """The module being written: cells as ``try`` blocks, and the map of its lines to cells the worker reads."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.lines: list[str] = []
         self.line_map: list[tuple[int, int]] = []
+        #: (module line of the cell's line 1, number of lines, cell number), one per cell block.
+        self.blocks: list[tuple[int, int, int]] = []
 
     def add_cell(self, lines: list[str], cell: int) -> None:
-        """One cell as a ``try`` block: its first error stops it, is recorded, and the next cell goes on."""
+        """One cell as a ``try`` block: its first error stops it, is recorded, and the next cell goes on.
+
+        Every generated line is the same for every cell and every student,
+        so they add nothing to one notebook's code that another lacks
+        (``similarity``): the cell numbers are in the ``begin`` line only.
+        """
         if not self.lines:
             self._generated(_RUNTIME)
+            self._generated("")  # the ``begin`` line, written once every cell is in
         while lines and not lines[-1].strip():
             lines = lines[:-1]
         inside = _string_interior_lines(lines)
         self._generated("try:")
-        offset = len(self.lines)  # the cell's line k is the module's line offset + k
+        self.blocks.append((len(self.lines) + 1, len(lines), cell))
         for index, line in enumerate(lines):
             # Lines inside a multi-line string stay as written: indenting them would change the string.
             self.lines.append(line if index in inside or not line.strip() else "    " + line)
             self.line_map.append((cell, index + 1))
         self._generated("    pass")
         self._generated("except BaseException:")
-        self._generated(f"    _grader_cells.stopped({self.name!r}, {cell}, {offset})")
+        self._generated("    _grader_cells.stopped()")
 
     def _generated(self, line: str) -> None:
         self.lines.append(line)
         self.line_map.append((0, 0))
 
     def text(self) -> str:
+        if self.blocks:
+            cells = ";".join(f"{first}:{count}:{cell}" for first, count, cell in self.blocks)
+            self.lines[1] = f"_grader_cells.begin({self.name!r}, {cells!r})"
         return "\n".join(self.lines) + "\n"
+
+
+#: The ``begin`` line of a notebook's module: bookkeeping, not code a student wrote (``without_bookkeeping``).
+_BEGIN = re.compile(rb"^_grader_cells\.begin\(.*\)$", re.MULTILINE)
+
+
+def without_bookkeeping(module: bytes) -> bytes:
+    """A module's source without the lines that name its notebook and map its cells (for comparing code)."""
+    return _BEGIN.sub(b"", module)
 
 
 def _string_interior_lines(segment: list[str]) -> set[int]:

@@ -151,12 +151,14 @@ def test_a_redefinition_in_a_cell_that_stops_before_it_does_not_replace_the_earl
 
 def test_code_that_is_not_run_counts_as_run_without_error_and_keeps_its_lines() -> None:
     # print(...) is skipped, not run: the definitions after it on its line and below it still run.
-    source, notes = convert(
-        code("import math; print(undefined_name)\nx = (1,\n     2); print(x)\ndef f():\n    return x")
+    cell = (
+        "import math; print(undefined_name)\nx = (1,\n     2); print(x)\nprint(x,\n      3); y = 4\n"
+        "def f():\n    return x, y"
     )
+    source, notes = convert(code(cell))
     namespace, stopped = run_cells(source)
-    assert namespace["f"]() == (1, 2) and stopped == []  # type: ignore[operator]
-    assert len(notes) == 1 and notes[0].startswith("cell 1: top-level code at line(s) 1, 3 was not run")
+    assert namespace["f"]() == ((1, 2), 4) and stopped == []  # type: ignore[operator]
+    assert len(notes) == 1 and notes[0].startswith("cell 1: top-level code at line(s) 1, 3, 4 was not run")
     result = notebook_to_source(code("print(1)\n\ndef f():\n    return 1 / 0"), name="work.ipynb")
     line = result.source.splitlines().index("        return 1 / 0") + 1
     assert result.locate(line) == (1, 4)  # a module line maps back to its cell's line

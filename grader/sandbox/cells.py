@@ -38,6 +38,8 @@ class CellStop:
 
 _stops: list[tuple[str, int, int, str]] = []
 _scratch: list[str] = []
+#: Module file -> (first module line, last module line, notebook, cell) of each cell block in it.
+_blocks: dict[str, list[tuple[int, int, str, int]]] = {}
 
 
 def configure(scratch: str) -> None:
@@ -45,19 +47,41 @@ def configure(scratch: str) -> None:
     _scratch[:] = [os.path.realpath(scratch)]
 
 
-def stopped(file: str, cell: int, offset: int) -> None:
-    """Record the exception being handled as the one that stopped ``cell`` (its line 1 is module line offset + 1)."""
+def begin(file: str, blocks: str) -> None:
+    """A notebook's cells start here (line 2 of its part of the module): ``blocks`` maps its lines to cells.
+
+    ``blocks`` is ``first:count:cell;...``, lines counted from the notebook's
+    part of the module, which may follow another part in the same module.
+    """
+    caller = sys._getframe(1)
+    base = caller.f_lineno - 2
+    known = _blocks.setdefault(caller.f_code.co_filename, [])
+    for block in blocks.split(";"):
+        first, count, cell = (int(part) for part in block.split(":"))
+        known.append((base + first, base + first + count - 1, file, cell))
+
+
+def stopped() -> None:
+    """Record the exception being handled as the one that stopped the cell whose ``try`` block caught it."""
     exc = sys.exc_info()[1]
     if exc is None or len(_stops) >= MAX_STOPS:
         return
+    caller = sys._getframe(1)
     tb = exc.__traceback__
-    line = tb.tb_lineno - offset if tb is not None else 0
+    line = tb.tb_lineno if tb is not None else 0
+    where = [
+        (file, cell, line - first + 1)
+        for first, last, file, cell in _blocks.get(caller.f_code.co_filename, ())
+        if first <= line <= last
+    ]
+    if not where:
+        return
     try:
         message = str(exc)
     except BaseException:  # noqa: BLE001 - a student's exception whose __str__ raises
         message = "<an unprintable message>"
     error = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
-    _stops.append((file, cell, line, error[:MAX_ERROR_CHARS]))
+    _stops.append((*where[-1], error[:MAX_ERROR_CHARS]))
 
 
 def take() -> list[list[Any]]:
