@@ -109,6 +109,8 @@ _SKIP_REASON = (
     "(only definitions, imports and assignments are; plots, prints, training loops "
     "and calls of the notebook's own functions are skipped)"
 )
+#: What a notebook's ``%%writefile`` cells may add to its module, in all.
+MAX_WRITES_CHARS = 8 * MAX_WRITE_BYTES
 #: The worker-side half of the semantics (``grader.sandbox.cells``), bound once at the top of the module.
 _RUNTIME = "import grader.sandbox.cells as _grader_cells"
 
@@ -220,20 +222,28 @@ def _blank(lines: list[str], node: ast.stmt, *, in_place: bool) -> None:
 
 
 def _write_file(cell: _WriteFile, number: int, written: dict[str, str], out: _Output, notes: list[str]) -> None:
-    """A ``%%writefile`` cell: the file as the notebook's writes have made it so far, written at this point."""
+    """A ``%%writefile`` cell: the file as the notebook's writes have made it so far, written at this point.
+
+    The whole file each time, so that a notebook imported once per exercise
+    in one worker writes the same file, never appending twice.
+    """
     refused = _unsafe_path(cell.path)
     if refused:
         notes.append(f"cell {number}: %%writefile {cell.path} was not run: {refused}")
         return
     path = PurePosixPath(cell.path).as_posix()
     text = (written.get(path, "") if cell.append else "") + cell.body
+    call = f"_grader_cells.write_file({path!r}, {text!r})"
     if len(text.encode("utf-8")) > MAX_WRITE_BYTES:
-        limit = MAX_WRITE_BYTES // 1024
-        notes.append(f"cell {number}: %%writefile {cell.path} was not run: the file would be over {limit} KiB")
+        refused = f"the file would be over {MAX_WRITE_BYTES // 1024} KiB"
+    elif out.written + len(call) > MAX_WRITES_CHARS:  # many appends to one file: each write carries it whole
+        refused = f"the notebook's %%writefile cells write over {MAX_WRITES_CHARS // 2**20} MiB in all"
+    if refused:
+        notes.append(f"cell {number}: %%writefile {cell.path} was not run: {refused}")
         return
     written[path] = text
-    # The whole file each time: a notebook imported once per exercise must not append twice.
-    out.add_cell([f"_grader_cells.write_file({path!r}, {text!r})"], number)
+    out.written += len(call)
+    out.add_cell([call], number)
 
 
 def _unsafe_path(path: str) -> str:
@@ -349,6 +359,8 @@ class _Output:
         self.line_map: list[tuple[int, int]] = []
         #: (module line of the cell's line 1, number of lines, cell number), one per cell block.
         self.blocks: list[tuple[int, int, int]] = []
+        #: Characters of ``%%writefile`` calls so far (``MAX_WRITES_CHARS``).
+        self.written = 0
 
     def add_cell(self, lines: list[str], cell: int) -> None:
         """One cell as a ``try`` block: its first error stops it, is recorded, and the next cell goes on.

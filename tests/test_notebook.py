@@ -21,7 +21,7 @@ from grader.assignment import Assignment
 from grader.grading import Grader, exercises_to_check
 from grader.handout import write_handout
 from grader.models import Outcome, Report
-from grader.notebook import NotebookError, check_cell, notebook_to_source
+from grader.notebook import MAX_WRITES_CHARS, NotebookError, check_cell, notebook_to_source
 from grader.sandbox import cells
 from grader.sandbox.cells import MAX_WRITE_BYTES
 from grader.submission import build_submission, load_submission
@@ -189,6 +189,10 @@ def test_writefile_cells_become_writes_in_place_and_unsafe_paths_are_refused() -
     ]
     assert [n.split(":")[0] for n in notes] == [f"cell {i}" for i in (3, 4, 5, 6, 7)] + ["cell 8 skipped"]
     assert "not one starting with '/' or '~'" in notes[0] and "no '..'" in notes[1] and "KiB" in notes[4]
+    many = [f"%%writefile log.txt\n{'x' * (MAX_WRITE_BYTES - 100)}" for _ in range(9)]
+    source_of_many, notes_of_many = convert(code(*many))
+    assert len(source_of_many) < MAX_WRITES_CHARS + 10_000  # each write carries the file whole: bounded in all
+    assert any("write over" in note for note in notes_of_many) and not any("KiB" in n for n in notes_of_many)
     _, stopped = run_cells(source)  # outside a sandbox, no file is written: the cell stops instead
     assert [stop[1] for stop in stopped] == [1, 2]
     assert "only in the grader's sandbox" in str(stopped[0][3])
