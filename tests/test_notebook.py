@@ -149,6 +149,14 @@ def test_a_redefinition_in_a_cell_that_stops_before_it_does_not_replace_the_earl
     assert [stop[:3] for stop in stopped] == [["work.ipynb", 2, 1]]
 
 
+def test_a_stopped_cell_is_located_at_its_innermost_failing_line_and_runs_again_alike() -> None:
+    source, _ = convert(code("x = 1", "class Settings:\n    name = 'a'\n    size = int('big')\nY = 2"))
+    for _ in range(2):  # the same module run twice (one import per exercise) reports the same cell
+        namespace, stopped = run_cells(source)
+        assert "Settings" not in namespace and "Y" not in namespace
+        assert stopped == [["work.ipynb", 2, 3, "ValueError: invalid literal for int() with base 10: 'big'"]]
+
+
 def test_code_that_is_not_run_counts_as_run_without_error_and_keeps_its_lines() -> None:
     # print(...) is skipped, not run: the definitions after it on its line and below it still run.
     cell = (
@@ -544,13 +552,15 @@ def test_a_redefinition_after_a_cell_that_fails_at_input_is_graded(tiny: Assignm
         tiny,
         "def double(x):\n    return x",
         "name = input('Your name? ')\nprint('Hello', name)",
+        "class Settings:\n    user = input('Your name? ')",  # a class body runs: this failed the whole module
         DOUBLE,
         SHOUT,
     )
     assert report.percent == 100.0, verdicts(report)
     double = next(c for c in report.checks if c.function == "double")
-    assert double.location is not None and double.location.cell == 3
-    assert any(p.startswith("work.ipynb, cell 2, line 1: EOFError") for p in report.problems), report.problems
+    assert double.location is not None and double.location.cell == 4
+    stops = [p for p in report.problems if "EOFError" in p]
+    assert [p.split(":")[0] for p in stops] == ["work.ipynb, cell 2, line 1", "work.ipynb, cell 3, line 2"], stops
 
 
 @pytest.mark.slow

@@ -55,33 +55,43 @@ def begin(file: str, blocks: str) -> None:
     """
     caller = sys._getframe(1)
     base = caller.f_lineno - 2
-    known = _blocks.setdefault(caller.f_code.co_filename, [])
+    new = []
     for block in blocks.split(";"):
         first, count, cell = (int(part) for part in block.split(":"))
-        known.append((base + first, base + first + count - 1, file, cell))
+        new.append((base + first, base + first + count - 1, file, cell))
+    # The same file run again (by a test, say) maps its lines afresh.
+    start, end = new[0][0], new[-1][1]
+    known = [b for b in _blocks.get(caller.f_code.co_filename, ()) if b[1] < start or b[0] > end]
+    _blocks[caller.f_code.co_filename] = known + new
 
 
 def stopped() -> None:
-    """Record the exception being handled as the one that stopped the cell whose ``try`` block caught it."""
+    """Record the exception being handled as the one that stopped the cell whose ``try`` block caught it.
+
+    The line is the innermost one of that cell the error went through (in a
+    class body, say), as a kernel's traceback shows it.
+    """
     exc = sys.exc_info()[1]
     if exc is None or len(_stops) >= MAX_STOPS:
         return
-    caller = sys._getframe(1)
+    module = sys._getframe(1).f_code.co_filename
     tb = exc.__traceback__
-    line = tb.tb_lineno if tb is not None else 0
-    where = [
-        (file, cell, line - first + 1)
-        for first, last, file, cell in _blocks.get(caller.f_code.co_filename, ())
-        if first <= line <= last
-    ]
-    if not where:
+    if tb is None:
         return
+    block = next((b for b in _blocks.get(module, ()) if b[0] <= tb.tb_lineno <= b[1]), None)
+    if block is None:
+        return
+    first, last, file, cell = block
+    line = tb.tb_lineno
+    while (tb := tb.tb_next) is not None:
+        if tb.tb_frame.f_code.co_filename == module and first <= tb.tb_lineno <= last:
+            line = tb.tb_lineno
     try:
         message = str(exc)
     except BaseException:  # noqa: BLE001 - a student's exception whose __str__ raises
         message = "<an unprintable message>"
     error = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
-    _stops.append((*where[-1], error[:MAX_ERROR_CHARS]))
+    _stops.append((file, cell, line - first + 1, error[:MAX_ERROR_CHARS]))
 
 
 def take() -> list[list[Any]]:
