@@ -109,6 +109,7 @@ _SKIP_REASON = (
     "(only definitions, imports and assignments are; plots, prints, training loops "
     "and calls of the notebook's own functions are skipped)"
 )
+_NOTE_CELL = re.compile(r"cell (\d+)")
 #: What a notebook's ``%%writefile`` cells may add to its module, in all.
 MAX_WRITES_CHARS = 8 * MAX_WRITE_BYTES
 #: The worker-side half of the semantics (``grader.sandbox.cells``), bound once at the top of the module.
@@ -169,8 +170,14 @@ def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
             notes.append(f"cell {number}: top-level code at line(s) {where} was not run when grading {_SKIP_REASON}")
         if kept:
             out.add_cell(lines, number)
-    notes.sort(key=lambda note: int(note.split()[1].rstrip(":")))  # each starts "cell N", in cell order
+    notes.sort(key=_cell_of)
     return NotebookSource(out.text(), tuple(out.line_map), tuple(notes))
+
+
+def _cell_of(note: str) -> int:
+    """The cell a note is about (each starts "cell N"), to list notes in cell order."""
+    found = _NOTE_CELL.match(note)
+    return int(found.group(1)) if found else 0
 
 
 def _definitions_only(cell: _Code, own: set[str], checkers: set[str]) -> tuple[list[str], bool, list[ast.stmt]]:
@@ -227,9 +234,10 @@ def _write_file(cell: _WriteFile, number: int, written: dict[str, str], out: _Ou
     The whole file each time, so that a notebook imported once per exercise
     in one worker writes the same file, never appending twice.
     """
+    shown = cell.path if len(cell.path) <= 200 else cell.path[:200] + "..."
     refused = _unsafe_path(cell.path)
     if refused:
-        notes.append(f"cell {number}: %%writefile {cell.path} was not run: {refused}")
+        notes.append(f"cell {number}: %%writefile {shown} was not run: {refused}")
         return
     path = PurePosixPath(cell.path).as_posix()
     text = (written.get(path, "") if cell.append else "") + cell.body
@@ -239,7 +247,7 @@ def _write_file(cell: _WriteFile, number: int, written: dict[str, str], out: _Ou
     elif out.written + len(call) > MAX_WRITES_CHARS:  # many appends to one file: each write carries it whole
         refused = f"the notebook's %%writefile cells write over {MAX_WRITES_CHARS // 2**20} MiB in all"
     if refused:
-        notes.append(f"cell {number}: %%writefile {cell.path} was not run: {refused}")
+        notes.append(f"cell {number}: %%writefile {shown} was not run: {refused}")
         return
     written[path] = text
     out.written += len(call)
@@ -296,7 +304,7 @@ def _parse_writefile(arguments: str, body: list[str], number: int, notes: list[s
     try:
         words = shlex.split(arguments)
     except ValueError as exc:
-        notes.append(f"cell {number} skipped: %%writefile {arguments}: {exc}")
+        notes.append(f"cell {number} skipped: %%writefile {arguments[:200]}: {exc}")
         return None
     append = any(word in ("-a", "--append") for word in words)
     names = [word for word in words if word not in ("-a", "--append")]
