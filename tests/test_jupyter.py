@@ -78,6 +78,12 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
     nb = nbformat.reads(on_disk.decode(), as_version=4)
     assert nb.cells[-1].source == f"from grader.jupyter import check\n\ncheck(exercise={EX05!r})"
     fill_in(nb, bundled, EX05)
+    # Run before the hand-out's check cell: a helper the kernel wrote with %%writefile, which the
+    # sandbox's replay of the kernel's cells must write and import too, or apply_sigmoid fails.
+    nb.cells[-1:-1] = [
+        new_code_cell("%%writefile kernel_helper.py\nimport torch\n\ndef sigmoid(x):\n    return torch.sigmoid(x)"),
+        new_code_cell("def apply_sigmoid(x):\n    return kernel_helper.sigmoid(x)\nimport kernel_helper"),
+    ]
     nb.cells += [
         new_code_cell(NAIVE_SOFTMAX),  # a mistake, run after the check ...
         new_code_cell("check()"),  # ... shows up in the next check, with no file saved
@@ -107,6 +113,7 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
     assert f"Score: {points}/{points} (100.0%)" in full_text and "What to fix" not in full_text
     # The hand-out's check cell named no folder: it found the student copy beside the notebook.
     assert "Checked against your student copy of PyTorch fundamentals" in full_html
+    assert "stopped" not in full_text and (tmp_path / "kernel_helper.py").is_file()
 
     wrong_html, wrong_text = outputs(nb.cells[-3])
     assert f"Score: {points - 1} / {points}" in wrong_html
