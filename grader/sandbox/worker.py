@@ -215,7 +215,6 @@ class _Server:
         self, sock: socket.socket, *, scratch: Path, limits: Limits, output_fd: int, layers: list[str]
     ) -> None:
         self.sock = sock
-        self.scratch = scratch
         self.src = scratch / SOURCE_DIR
         self.scratch = str(scratch)
         self.limits = limits
@@ -259,8 +258,8 @@ class _Server:
         sys.path.insert(0, str(self.src))
         # The scratch folder is the notebook's folder, as the kernel's cwd is on a kernel's path:
         # a module a ``%%writefile`` cell wrote there is imported by a later cell.
-        sys.path.insert(1, str(self.scratch))
-        cells.configure(str(self.scratch))
+        sys.path.insert(1, self.scratch)
+        cells.configure(self.scratch)
         # Each worker imports the submission once, from a scratch folder deleted
         # afterwards: a .pyc would never be read, only written and then deleted.
         sys.dont_write_bytecode = True
@@ -273,9 +272,20 @@ class _Server:
         try:
             self._load(name)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are student data
-            self._reply({**self._load_failure(name, exc), "stopped": cells.take()})
+            self._reply({**self._load_failure(name, exc), "stopped": self._stopped_cells()})
             return
-        self._reply({"status": "ok", "output": self._take_output(), "stopped": cells.take()})
+        self._reply({"status": "ok", "output": self._take_output(), "stopped": self._stopped_cells()})
+
+    def _stopped_cells(self) -> list[list[Any]]:
+        """The notebook cells an error stopped during the import (``cells``), their messages without scratch paths.
+
+        Student code could have reached the records too: whatever breaks here
+        loses only the notes, never the answer (``cells.read_stops`` checks them).
+        """
+        try:
+            return [[*stop[:3], self._stable(str(stop[3]))] for stop in cells.take()]
+        except BaseException:
+            return []
 
     def _load(self, name: str) -> Any:
         if name not in self.modules:
