@@ -2,7 +2,9 @@
 
 ``check()`` grades the functions as they are now in the kernel (what the
 student has run, saved or not), not the file on disk. The kernel's cells,
-in the order it ran them, go to a grading service in another process
+in the order it ran them, become a notebook graded as a saved one is
+(docs/reference/notebooks.md: each cell runs in order in the sandbox and
+stops at its first error), and go to a grading service in another process
 (``grader.service``), which grades them in the same sandbox and engine as
 ``grader check``: the checks and the reference solutions never enter the
 kernel, which only ever sees the resulting report. The service stays up

@@ -1,7 +1,9 @@
 """Jupyter notebooks in and out; the only module that touches nbformat.
 
-A submitted notebook becomes one Python module made of its code cells'
-definitions, in order; everything else is skipped with a note.
+A submitted notebook becomes one Python module that runs its code cells'
+definitions in order, cell by cell, as Jupyter's "Run All" does: a cell
+stops at its first error and the next one goes on. Everything else is
+skipped with a note (docs/reference/notebooks.md).
 """
 
 from __future__ import annotations
@@ -10,12 +12,18 @@ import ast
 import io
 import json
 import re
+import shlex
 import tokenize
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader.models import Location
+from grader.sandbox.cells import MAX_WRITE_BYTES, CellStop
 
 
 class NotebookError(Exception):
@@ -91,13 +99,7 @@ def _plain_notebook(data: dict[str, object]) -> nbformat.NotebookNode | None:
 
 
 _KEEP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_GUARDED = {
-    ast.Import: "ImportError",
-    ast.ImportFrom: "ImportError",
-    ast.Assign: "Exception",
-    ast.AnnAssign: "Exception",
-    ast.AugAssign: "Exception",
-}
+_DEFINES = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.AugAssign)
 _COMPOUND = (ast.If, ast.Try, ast.TryStar)
 #: Cell magics whose body is Python run in the notebook's namespace (``%%timeit`` runs it in a function).
 _PYTHON_CELL_MAGICS = frozenset({"time", "capture"})
@@ -107,63 +109,164 @@ _SKIP_REASON = (
     "(only definitions, imports and assignments are; plots, prints, training loops "
     "and calls of the notebook's own functions are skipped)"
 )
+_NOTE_CELL = re.compile(r"cell (\d+)")
+#: What a notebook's ``%%writefile`` cells may add to its module, in all.
+MAX_WRITES_CHARS = 8 * MAX_WRITE_BYTES
+#: The worker-side half of the semantics (``grader.sandbox.cells``), bound once at the top of the module.
+_RUNTIME = "import grader.sandbox.cells as _grader_cells"
+
+
+@dataclass(frozen=True)
+class _Code:
+    lines: list[str]
+    tree: ast.Module
+
+
+@dataclass(frozen=True)
+class _WriteFile:
+    path: str
+    body: str
+    append: bool
 
 
 def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
-    """The notebook's definitions as one module, as if its cells ran top to bottom.
+    """The notebook as one module that runs its cells as Jupyter's "Run All" does, less what is not graded.
 
-    Only what defines something is kept: functions and classes as written,
-    imports and assignments guarded so that one failing line cannot stop the
-    rest, and top-level ``if``/``try`` blocks made only of such definitions,
-    guarded too. Top-level code that plots, prints, trains or fails is
-    skipped and noted, so it never zeroes functions that are correct on
-    their own; so are assignments that call the notebook's own functions
-    (``losses = train(model)``), which would run the student's experiment.
-    Cells are numbered as Jupyter shows them, from 1, markdown included.
+    Each code cell becomes a ``try`` block holding the cell's lines in place
+    (so a line of the module maps to one line of one cell): the first
+    statement that raises stops its cell, and the next cell goes on
+    (``grader.sandbox.cells`` records where, for the report). Within a cell
+    only definitions run: functions and classes, imports, assignments, and
+    top-level ``if``/``try`` blocks made only of these; top-level code that
+    plots, prints or trains, and assignments that call the notebook's own
+    functions (``losses = train(model)``), are blanked out and noted, and
+    count as having run without error. A ``%%writefile`` cell writes its
+    file at its place in the run. Cells are numbered as Jupyter shows them,
+    from 1, markdown included.
     """
     notebook = read_notebook(raw, name=name)
-    cells: list[tuple[int, list[str], ast.Module]] = []
+    cells: list[tuple[int, _Code | _WriteFile]] = []
     notes: list[str] = []
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") != "code":
             continue
         parsed = _parse_cell(str(cell.get("source", "")), number, notes)
         if parsed is not None:
-            cells.append((number, *parsed))
+            cells.append((number, parsed))
+    trees = [parsed.tree for _, parsed in cells if isinstance(parsed, _Code)]
     own = {
-        node.name
-        for _, _, tree in cells
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        node.name for tree in trees for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
-    checkers = {name for _, _, tree in cells for node in tree.body for name in _grader_imports(node)}
-    out = _Output()
-    for number, cell_lines, tree in cells:
-        skipped: list[ast.stmt] = []
-        for index, node in enumerate(tree.body):
-            if _grader_imports(node) or _calls_checker(node, checkers):
-                continue  # the hand-out's "check your work" cell: the grader is never part of a submission
-            shares_line = (index > 0 and tree.body[index - 1].end_lineno == node.lineno) or (
-                index + 1 < len(tree.body) and tree.body[index + 1].lineno == node.end_lineno
-            )
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            end = node.end_lineno or node.lineno
-            segment = ast.unparse(node).splitlines() if shares_line else cell_lines[start - 1 : end]
-            if isinstance(node, _KEEP):
-                out.add(segment, number, start)
-            elif type(node) in _GUARDED and not _calls_any(node, own):
-                out.add_guarded(segment, number, start, _GUARDED[type(node)])
-            elif isinstance(node, _COMPOUND) and _defines_only(node, own):
-                out.add_guarded(segment, number, start, "Exception")
-            elif not (_is_docstring(node) or isinstance(node, ast.Pass)):
-                skipped.append(node)
+    checkers = {name for tree in trees for node in tree.body for name in _grader_imports(node)}
+    out = _Output(name)
+    written: dict[str, str] = {}
+    for number, parsed in cells:
+        if isinstance(parsed, _WriteFile):
+            _write_file(parsed, number, written, out, notes)
+            continue
+        lines, kept, skipped = _definitions_only(parsed, own, checkers)
         if skipped:
-            where = ", ".join(str(node.lineno) for node in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+            where = ", ".join(str(n.lineno) for n in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
             notes.append(f"cell {number}: top-level code at line(s) {where} was not run when grading {_SKIP_REASON}")
+        if kept:
+            out.add_cell(lines, number)
+    notes.sort(key=_cell_of)
     return NotebookSource(out.text(), tuple(out.line_map), tuple(notes))
 
 
-def _parse_cell(code: str, number: int, notes: list[str]) -> tuple[list[str], ast.Module] | None:
+def _cell_of(note: str) -> int:
+    """The cell a note is about (each starts "cell N"), to list notes in cell order."""
+    found = _NOTE_CELL.match(note)
+    return int(found.group(1)) if found else 0
+
+
+def _definitions_only(cell: _Code, own: set[str], checkers: set[str]) -> tuple[list[str], bool, list[ast.stmt]]:
+    """The cell's lines with what is not run blanked out in place, whether anything is left, and what to note.
+
+    The hand-out's "check your work" cell and ``from __future__`` imports
+    (which only a module's first lines may hold) are blanked silently.
+    """
+    lines = list(cell.lines)
+    body = cell.tree.body
+    skipped: list[ast.stmt] = []
+    blanked = 0
+    for index, node in enumerate(body):
+        if isinstance(node, _KEEP) or _is_docstring(node) or isinstance(node, ast.Pass):
+            continue
+        if isinstance(node, _DEFINES) and not (_grader_imports(node) or _is_future(node) or _calls_any(node, own)):
+            continue
+        if isinstance(node, _COMPOUND) and _defines_only(node, own):
+            continue
+        if not (_grader_imports(node) or _calls_checker(node, checkers) or _is_future(node)):
+            skipped.append(node)
+        shares_line = (index > 0 and body[index - 1].end_lineno == node.lineno) or (
+            index + 1 < len(body) and body[index + 1].lineno == node.end_lineno
+        )
+        _blank(lines, node, in_place=shares_line)
+        blanked += 1
+    return lines, blanked < len(body), skipped
+
+
+def _blank(lines: list[str], node: ast.stmt, *, in_place: bool) -> None:
+    """Remove ``node`` from ``lines``, keeping every other statement on its line and every line where it was.
+
+    A statement sharing a line with another (``import torch; print(x)``)
+    becomes ``pass``, continued with backslashes over the lines it spanned.
+    """
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    if not in_place:
+        lines[first : last + 1] = [""] * (last - first + 1)
+        return
+    # Column offsets count UTF-8 bytes.
+    head = lines[first].encode()[: node.col_offset].decode()
+    tail = lines[last].encode()[node.end_col_offset or 0 :].decode()
+    if first == last:
+        lines[first] = f"{head}pass{tail}"
+        return
+    lines[first] = f"{head}pass \\"
+    lines[first + 1 : last] = ["\\"] * (last - first - 1)
+    lines[last] = tail
+
+
+def _write_file(cell: _WriteFile, number: int, written: dict[str, str], out: _Output, notes: list[str]) -> None:
+    """A ``%%writefile`` cell: the file as the notebook's writes have made it so far, written at this point.
+
+    The whole file each time, so that a notebook imported once per exercise
+    in one worker writes the same file, never appending twice.
+    """
+    shown = cell.path if len(cell.path) <= 200 else cell.path[:200] + "..."
+    refused = _unsafe_path(cell.path)
+    if refused:
+        notes.append(f"cell {number}: %%writefile {shown} was not run: {refused}")
+        return
+    path = PurePosixPath(cell.path).as_posix()
+    text = (written.get(path, "") if cell.append else "") + cell.body
+    call = f"_grader_cells.write_file({path!r}, {text!r})"
+    if len(text.encode("utf-8")) > MAX_WRITE_BYTES:
+        refused = f"the file would be over {MAX_WRITE_BYTES // 1024} KiB"
+    elif out.written + len(call) > MAX_WRITES_CHARS:  # many appends to one file: each write carries it whole
+        refused = f"the notebook's %%writefile cells write over {MAX_WRITES_CHARS // 2**20} MiB in all"
+    if refused:
+        notes.append(f"cell {number}: %%writefile {shown} was not run: {refused}")
+        return
+    written[path] = text
+    out.written += len(call)
+    out.add_cell([call], number)
+
+
+def _unsafe_path(path: str) -> str:
+    """Why ``%%writefile`` may not write ``path`` in the sandbox's scratch folder ('' if it may)."""
+    pure = PurePosixPath(path)
+    if not path or "\0" in path or path.startswith("~") or pure.is_absolute():
+        return "only a relative path inside the notebook's folder is written (not one starting with '/' or '~')"
+    if ".." in pure.parts:
+        return "only a path inside the notebook's folder is written (no '..')"
+    if pure.as_posix() in ("", "."):
+        return "it names a folder, not a file"
+    return ""
+
+
+def _parse_cell(code: str, number: int, notes: list[str]) -> _Code | _WriteFile | None:
     """A code cell's lines (IPython syntax made harmless, line for line) and their syntax tree.
 
     Plain Python is parsed as written, so a line inside a string or ending
@@ -175,23 +278,40 @@ def _parse_cell(code: str, number: int, notes: list[str]) -> tuple[list[str], as
         return None
     head = lines[first].strip()
     if head.startswith("%%"):
-        magic = head[2:].split(maxsplit=1)[0] if head[2:].strip() else ""
+        magic, _, arguments = head[2:].partition(" ")
+        if magic == "writefile":
+            return _parse_writefile(arguments, lines[first + 1 :], number, notes)
         if magic not in _PYTHON_CELL_MAGICS:
             notes.append(f"cell {number} skipped: it is a %%{magic} cell magic, not Python")
             return None
         lines[first] = ""  # the body of %%time / %%capture runs as the notebook's own code
     try:
-        return lines, ast.parse("\n".join(lines))
+        return _Code(lines, ast.parse("\n".join(lines)))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
     lines = [_without_magic(line) for line in lines]
     try:
-        return lines, ast.parse("\n".join(lines))
+        return _Code(lines, ast.parse("\n".join(lines)))
     except SyntaxError as exc:
         notes.append(f"cell {number} skipped: syntax error at line {exc.lineno}: {exc.msg}")
     except (ValueError, RecursionError, MemoryError) as exc:
         notes.append(f"cell {number} skipped: it cannot be read as Python ({type(exc).__name__})")
     return None
+
+
+def _parse_writefile(arguments: str, body: list[str], number: int, notes: list[str]) -> _WriteFile | None:
+    """``%%writefile [-a] NAME`` and the text it writes (each line ending in a newline, as IPython passes it)."""
+    try:
+        words = shlex.split(arguments)
+    except ValueError as exc:
+        notes.append(f"cell {number} skipped: %%writefile {arguments[:200]}: {exc}")
+        return None
+    append = any(word in ("-a", "--append") for word in words)
+    names = [word for word in words if word not in ("-a", "--append")]
+    if len(names) != 1 or names[0].startswith("-"):
+        notes.append(f"cell {number} skipped: %%writefile needs one file name, as in %%writefile helper.py")
+        return None
+    return _WriteFile(names[0], "".join(line + "\n" for line in body), append)
 
 
 def _grader_imports(node: ast.stmt) -> set[str]:
@@ -228,8 +348,8 @@ def _defines_only(node: ast.stmt, own: set[str]) -> bool:
     """A top-level ``if``/``try`` block holding only definitions, imports and assignments."""
     if isinstance(node, (*_KEEP, ast.Pass)) or _is_docstring(node):
         return True
-    if type(node) in _GUARDED:
-        return not _calls_any(node, own)
+    if isinstance(node, _DEFINES):
+        return not (_grader_imports(node) or _is_future(node) or _calls_any(node, own))
     if isinstance(node, ast.If):
         return not _calls_any(node.test, own) and all(_defines_only(n, own) for n in node.body + node.orelse)
     if isinstance(node, ast.Try | ast.TryStar):
@@ -239,29 +359,58 @@ def _defines_only(node: ast.stmt, own: set[str]) -> bool:
 
 
 class _Output:
-    def __init__(self) -> None:
+    """The module being written: cells as ``try`` blocks, and the map of its lines to cells the worker reads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.lines: list[str] = []
         self.line_map: list[tuple[int, int]] = []
+        #: (module line of the cell's line 1, number of lines, cell number), one per cell block.
+        self.blocks: list[tuple[int, int, int]] = []
+        #: Characters of ``%%writefile`` calls so far (``MAX_WRITES_CHARS``).
+        self.written = 0
 
-    def add(self, segment: list[str], cell: int, start: int) -> None:
-        for offset, line in enumerate(segment):
-            self.lines.append(line)
-            self.line_map.append((cell, start + offset))
+    def add_cell(self, lines: list[str], cell: int) -> None:
+        """One cell as a ``try`` block: its first error stops it, is recorded, and the next cell goes on.
 
-    def add_guarded(self, segment: list[str], cell: int, start: int, exception: str) -> None:
-        inside = _string_interior_lines(segment)
+        Every generated line is the same for every cell and every student,
+        so they add nothing to one notebook's code that another lacks
+        (``similarity``): the cell numbers are in the ``begin`` line only.
+        """
+        if not self.lines:
+            self._generated(_RUNTIME)
+            self._generated("")  # the ``begin`` line, written once every cell is in
+        while lines and not lines[-1].strip():
+            lines = lines[:-1]
+        inside = _string_interior_lines(lines)
         self._generated("try:")
-        # Lines inside a multi-line string stay as written: indenting them would change the string.
-        self.add([line if i in inside else "    " + line for i, line in enumerate(segment)], cell, start)
-        self._generated(f"except {exception}:")
+        self.blocks.append((len(self.lines) + 1, len(lines), cell))
+        for index, line in enumerate(lines):
+            # Lines inside a multi-line string stay as written: indenting them would change the string.
+            self.lines.append(line if index in inside or not line.strip() else "    " + line)
+            self.line_map.append((cell, index + 1))
         self._generated("    pass")
+        self._generated("except BaseException:")
+        self._generated("    _grader_cells.stopped()")
 
     def _generated(self, line: str) -> None:
         self.lines.append(line)
         self.line_map.append((0, 0))
 
     def text(self) -> str:
+        if self.blocks:
+            cells = ";".join(f"{first}:{count}:{cell}" for first, count, cell in self.blocks)
+            self.lines[1] = f"_grader_cells.begin({self.name!r}, {cells!r})"
         return "\n".join(self.lines) + "\n"
+
+
+#: The ``begin`` line of a notebook's module: bookkeeping, not code a student wrote (``without_bookkeeping``).
+_BEGIN = re.compile(rb"^_grader_cells\.begin\(.*\)$", re.MULTILINE)
+
+
+def without_bookkeeping(module: bytes) -> bytes:
+    """A module's source without the lines that name its notebook and map its cells (for comparing code)."""
+    return _BEGIN.sub(b"", module)
 
 
 def _string_interior_lines(segment: list[str]) -> set[int]:
@@ -291,8 +440,22 @@ def _without_magic(line: str) -> str:
     return line
 
 
+def _is_future(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
 def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def describe_stop(stop: CellStop, cut_off: Sequence[tuple[str, Location]]) -> str:
+    """For the report: a notebook cell stopped by an error, and the definitions it kept from running."""
+    where = Location(file=stop.file, line=stop.line, cell=stop.cell).describe()
+    text = f"{where}: {stop.error}. The cell stopped there, as in Jupyter, and the next cells went on"
+    if cut_off:
+        names = ", ".join(f"{function} (line {site.line})" for function, site in cut_off)
+        text += f"; so this cell did not define {names}"
+    return text
 
 
 def check_cell(module: str) -> str:

@@ -26,9 +26,11 @@ from grader.assignment import Assignment, import_file
 from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError, HelperLost
 from grader.models import NOT_SUBMITTED_MESSAGE, CheckResult, Outcome
+from grader.notebook import describe_stop
 from grader.plan import RecordingRunner
 from grader.proxy import CallLog, StudentModule, reference_seconds, seed_rngs
 from grader.reference import LiveReference, NotRecorded, RecordedReference, Recording
+from grader.sandbox.cells import CellStop
 from grader.sandbox.runner import PlannedCall, SubmissionRunner
 from grader.submission import Submission
 
@@ -313,6 +315,7 @@ class GraderPlugin:
             finally:
                 runner.close()
             if not runner.lost:
+                results, notes = _after_cell_stops(job.submission, results, notes, tuple(runner.cell_stops))
                 results = self._with_hidden(job, results)
                 self.on_result(job, results, runner.layers, time.perf_counter() - started, tuple(notes))
                 return
@@ -518,6 +521,19 @@ class GraderPlugin:
             duration_s=duration,
             location=submission.locations.get((info.exercise, info.function)),
         )
+
+
+def _after_cell_stops(
+    submission: Submission, results: list[CheckResult], notes: dict[str, None], stops: tuple[CellStop, ...]
+) -> tuple[list[CheckResult], dict[str, None]]:
+    """Results located at the definitions that ran, and a note first for each notebook cell an error stopped."""
+    if not stops:
+        return results, notes
+    located = [
+        dataclasses.replace(result, location=submission.location_after((result.exercise, result.function), stops))
+        for result in results
+    ]
+    return located, {**dict.fromkeys(describe_stop(stop, submission.cut_off(stop)) for stop in stops), **notes}
 
 
 def _memo_seed(nodeid: str, provided: bool) -> bytes:

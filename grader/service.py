@@ -13,8 +13,8 @@ stdin and stdout in plain JSON, one object a line (never pickle):
   ``{"error": <message>, "kind": "usage" | "assignment" | "sandbox" | "grader"}``.
 
 The kernel's cells become a submission exactly as a saved notebook does
-(definitions, imports and assignments, the last definition winning), in
-the order the kernel ran them.
+(docs/reference/notebooks.md), each cell the kernel ran, in the order it
+ran them, as one cell of that notebook.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -41,6 +42,8 @@ if TYPE_CHECKING:  # grader.plugin imports torch: imported once the zygote is st
 
 #: The synthetic notebook the kernel's cells are graded as.
 _CELLS_FILE = "kernel.ipynb"
+#: How a note about one of its cells starts (``Location.describe``).
+_CELL_PREFIX = re.compile(r"^kernel\.ipynb, cell (\d+),")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,22 +69,40 @@ class Request:
 
 
 def kernel_submission(request: Request, assignment: Assignment) -> Submission:
-    """The kernel's cells as a submission, with locations given as the kernel shows them ("In [7], line 2").
+    """The kernel's cells as a submission: cell N of its notebook is the N-th cell the kernel ran.
 
     Notes about skipped cells are left out: in a kernel the student saw
-    each cell run (or fail) already.
+    each cell run (or fail) already. Where a cell stopped in the sandbox is
+    said in the report (``kernel_report``).
     """
     sources = [source for _, source in request.cells]
     raw = {_CELLS_FILE: code_cells_notebook(sources).encode()}
-    submission = build_submission(raw, assignment, name=request.student)
+    return dataclasses.replace(build_submission(raw, assignment, name=request.student), problems=())
+
+
+def kernel_location(where: Location, counts: Sequence[int]) -> Location:
+    """A place in the kernel's cells as the kernel shows it: "In [7], line 2"."""
+    if where.file == _CELLS_FILE and where.cell is not None and 0 < where.cell <= len(counts):
+        return Location(file=f"In [{counts[where.cell - 1]}]", line=where.line)
+    return where
+
+
+def kernel_report(report: Report, request: Request) -> Report:
+    """The report with every place in the kernel's cells given as the kernel shows it."""
     counts = [count for count, _ in request.cells]
-    locations = {
-        key: Location(file=f"In [{counts[where.cell - 1]}]", line=where.line)
-        if where.cell is not None and 0 < where.cell <= len(counts)
-        else where
-        for key, where in submission.locations.items()
-    }
-    return dataclasses.replace(submission, locations=locations, problems=())
+
+    def problem(text: str) -> str:
+        def execution(match: re.Match[str]) -> str:
+            cell = int(match.group(1))
+            return f"In [{counts[cell - 1]}]," if 0 < cell <= len(counts) else match.group(0)
+
+        return _CELL_PREFIX.sub(execution, text, count=1)
+
+    checks = tuple(
+        dataclasses.replace(c, location=kernel_location(c.location, counts)) if c.location is not None else c
+        for c in report.checks
+    )
+    return dataclasses.replace(report, checks=checks, problems=tuple(problem(p) for p in report.problems))
 
 
 def select(request: Request, submission: Submission, assignment: Assignment) -> Job:
@@ -130,7 +151,7 @@ class _Session:
         self.assignment = assignment
         self.requests = requests
         self.answers = answers
-        self.pending = False
+        self.pending: Request | None = None
         self.finished = False
 
     def send(self, message: dict[str, Any]) -> None:
@@ -148,17 +169,17 @@ class _Session:
             except GraderError as exc:
                 self.send({"error": exc.message, "kind": _kind(exc)})
                 continue
-            self.pending = True
+            self.pending = request
             yield job
         self.finished = True  # the kernel closed the pipe (it exited, or was restarted)
 
     def answer(self, report: Report) -> None:
-        self.pending = False
-        self.send({"report": report.to_dict()})
+        request, self.pending = self.pending, None
+        self.send({"report": (kernel_report(report, request) if request is not None else report).to_dict()})
 
     def fail(self, exc: GraderError) -> None:
-        if self.pending:
-            self.pending = False
+        if self.pending is not None:
+            self.pending = None
             self.send({"error": exc.message, "kind": _kind(exc)})
 
 
@@ -177,7 +198,7 @@ def serve(assignment: Assignment, limits: Limits, requests: IO[str], answers: IO
                 try:
                     grader.run(session.jobs(), session.answer)
                 except GraderError as exc:
-                    if not session.pending:
+                    if session.pending is None:
                         raise  # not about a request (the checks cannot be collected): nothing to retry
                     session.fail(exc)
                     continue

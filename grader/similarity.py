@@ -25,11 +25,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from grader.assignment import Assignment
 from grader.models import SimilarCluster
+from grader.notebook import without_bookkeeping
 from grader.submission import Submission
 
 SHINGLE = 5
 #: Bumped whenever what counts as similar changes, so cached clusters are recomputed.
-SIMILARITY_VERSION = 2
+SIMILARITY_VERSION = 3
 #: Jaccard similarity at or above which two submissions are flagged.
 THRESHOLD = 0.85
 #: Submissions with fewer own shingles than this are too small to judge.
@@ -127,7 +128,7 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
             submission = submissions[name]
             if exercise.name not in submission.exercises:
                 continue
-            grams = shingles(submission.files.get(f"{exercise.name}.py", b""))
+            grams = shingles(without_bookkeeping(submission.files.get(f"{exercise.name}.py", b"")))
             grams -= common
             if len(grams) >= MIN_SHINGLES:
                 copies.setdefault(frozenset(grams), []).append(name)

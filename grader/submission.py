@@ -11,7 +11,7 @@ import functools
 import hashlib
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -20,6 +20,7 @@ from grader.assignment import Assignment
 from grader.errors import SubmissionError
 from grader.models import Location
 from grader.notebook import NotebookError, NotebookSource, notebook_to_source
+from grader.sandbox.cells import CellStop
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 48 * 1024 * 1024
@@ -44,6 +45,25 @@ class Submission:
     problems: tuple[str, ...] = ()
     #: sha256 of the submission's raw content, for caching.
     digest: str = ""
+    #: (exercise, function) -> every place it is defined, in the order they run; the last is ``locations``'.
+    definitions: Mapping[tuple[str, str], tuple[Location, ...]] = field(default_factory=dict)
+
+    def location_after(self, key: tuple[str, str], stops: Collection[CellStop]) -> Location | None:
+        """Where the definition in force is once ``stops`` cut their cells short: the last one that ran.
+
+        None when every definition was in a stopped cell, after its error.
+        """
+        sites = self.definitions.get(key)
+        if not sites:
+            return self.locations.get(key)
+        return next((site for site in reversed(sites) if not _cut_off(site, stops)), None)
+
+    def cut_off(self, stop: CellStop) -> list[tuple[str, Location]]:
+        """The definitions ``stop`` kept from running: (function, where), once per function and place."""
+        found = {
+            (key[1], site): None for key, sites in self.definitions.items() for site in sites if _cut_off(site, (stop,))
+        }
+        return sorted(found, key=lambda item: (item[1].line, item[0]))
 
 
 @dataclass
@@ -169,11 +189,13 @@ def build_submission(
     for exercise_name, sources in providers.items():
         files[f"{exercise_name}.py"] = b"\n\n".join(source.module_source for source in sources)
 
-    locations: dict[tuple[str, str], Location] = {}
+    definitions: dict[tuple[str, str], tuple[Location, ...]] = {}
     for exercise_name, sources in providers.items():
         for source in sources:
-            for function, line in (_definitions(source.module_source) or {}).items():
-                locations[(exercise_name, function)] = _location(source, line)
+            for function, lines in (_definitions(source.module_source) or {}).items():
+                key = (exercise_name, function)
+                definitions[key] = (*definitions.get(key, ()), *(_location(source, line) for line in lines))
+    locations = {key: sites[-1] for key, sites in definitions.items()}
 
     ordered = tuple(n for n in assignment.names if n in providers)
     return Submission(
@@ -183,6 +205,14 @@ def build_submission(
         locations=locations,
         problems=tuple(problems),
         digest=content_digest(raw),
+        definitions=definitions,
+    )
+
+
+def _cut_off(site: Location, stops: Collection[CellStop]) -> bool:
+    """Whether a definition at ``site`` never ran: its cell stopped at an error on or before its line."""
+    return site.cell is not None and any(
+        stop.file == site.file and stop.cell == site.cell and stop.line <= site.line for stop in stops
     )
 
 
@@ -294,8 +324,8 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
 
 
 @functools.lru_cache(maxsize=256)
-def _definitions(source: bytes) -> Mapping[str, int] | None:
-    """Top-level function names -> line of their last definition; None if the source does not parse.
+def _definitions(source: bytes) -> Mapping[str, tuple[int, ...]] | None:
+    """Top-level function names -> lines of their definitions, in order; None if the source does not parse.
 
     Cached: each source is asked about once per exercise, and a class's
     untouched stubs are the same bytes in every submission.
@@ -304,24 +334,24 @@ def _definitions(source: bytes) -> Mapping[str, int] | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
-    found: dict[str, int] = {}
+    found: dict[str, list[int]] = {}
     _collect_definitions(tree.body, found)
-    return MappingProxyType(found)
+    return MappingProxyType({name: tuple(lines) for name, lines in found.items()})
 
 
-def _collect_definitions(body: list[ast.stmt], found: dict[str, int]) -> None:
+def _collect_definitions(body: list[ast.stmt], found: dict[str, list[int]]) -> None:
     """Module-level definitions in source order, also inside top-level ``if``/``try`` blocks.
 
-    A notebook's assignments reach the worker wrapped in ``try:`` guards, and
-    its definition-only ``if``/``try`` blocks are kept as written.
+    A notebook's cells reach the worker as ``try:`` blocks, and its
+    definition-only ``if``/``try`` blocks are kept as written.
     """
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            found[node.name] = node.lineno
+            found.setdefault(node.name, []).append(node.lineno)
         elif isinstance(node, ast.Assign):  # apply_sigmoid = torch.sigmoid
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    found[target.id] = node.lineno
+                    found.setdefault(target.id, []).append(node.lineno)
         elif isinstance(node, ast.If):
             _collect_definitions(node.body + node.orelse, found)
         elif isinstance(node, (ast.Try, ast.TryStar)):

@@ -12,12 +12,15 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
+from grader import models
 from grader.assignment import Assignment
 from grader.catalog import catalog
 from grader.handout import write_handout
 from grader.jupyter import CheckError, CheckResult, check, kernel_cells
 from grader.models import Outcome, Report
-from grader.service import Request, kernel_submission, select
+from grader.notebook import describe_stop
+from grader.sandbox.cells import CellStop
+from grader.service import Request, kernel_location, kernel_report, kernel_submission, select
 
 EX05 = "ex05_activations"
 NAIVE_SOFTMAX = "def apply_softmax(x, dim):\n    e = torch.exp(x)\n    return e / e.sum(dim=dim, keepdim=True)\n"
@@ -75,6 +78,12 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
     nb = nbformat.reads(on_disk.decode(), as_version=4)
     assert nb.cells[-1].source == f"from grader.jupyter import check\n\ncheck(exercise={EX05!r})"
     fill_in(nb, bundled, EX05)
+    # Run before the hand-out's check cell: a helper the kernel wrote with %%writefile, which the
+    # sandbox's replay of the kernel's cells must write and import too, or apply_sigmoid fails.
+    nb.cells[-1:-1] = [
+        new_code_cell("%%writefile kernel_helper.py\nimport torch\n\ndef sigmoid(x):\n    return torch.sigmoid(x)"),
+        new_code_cell("def apply_sigmoid(x):\n    return kernel_helper.sigmoid(x)\nimport kernel_helper"),
+    ]
     nb.cells += [
         new_code_cell(NAIVE_SOFTMAX),  # a mistake, run after the check ...
         new_code_cell("check()"),  # ... shows up in the next check, with no file saved
@@ -104,6 +113,7 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
     assert f"Score: {points}/{points} (100.0%)" in full_text and "What to fix" not in full_text
     # The hand-out's check cell named no folder: it found the student copy beside the notebook.
     assert "Checked against your student copy of PyTorch fundamentals" in full_html
+    assert "stopped" not in full_text and (tmp_path / "kernel_helper.py").is_file()
 
     wrong_html, wrong_text = outputs(nb.cells[-3])
     assert f"Score: {points - 1} / {points}" in wrong_html
@@ -148,10 +158,35 @@ def test_the_last_run_of_a_cell_wins_and_locations_are_execution_counts(bundled:
     )
     submission = kernel_submission(Request(cells), bundled)
     assert submission.exercises == (EX05,) and submission.problems == ()
-    assert submission.locations[(EX05, "apply_softmax")].describe() == "In [9], line 1"
+    counts = [count for count, _ in cells]
+    assert kernel_location(submission.locations[(EX05, "apply_softmax")], counts).describe() == "In [9], line 1"
     module = submission.files[f"{EX05}.py"].decode()
-    assert "grader" not in module and "print(" not in module
+    assert "jupyter" not in module and "check(" not in module and "print(" not in module
     assert module.rindex("torch.softmax") > module.index("torch.exp")  # the re-run comes last
+
+
+def test_a_kernel_cell_stopped_in_the_sandbox_is_reported_by_its_execution_count(bundled: Assignment) -> None:
+    # The kernel may have seaborn; the sandbox does not: the cell stops there, as it would in a fresh kernel.
+    _, functions = reference(bundled, EX05)
+    cells = ((3, "import torch\n" + functions["apply_sigmoid"]), (8, "import no_such_module_xyz\n" + NAIVE_SOFTMAX))
+    submission = kernel_submission(Request(cells), bundled)
+    stop = CellStop("kernel.ipynb", 2, 1, "ModuleNotFoundError: No module named 'no_such_module_xyz'")
+    assert submission.location_after((EX05, "apply_softmax"), (stop,)) is None
+    check = models.CheckResult(
+        exercise=EX05,
+        function="apply_sigmoid",
+        name="values",
+        outcome=Outcome.PASSED,
+        points=1.0,
+        max_points=1.0,
+        description="",
+        location=submission.locations[(EX05, "apply_sigmoid")],
+    )
+    problem = describe_stop(stop, submission.cut_off(stop))
+    report = kernel_report(Report(student="notebook", checks=(check,), problems=(problem,)), Request(cells))
+    assert report.checks[0].location is not None and report.checks[0].location.describe() == "In [3], line 2"
+    assert report.problems[0].startswith("In [8], line 1: ModuleNotFoundError")
+    assert "did not define apply_softmax (line 2)" in report.problems[0]
 
 
 def test_what_a_request_grades(bundled: Assignment) -> None:

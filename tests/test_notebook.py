@@ -20,8 +20,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from grader.assignment import Assignment
 from grader.grading import Grader, exercises_to_check
 from grader.handout import write_handout
-from grader.models import Outcome
-from grader.notebook import NotebookError, check_cell, notebook_to_source
+from grader.models import Outcome, Report
+from grader.notebook import MAX_WRITES_CHARS, NotebookError, check_cell, notebook_to_source
+from grader.sandbox import cells
+from grader.sandbox.cells import MAX_WRITE_BYTES
 from grader.submission import build_submission, load_submission
 
 ATTACKS = Path(__file__).parent / "attacks"
@@ -43,9 +45,15 @@ def convert(raw: bytes) -> tuple[str, tuple[str, ...]]:
 
 
 def run(source: str) -> dict[str, object]:
+    return run_cells(source)[0]
+
+
+def run_cells(source: str) -> tuple[dict[str, object], list[list[object]]]:
+    """The module's namespace once run here, and the cells it reports stopped: [file, cell, line, error]."""
+    cells.take()
     namespace: dict[str, object] = {}
     exec(compile(source, "work.ipynb", "exec"), namespace)
-    return namespace
+    return namespace, cells.take()
 
 
 # -- notebook_to_source: IPython syntax -------------------------------------------------------
@@ -115,13 +123,87 @@ def test_top_level_print_plot_and_training_loop_are_skipped_with_the_cell_number
     assert notes[0].startswith("cell 4: top-level code at line(s) 1, 2, 3 was not run")
 
 
-def test_failing_assignments_and_imports_are_guarded() -> None:
+def test_a_failing_statement_stops_its_cell_and_the_next_cell_goes_on() -> None:
     source, notes = convert(
-        code("a = 1 / 0\nimport no_such_module_xyz\nfrom nowhere import thing\nB = 2\ndef f():\n    return B")
+        code(
+            "B = 2\na = 1 / 0\ndef f():\n    return 1",
+            "import no_such_module_xyz\nC = 3",
+            "from nowhere import thing",
+            "def g():\n    return B",
+        )
     )
-    namespace = run(source)
-    assert namespace["f"]() == 2  # type: ignore[operator]
-    assert "a" not in namespace and notes == ()
+    namespace, stopped = run_cells(source)
+    assert namespace["g"]() == 2  # type: ignore[operator]
+    assert namespace["B"] == 2 and not {"a", "f", "C", "thing"} & set(namespace)
+    assert notes == ()
+    assert [stop[:3] for stop in stopped] == [["work.ipynb", 1, 2], ["work.ipynb", 2, 1], ["work.ipynb", 3, 1]]
+    assert stopped[0][3] == "ZeroDivisionError: division by zero"
+    assert str(stopped[1][3]).startswith("ModuleNotFoundError: No module named 'no_such_module_xyz'")
+
+
+def test_a_redefinition_in_a_cell_that_stops_before_it_does_not_replace_the_earlier_one() -> None:
+    # The student's kernel never ran past ``import seaborn``: the cell's second f never existed there.
+    source, _ = convert(code("def f():\n    return 1", "import no_such_module_xyz\ndef f():\n    return 2"))
+    namespace, stopped = run_cells(source)
+    assert namespace["f"]() == 1  # type: ignore[operator]
+    assert [stop[:3] for stop in stopped] == [["work.ipynb", 2, 1]]
+
+
+def test_a_stopped_cell_is_located_at_its_innermost_failing_line_and_runs_again_alike() -> None:
+    source, _ = convert(code("x = 1", "class Settings:\n    name = 'a'\n    size = int('big')\nY = 2"))
+    for _ in range(2):  # the same module run twice (one import per exercise) reports the same cell
+        namespace, stopped = run_cells(source)
+        assert "Settings" not in namespace and "Y" not in namespace
+        assert stopped == [["work.ipynb", 2, 3, "ValueError: invalid literal for int() with base 10: 'big'"]]
+
+
+def test_code_that_is_not_run_counts_as_run_without_error_and_keeps_its_lines() -> None:
+    # print(...) is skipped, not run: the definitions after it on its line and below it still run.
+    cell = (
+        "import math; print(undefined_name)\nx = (1,\n     2); print(x)\nprint(x,\n      3); y = 4\n"
+        "def f():\n    return x, y"
+    )
+    source, notes = convert(code(cell))
+    namespace, stopped = run_cells(source)
+    assert namespace["f"]() == ((1, 2), 4) and stopped == []  # type: ignore[operator]
+    assert len(notes) == 1 and notes[0].startswith("cell 1: top-level code at line(s) 1, 3, 4 was not run")
+    result = notebook_to_source(code("print(1)\n\ndef f():\n    return 1 / 0"), name="work.ipynb")
+    line = result.source.splitlines().index("        return 1 / 0") + 1
+    assert result.locate(line) == (1, 4)  # a module line maps back to its cell's line
+
+
+def test_writefile_cells_become_writes_in_place_and_unsafe_paths_are_refused() -> None:
+    source, notes = convert(
+        code(
+            "%%writefile helper.py\ndef twice(x):\n    return 2 * x",
+            "%%writefile -a helper.py\nTHREE = 3",
+            "%%writefile '/etc/hostname'\nx",
+            "%%writefile ../outside.py\nx",
+            "%%writefile ~/home.py\nx",
+            "%%writefile sub/../../up.py\nx",
+            f"%%writefile big.txt\n{'x' * (MAX_WRITE_BYTES + 1)}",
+            "%%writefile\nx",
+        )
+    )
+    tree = ast.parse(source)
+    writes = [
+        [ast.literal_eval(a) for a in node.args]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "_grader_cells.write_file"
+    ]
+    assert writes == [
+        ["helper.py", "def twice(x):\n    return 2 * x\n"],
+        ["helper.py", "def twice(x):\n    return 2 * x\nTHREE = 3\n"],
+    ]
+    assert [n.split(":")[0] for n in notes] == [f"cell {i}" for i in (3, 4, 5, 6, 7)] + ["cell 8 skipped"]
+    assert "not one starting with '/' or '~'" in notes[0] and "no '..'" in notes[1] and "KiB" in notes[4]
+    many = [f"%%writefile log.txt\n{'x' * (MAX_WRITE_BYTES - 100)}" for _ in range(9)]
+    source_of_many, notes_of_many = convert(code(*many))
+    assert len(source_of_many) < MAX_WRITES_CHARS + 10_000  # each write carries the file whole: bounded in all
+    assert any("write over" in note for note in notes_of_many) and not any("KiB" in n for n in notes_of_many)
+    _, stopped = run_cells(source)  # outside a sandbox, no file is written: the cell stops instead
+    assert [stop[1] for stop in stopped] == [1, 2]
+    assert "only in the grader's sandbox" in str(stopped[0][3])
 
 
 def test_assignment_calling_the_notebooks_own_function_is_not_run() -> None:
@@ -422,7 +504,7 @@ def test_the_check_cell_is_never_part_of_the_submission() -> None:
             "from grader.jupyter import check as grade_me\ngrade_me()\nprint(f(1))",
         )
     )
-    assert "grader" not in source and "check" not in source
+    assert "jupyter" not in source and "check" not in source
     assert run(source)["f"] is not None
     assert len(notes) == 1 and "cell 4" in notes[0]  # only the print, a student's own top-level code
 
@@ -432,3 +514,121 @@ def test_a_handouts_check_cell_names_no_folder() -> None:
     cell = check_cell("lx01_losses")
     assert cell == "from grader.jupyter import check\n\ncheck(exercise='lx01_losses')"
     compile(cell, "cell", "exec")
+
+
+# -- Run All in the sandbox: cells that stop, %%writefile, a notebook graded like a file ---------------
+
+DOUBLE = "def double(x):\n    return 2 * x"
+SHOUT = "def shout(text):\n    return text.upper() + '!'"
+
+
+def grade_cells(grader: Grader, assignment: Assignment, *sources: str) -> Report:
+    submission = build_submission({"work.ipynb": code(*sources)}, assignment, name="nb")
+    return grader.grade(submission)
+
+
+def verdicts(report: Report) -> dict[str, tuple[Outcome, str]]:
+    return {c.id: (c.outcome, c.message) for c in report.checks}
+
+
+@pytest.mark.slow
+def test_a_cell_stopped_mid_way_keeps_the_earlier_definition_and_says_where(
+    tiny: Assignment, tiny_grader: Grader
+) -> None:
+    wrong_after_a_failing_import = "import no_such_module_xyz\ndef double(x):\n    return 3 * x"
+    report = grade_cells(tiny_grader, tiny, f"{DOUBLE}\n{SHOUT}", wrong_after_a_failing_import)
+    assert report.percent == 100.0, verdicts(report)
+    double = next(c for c in report.checks if c.function == "double")
+    assert double.location is not None and double.location.describe() == "work.ipynb, cell 1, line 1"
+    (stop,) = [p for p in report.problems if "stopped" in p]
+    assert stop.startswith("work.ipynb, cell 2, line 1: ModuleNotFoundError: No module named 'no_such_module_xyz'")
+    assert stop.endswith("so this cell did not define double (line 2)")
+
+
+@pytest.mark.slow
+def test_a_redefinition_after_a_cell_that_fails_at_input_is_graded(tiny: Assignment, tiny_grader: Grader) -> None:
+    report = grade_cells(
+        tiny_grader,
+        tiny,
+        "def double(x):\n    return x",
+        "name = input('Your name? ')\nprint('Hello', name)",
+        "class Settings:\n    user = input('Your name? ')",  # a class body runs: this failed the whole module
+        DOUBLE,
+        SHOUT,
+    )
+    assert report.percent == 100.0, verdicts(report)
+    double = next(c for c in report.checks if c.function == "double")
+    assert double.location is not None and double.location.cell == 4
+    stops = [p for p in report.problems if "EOFError" in p]
+    assert [p.split(":")[0] for p in stops] == ["work.ipynb, cell 2, line 1", "work.ipynb, cell 3, line 2"], stops
+
+
+@pytest.mark.slow
+def test_a_helper_written_with_writefile_is_imported_and_read_by_later_cells(
+    tiny: Assignment, tiny_grader: Grader
+) -> None:
+    report = grade_cells(
+        tiny_grader,
+        tiny,
+        "%%writefile helper.py\ndef twice(x):\n    return 2 * x",
+        "%%writefile data/suffix.txt\n!",
+        "import helper\nSUFFIX = open('data/suffix.txt').read().strip()",
+        "def double(x):\n    return helper.twice(x)\ndef shout(text):\n    return text.upper() + SUFFIX",
+    )
+    assert report.percent == 100.0, (verdicts(report), report.problems)
+    assert report.problems == ()
+
+
+@pytest.mark.slow
+def test_writefile_never_writes_outside_the_sandbox_scratch_folder(
+    tiny: Assignment, tiny_grader: Grader, tmp_path: Path
+) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    report = grade_cells(
+        tiny_grader,
+        tiny,
+        f"import os\nlinked = os.symlink({str(target)!r}, 'link')",
+        "%%writefile link/evil.py\nX = 1",
+        f"%%writefile {target / 'absolute.py'}\nX = 1",
+        "%%writefile ../../escape.py\nX = 1",
+        f"{DOUBLE}\n{SHOUT}",
+    )
+    assert report.percent == 100.0, verdicts(report)
+    assert list(target.iterdir()) == []
+    problems = "\n".join(report.problems)
+    assert "cell 3: %%writefile" in problems and "cell 4: %%writefile" in problems  # refused before running
+    # A link out of scratch: refused by the sandbox when it is made, or by the write through it.
+    assert "cell 1, line 2" in problems or "cell 2, line 1: PermissionError" in problems, problems
+
+
+def test_write_file_stays_inside_the_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch, outside = tmp_path / "scratch", tmp_path / "outside"
+    scratch.mkdir()
+    outside.mkdir()
+    (scratch / "link").symlink_to(outside)
+    monkeypatch.setattr(cells, "_scratch", [])
+    monkeypatch.chdir(scratch)
+    cells.configure(str(scratch))
+    cells.write_file("sub/helper.py", "X = 1\n")
+    assert (scratch / "sub" / "helper.py").read_text() == "X = 1\n"
+    for path in ("../escape.py", str(outside / "absolute.py"), "link/through.py", "sub/../../up.py"):
+        with pytest.raises(PermissionError, match="only a file inside"):
+            cells.write_file(path, "X = 1\n")
+    with pytest.raises(OSError, match="limit"):
+        cells.write_file("big.txt", "x" * (MAX_WRITE_BYTES + 1))
+    assert list(outside.iterdir()) == [] and not (tmp_path / "escape.py").exists()
+
+
+@pytest.mark.slow
+def test_an_exercise_file_and_the_same_code_as_a_notebook_are_graded_alike(
+    tiny: Assignment, tiny_grader: Grader
+) -> None:
+    wrong_shout = "def shout(text):\n    return text.upper()"
+    for double, shout in ((DOUBLE, SHOUT), (DOUBLE, wrong_shout), ("def double(x):\n    return x + 1", SHOUT)):
+        as_file = build_submission({"ex_tiny.py": f"import torch\n\n{double}\n\n{shout}\n".encode()}, tiny, name="f")
+        file_report = tiny_grader.grade(as_file)
+        cells_ = ("import torch", double, "print(double(torch.ones(2)))", shout, "shout('hi')")
+        notebook_report = grade_cells(tiny_grader, tiny, *cells_)
+        assert verdicts(notebook_report) == verdicts(file_report)
+        assert notebook_report.score == file_report.score

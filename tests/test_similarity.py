@@ -8,6 +8,7 @@ import pytest
 
 from grader.assignment import Assignment
 from grader.models import SimilarCluster
+from grader.notebook import code_cells_notebook
 from grader.similarity import MIN_SHINGLES, THRESHOLD, find_similar, shingles
 from grader.submission import Submission, build_submission
 
@@ -103,6 +104,20 @@ def test_whitespace_and_blank_line_changes_are_still_flagged(bundled: Assignment
     )
     found = find_similar({"a": sub("a", SOLUTION_A, bundled), "b": sub("b", reformatted, bundled)}, bundled)
     assert [(c.students, c.similarity) for c in found] == [(("a", "b"), 1.0)]
+
+
+def test_the_same_notebook_under_another_name_with_blank_lines_added_is_an_exact_copy(bundled: Assignment) -> None:
+    # Each notebook's module names its file and maps its cells' lines: bookkeeping, not code to compare.
+    cells = [f"import torch\nfrom torch import nn\n\n{SOLUTION_A.split('from torch import nn', 1)[1]}", "print(1)"]
+    spaced = ["\n\n" + cells[0].replace("\n\n", "\n\n\n"), *cells[1:]]
+    found = find_similar(
+        {
+            "alice": build_submission({"alice.ipynb": code_cells_notebook(cells).encode()}, bundled, name="alice"),
+            "bob": build_submission({"copy (1).ipynb": code_cells_notebook(spaced).encode()}, bundled, name="bob"),
+        },
+        bundled,
+    )
+    assert found == (SimilarCluster(("alice", "bob"), 1.0, (EX05,)),)
 
 
 def test_reordered_functions_are_still_flagged(bundled: Assignment) -> None:

@@ -18,6 +18,7 @@ from grader import submission as submission_module
 from grader.assignment import Assignment
 from grader.errors import SubmissionError
 from grader.models import Location
+from grader.sandbox.cells import CellStop
 from grader.submission import Submission, build_submission, load_submission
 
 EX05 = "ex05_activations"
@@ -106,6 +107,26 @@ def test_a_redefined_function_is_located_at_its_last_definition(tmp_path: Path, 
     source = SIGMOID + "\n\ndef apply_sigmoid(x):\n    return 1 / (1 + (-x).exp())\n"
     sub = load(write(tmp_path, {f"{EX05}.py": source}) / f"{EX05}.py", bundled)
     assert sub.locations[(EX05, "apply_sigmoid")].line == 8
+
+
+def test_a_cell_stopped_before_a_redefinition_leaves_the_earlier_one_in_force(bundled: Assignment) -> None:
+    cells = [
+        "import torch\ndef apply_sigmoid(x):\n    return torch.sigmoid(x)",
+        "import seaborn\ndef apply_sigmoid(x):\n    return x",
+        "apply_softmax = torch.softmax",
+    ]
+    nb = new_notebook(cells=[new_markdown_cell("# work"), *(new_code_cell(c) for c in cells)])
+    sub = build_submission({"w.ipynb": nbformat.writes(nb).encode()}, bundled, name="s")
+    key = ("ex05_activations", "apply_sigmoid")
+    first, second = Location("w.ipynb", 2, cell=2), Location("w.ipynb", 2, cell=3)
+    assert sub.definitions[key] == (first, second) and sub.locations[key] == second
+    stop = CellStop("w.ipynb", 3, 1, "ModuleNotFoundError: No module named 'seaborn'")
+    assert sub.location_after(key, (stop,)) == first
+    assert sub.location_after(key, (CellStop("w.ipynb", 3, 3, "NameError"),)) == second  # stopped after it
+    assert sub.location_after(key, (CellStop("other.ipynb", 3, 1, "NameError"),)) == second
+    assert sub.cut_off(stop) == [("apply_sigmoid", second)]
+    softmax = ("ex05_activations", "apply_softmax")
+    assert sub.location_after(softmax, (CellStop("w.ipynb", 4, 1, "NameError"),)) is None
 
 
 def test_a_syntax_error_file_is_still_claimed(tmp_path: Path, bundled: Assignment) -> None:

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from grader import codec
 from grader.errors import HelperLost, SandboxError
 from grader.sandbox.budget import CallTimer, OwnClock, describe_timeout, repeat_floor
+from grader.sandbox.cells import CellStop, read_stops
 from grader.sandbox.client import Zygote
 from grader.sandbox.death import Exit, explain, open_process, wait_for_end
 from grader.sandbox.limits import Limits
@@ -387,6 +388,8 @@ class SubmissionRunner:
     again: bool = False
     #: Why a helper process's death (not the student's doing) cut this attempt short; "" while none did.
     lost: str = ""
+    #: The notebook cells stopped by an error while a module was imported, each once, in order.
+    cell_stops: dict[CellStop, None] = field(default_factory=dict)
 
     # -- planned calls -----------------------------------------------------------
 
@@ -681,6 +684,7 @@ class SubmissionRunner:
         return self._load_failures.get(module)
 
     def _imported_or_failed(self, module: str, answer: dict[str, Any]) -> None:
+        self.cell_stops.update(dict.fromkeys(read_stops(answer.get("stopped"))))
         if answer["status"] == "ok":
             self._imported.add(module)
             return

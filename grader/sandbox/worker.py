@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from grader import codec
-from grader.sandbox import isolation, privilege
+from grader.sandbox import cells, isolation, privilege
 from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
@@ -256,6 +256,10 @@ class _Server:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         sys.path.insert(0, str(self.src))
+        # The scratch folder is the notebook's folder, as the kernel's cwd is on a kernel's path:
+        # a module a ``%%writefile`` cell wrote there is imported by a later cell.
+        sys.path.insert(1, self.scratch)
+        cells.configure(self.scratch)
         # Each worker imports the submission once, from a scratch folder deleted
         # afterwards: a .pyc would never be read, only written and then deleted.
         sys.dont_write_bytecode = True
@@ -268,9 +272,20 @@ class _Server:
         try:
             self._load(name)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are student data
-            self._reply(self._load_failure(name, exc))
+            self._reply({**self._load_failure(name, exc), "stopped": self._stopped_cells()})
             return
-        self._reply({"status": "ok", "output": self._take_output()})
+        self._reply({"status": "ok", "output": self._take_output(), "stopped": self._stopped_cells()})
+
+    def _stopped_cells(self) -> list[list[Any]]:
+        """The notebook cells an error stopped during the import (``cells``), their messages without scratch paths.
+
+        Student code could have reached the records too: whatever breaks here
+        loses only the notes, never the answer (``cells.read_stops`` checks them).
+        """
+        try:
+            return [[*stop[:3], self._stable(str(stop[3]))] for stop in cells.take()]
+        except BaseException:
+            return []
 
     def _load(self, name: str) -> Any:
         if name not in self.modules:
