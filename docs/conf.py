@@ -16,7 +16,7 @@ from grader import __version__
 
 project = "grader"
 author = "the grader maintainers"
-copyright = "2026, the grader maintainers"  # noqa: A001 (Sphinx's own setting name)
+copyright = "2026, the grader maintainers"
 release = __version__
 version = __version__
 
