@@ -42,6 +42,7 @@ def build_site(out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
+@pytest.mark.slow
 def test_the_site_builds_with_warnings_as_errors_and_documents_every_option(tmp_path: Path) -> None:
     """A broken reference, a page in no toctree or a bad directive fails the build; the CLI page comes from click."""
     built = build_site(tmp_path / "html")
