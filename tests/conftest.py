@@ -14,9 +14,13 @@ from typing import Any
 import pytest
 import torch
 from hypothesis.configuration import set_hypothesis_home_dir
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 from grader.assignment import Assignment, load_assignment
 from grader.grading import Grader
+from grader.models import CheckResult, ClassReport, Report
+from grader.schemas import load_schema
 
 # Tests fork children from this process (test_isolation). Once a torch op has run
 # on several threads here, a forked child that uses threads again hangs in
@@ -142,6 +146,60 @@ def bundled() -> Assignment:
 def bundled_grader(bundled: Assignment) -> Iterator[Grader]:
     with Grader(bundled) as grader:
         yield grader
+
+
+# --- the result format's JSON Schema -----------------------------------------
+
+
+def _schema_validators() -> dict[str, Draft202012Validator]:
+    """One validator per shipped schema (and one for a single check), resolving their ``$ref``s offline."""
+    report, results = load_schema("report"), load_schema("results")
+    registry: Registry[Any] = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in (report, results)
+    )
+    check = {"$ref": f"{report['$id']}#/$defs/check"}
+    return {
+        name: Draft202012Validator(schema, registry=registry)
+        for name, schema in (("report", report), ("results", results), ("check", check))
+    }
+
+
+SCHEMAS = _schema_validators()
+
+
+def schema_errors(name: str, data: Any) -> list[str]:
+    """Where ``data`` breaks the shipped schema ``name`` ("report", "results" or "check"), one line each."""
+    return [f"{error.json_path}: {error.message}" for error in SCHEMAS[name].iter_errors(data)]
+
+
+@pytest.fixture(autouse=True)
+def json_results_match_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every result the grader turns into JSON during a test is held to the shipped schema.
+
+    ``--format json``, ``result.json``, ``results.json`` and the cache are all
+    made from these three ``to_dict`` methods, in this process (the grading
+    processes are fresh interpreters, whose reports are rendered here). A
+    violation is collected and fails the test at its end, even where grader
+    code would have caught the exception.
+    """
+    violations: list[str] = []
+
+    def validating(cls: type, schema: str) -> None:
+        original = cls.to_dict  # type: ignore[attr-defined]
+
+        def to_dict(self: Any, *args: Any, **kwargs: Any) -> Any:
+            data = original(self, *args, **kwargs)
+            violations.extend(f"{cls.__name__}.to_dict() {line}" for line in schema_errors(schema, data))
+            return data
+
+        monkeypatch.setattr(cls, "to_dict", to_dict)
+
+    validating(Report, "report")
+    validating(ClassReport, "results")
+    validating(CheckResult, "check")
+    yield
+    if violations:
+        pytest.fail("JSON output breaks grader/schemas:\n" + "\n".join(dict.fromkeys(violations)), pytrace=False)
 
 
 # --- the Nu Html Checker ------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import schema_errors
 from junitparser import JUnitXml
 
 from grader.assignment import Assignment
@@ -73,6 +74,7 @@ def test_check_json_is_the_stable_contract(runner: CliRunner, tmp_path: Path, ti
     )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
+    assert schema_errors("report", data) == []  # the file's bytes, as a reader gets them
     assert data["student"] == "Zoë"
     assert (data["score"], data["max_score"]) == (3.0, 5.0)
     keys = {"exercise", "function", "name", "outcome", "points", "max_points", "message", "hidden"}
@@ -153,6 +155,9 @@ def test_grade_writes_every_output(runner: CliRunner, tmp_path: Path, tiny: Assi
     ):
         assert (out / name).is_file(), name
     assert "graded 2 students" in result.output
+    assert schema_errors("results", json.loads((out / "results.json").read_text())) == []
+    for student in ("alice", "bob"):
+        assert schema_errors("report", json.loads((out / student / "result.json").read_text())) == []
 
 
 def test_doctor_names_every_layer(runner: CliRunner) -> None:
