@@ -1049,7 +1049,7 @@ def collector_paused() -> Iterator[None]:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.3g} MB" if size >= 1_000_000 else f"{size:,} bytes"
+    return f"{size / _MIB:.3g} MiB" if size >= _MIB else f"{size:,} bytes"
 
 
 def decode(message: bytes | memoryview, *, owner: int | None = None, allowance: Allowance | None = None) -> Any:

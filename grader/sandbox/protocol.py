@@ -39,8 +39,8 @@ MAX_SUBMISSION_FACTS_BYTES = 8 * _MIB
 
 
 def size_text(size: int) -> str:
-    """A byte count as a student reads it: ``120 MB``, ``1.05 MB``, ``900 bytes``."""
-    return f"{size / 1_000_000:.3g} MB" if size >= 1_000_000 else f"{size:,} bytes"
+    """A byte count as a student reads it, in the units of the other limits: ``120 MiB``, ``1.5 MiB``, ``900 bytes``."""
+    return f"{size / _MIB:.3g} MiB" if size >= _MIB else f"{size:,} bytes"
 
 
 class OverBound(Exception):

@@ -59,6 +59,8 @@ MAX_MESSAGE_CHARS = 2000
 MAX_TYPE_CHARS = 200
 MAX_TRACEBACK_CHARS = 4000
 MAX_BASES = 32
+#: What all the texts of one submission's answers (messages, tracebacks, printed output) may be, in characters.
+MAX_SUBMISSION_TEXT_CHARS = 128 * 1024
 
 
 class WorkerTimeout(Exception):
@@ -436,6 +438,7 @@ class SubmissionRunner:
     #: What this submission's answers may still take, in bytes and in parts to rebuild, over all its workers.
     _budget: AnswerBudget = field(default_factory=AnswerBudget)
     _allowance: codec.Allowance = field(default_factory=codec.Allowance)
+    _texts: _Texts = field(default_factory=lambda: _Texts())
 
     # -- planned calls -----------------------------------------------------------
 
@@ -564,7 +567,7 @@ class SubmissionRunner:
             if key is None:
                 self._imported_or_failed(module, answer)
             else:
-                self._answers[key] = self._load_failures.get(module) or _result(answer, self.limits, 0.0)
+                self._answers[key] = self._load_failures.get(module) or _result(answer, self.limits, 0.0, self._texts)
         if stopped is None:
             return
         module, key = steps[len(answers)]
@@ -704,7 +707,7 @@ class SubmissionRunner:
             if timed is not None and isinstance(lost, WorkerTimeout):
                 self._count_timeout(timed)
             return self._lost(lost, timer, earlier, time.perf_counter() - started)
-        return _result(answer, self.limits, time.perf_counter() - started)
+        return _result(answer, self.limits, time.perf_counter() - started, self._texts)
 
     def _count_timeout(self, timed: tuple[str, str]) -> None:
         self._timed_out[timed] = self._timed_out.get(timed, 0) + 1
@@ -749,9 +752,9 @@ class SubmissionRunner:
         if answer["status"] == "ok":
             self._imported.add(module)
             return
-        message = _text(answer, "message", MAX_MESSAGE_CHARS)
-        trace = _text(answer, "traceback", MAX_TRACEBACK_CHARS)
-        output = _text(answer, "output", self.limits.output_bytes)
+        message = self._texts.take(answer, "message", MAX_MESSAGE_CHARS)
+        trace = self._texts.take(answer, "traceback", MAX_TRACEBACK_CHARS)
+        output = self._texts.take(answer, "output", self.limits.output_bytes)
         self._load_failures[module] = CallResult(
             "load_failed",
             message=message,
@@ -810,29 +813,42 @@ def _may_hold_models(result: CallResult) -> bool:
     return bool(codec.remote_forwards(result.value))
 
 
-def _text(answer: dict[str, Any], name: str, limit: int, default: str = "") -> str:
-    """One of an answer's texts, cut to ``limit`` characters here: a forged answer may send any length."""
-    text = answer.get(name, default)
-    if not isinstance(text, str):
-        text = default
-    if len(text) > limit:
-        text = text[:limit] + f"\n... [{len(text) - limit} more characters not shown]"
-    return text
+class _Texts:
+    """What the texts of one submission's answers may still take, in characters, over all its calls.
+
+    Each text is cut to its own bound here (a forged answer may send any length),
+    and all of them together to ``MAX_SUBMISSION_TEXT_CHARS``: what a student's
+    report can hold of them, whatever escaping makes of each character.
+    """
+
+    def __init__(self) -> None:
+        self.left = MAX_SUBMISSION_TEXT_CHARS
+
+    def take(self, answer: dict[str, Any], name: str, limit: int, default: str = "") -> str:
+        text = answer.get(name, default)
+        if not isinstance(text, str):
+            text = default
+        keep = min(limit, max(self.left, 0))
+        if len(text) > keep:
+            why = "" if keep == limit else f": this submission sent more than {MAX_SUBMISSION_TEXT_CHARS:,} in all"
+            text = text[:keep] + f"\n... [{len(text) - keep:,} more characters not shown{why}]"
+        self.left -= len(text)
+        return text
 
 
-def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResult:
+def _result(answer: dict[str, Any], limits: Limits, duration: float, texts: _Texts) -> CallResult:
     status = answer["status"]
-    output = _text(answer, "output", limits.output_bytes)
+    output = texts.take(answer, "output", limits.output_bytes)
     if status == "oom":
         return CallResult("oom", message=f"ran out of memory (limit {limits.describe_memory()})", output=output)
     if status == "raised":
         bases = answer.get("bases")
         return CallResult(
             "raised",
-            message=_text(answer, "message", MAX_MESSAGE_CHARS),
-            type_name=_text(answer, "type", MAX_TYPE_CHARS, "Exception"),
+            message=texts.take(answer, "message", MAX_MESSAGE_CHARS),
+            type_name=texts.take(answer, "type", MAX_TYPE_CHARS, "Exception"),
             bases=tuple(str(b)[:MAX_TYPE_CHARS] for b in bases[:MAX_BASES]) if isinstance(bases, list) else (),
-            traceback=_text(answer, "traceback", MAX_TRACEBACK_CHARS),
+            traceback=texts.take(answer, "traceback", MAX_TRACEBACK_CHARS),
             output=output,
             duration_s=duration,
             digest=answer.get("digest", b""),
@@ -843,7 +859,7 @@ def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResu
         return CallResult(
             status,
             value=answer.get("value"),
-            message=_text(answer, "message", MAX_MESSAGE_CHARS),
+            message=texts.take(answer, "message", MAX_MESSAGE_CHARS),
             output=output,
             duration_s=duration,
             digest=answer.get("digest", b""),
