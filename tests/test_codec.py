@@ -1247,7 +1247,8 @@ def test_the_worker_refuses_what_this_side_would() -> None:
 
 
 def test_an_allowance_is_shared_by_the_messages_it_is_given_to() -> None:
-    layers = encode(nn.Sequential(*[nn.Linear(2, 2) for _ in range(100)]))  # 101 layers, 200 tensors, 300 settings: 8,340 parts
+    # 101 layers, 200 tensors, 300 settings: 8,340 parts
+    layers = encode(nn.Sequential(*[nn.Linear(2, 2) for _ in range(100)]))
     allowance = codec.Allowance(nodes=20_000)
     decode(layers, allowance=allowance)
     decode(layers, allowance=allowance)
