@@ -106,7 +106,7 @@ def test_frames_are_charged_to_their_budget_when_their_header_arrives() -> None:
     assert budget.frame_bytes == 500
     reader._buffer += b"x" * 500 + struct.pack(">Q", 501)
     assert reader.frame() == b"x" * 500
-    with pytest.raises(FrameTooLarge, match="had only 500 bytes left of the 512 MiB"):
+    with pytest.raises(FrameTooLarge, match="had only 500 bytes left of the 256 MiB"):
         reader.frame()
 
 

@@ -31,7 +31,7 @@ _MIB = 1024 * 1024
 #: The most bytes one answer of a worker may be: its facts and its value.
 MAX_ANSWER_BYTES = 64 * _MIB
 #: The most bytes the answers to one submission's calls may be in all.
-MAX_SUBMISSION_BYTES = 512 * _MIB
+MAX_SUBMISSION_BYTES = 256 * _MIB
 #: The most bytes an answer's facts (status, message, output ...) may be: JSON, parsed into Python objects.
 MAX_FACTS_BYTES = _MIB
 #: The most bytes the facts of one submission's answers may be in all: what bounds the time spent parsing them.
