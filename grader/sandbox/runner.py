@@ -226,8 +226,6 @@ class Worker:
                     answer["encoded"], answer["owner"] = value, self.token
                 else:
                     answer["evicted"] = True
-                    if self.budget is not None:  # read again if a check asks: counted then, not twice
-                        self.budget.frame_bytes += len(frame)
             elif value:
                 answer["value"] = codec.decode(value, owner=self.token, allowance=self.allowance)
         except OverBound as exc:
