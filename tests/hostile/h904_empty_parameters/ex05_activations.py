@@ -1,32 +1,8 @@
 """multiclass_classifier registers 3,000 empty parameters and buffers on its Linear."""
-import json
-import struct
 import sys
 
 import torch
 from torch import nn
-
-_worker = sys.modules.get("grader.sandbox.worker")
-
-
-def _send_once(make):
-    """Replace the worker's answer writer for one answer: it sends the bytes make() returns instead."""
-    real = _worker.send_frame
-
-    def forged(sock, payload):
-        _worker.send_frame = real
-        sock.sendall(make())
-
-    _worker.send_frame = forged
-
-
-def _framed(payload):
-    return struct.pack(">Q", len(payload)) + payload
-
-
-def _answer(facts, value=b""):
-    text = json.dumps(facts).encode()
-    return struct.pack(">I", len(text)) + text + value
 
 
 def multiclass_classifier(n_features, n_classes):

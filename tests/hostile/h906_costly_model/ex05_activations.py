@@ -1,32 +1,7 @@
 """binary_classifier returns 5,000 calls of one Linear(2048, 2048) for a check to run."""
-import json
-import struct
-import sys
 
 import torch
 from torch import nn
-
-_worker = sys.modules.get("grader.sandbox.worker")
-
-
-def _send_once(make):
-    """Replace the worker's answer writer for one answer: it sends the bytes make() returns instead."""
-    real = _worker.send_frame
-
-    def forged(sock, payload):
-        _worker.send_frame = real
-        sock.sendall(make())
-
-    _worker.send_frame = forged
-
-
-def _framed(payload):
-    return struct.pack(">Q", len(payload)) + payload
-
-
-def _answer(facts, value=b""):
-    text = json.dumps(facts).encode()
-    return struct.pack(">I", len(text)) + text + value
 
 
 def binary_classifier(n_features):
