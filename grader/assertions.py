@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import torch
 from torch import nn
 
-from grader import codec
+from grader import codec, model_cost
 from grader.checking import CheckFailed, StudentCodeError, StudentRaised
 
 __all__ = [
@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 _MAX_TEXT = 80
+#: Layers a message lists, and the characters of what it says about a value: a student's model may have thousands.
+_MAX_LISTED = 12
+_MAX_DETAIL = 2000
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -94,6 +97,8 @@ def describe_layer(layer: nn.Module | type[nn.Module]) -> str:
 
 
 def _fail(what: str, detail: str, hint: str) -> NoReturn:
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[:_MAX_DETAIL] + " ..."
     raise CheckFailed(f"{what}: {detail}", hint=hint)
 
 
@@ -206,9 +211,16 @@ def assert_layers(
             if not _layer_matches(layer, want):
                 _fail(what, f"layer {index}: expected {describe_layer(want)}, got {describe_layer(layer)}", hint)
         return
-    want_text = ", ".join(describe_layer(w) for w in expected)
-    got_text = ", ".join(describe_layer(layer) for layer in layers)
+    want_text = _listed([describe_layer(w) for w in expected[: _MAX_LISTED + 1]], len(expected))
+    got_text = _listed([describe_layer(layer) for layer in layers[: _MAX_LISTED + 1]], len(layers))
     _fail(what, f"expected {_layers(len(expected))} [{want_text}], got {len(layers)} [{got_text}]", hint)
+
+
+def _listed(texts: list[str], count: int) -> str:
+    """The first ``_MAX_LISTED`` of ``count`` layers' descriptions, and how many more there are."""
+    if count <= _MAX_LISTED:
+        return ", ".join(texts)
+    return ", ".join(texts[:_MAX_LISTED]) + f", ... and {count - _MAX_LISTED:,} more"
 
 
 def _layer_matches(layer: nn.Module, want: nn.Module | type[nn.Module]) -> bool:
@@ -234,12 +246,18 @@ def copy_weights(source: nn.Module, target: nn.Module) -> None:
 
 
 def run_module(module: nn.Module, x: torch.Tensor, *, what: str, hint: str = "") -> torch.Tensor:
-    """Run a module a student built (rebuilt here from standard layers) on ``x``; a crash fails the check."""
+    """Run a module a student built (rebuilt here from standard layers) on ``x``; a crash fails the check.
+
+    The run is bounded (``grader.model_cost``): a model that would cost the grading
+    process more than it may is not run, and fails the check with the bound it passed.
+    """
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), model_cost.bounded(module):
             warnings.simplefilter("ignore")  # e.g. nn.Softmax() without dim: judged by behaviour, not warned
             out: torch.Tensor = module(x)
             return out
+    except model_cost.TooCostly as exc:
+        _fail(what, f"the model was not run on an input of shape {shape_text(x.shape)}: {exc}", hint)
     except StudentCodeError:
         raise  # a model that runs in the sandbox timed out or crashed there: that is the verdict
     except Exception as exc:  # noqa: BLE001 - any error of the student's layers is their failure, reported

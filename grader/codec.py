@@ -27,12 +27,15 @@ imported here: the zygote imports this module before any student code runs.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import struct
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -40,10 +43,21 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 MAGIC = b"GRC1"
-#: Ceiling on one encoded message; a bigger answer is refused, not truncated.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_MIB = 1024 * 1024
+#: Ceiling on one encoded message; a bigger answer is refused, not truncated. A worker's
+#: answer frame (``sandbox/protocol.py``) adds its facts, and may be 64 MiB in all.
+MAX_MESSAGE_BYTES = 63 * _MIB
+#: Ceiling on a message's header (the JSON description of the value): parsing JSON
+#: costs ~20 bytes of Python objects per byte, so this bounds what decoding allocates.
+MAX_HEADER_BYTES = _MIB
 MAX_DEPTH = 64
-MAX_NODES = 200_000
+#: Parts a value may have, each weighed by what rebuilding it costs here: a plain node
+#: (number, string, list...) counts 1, a tensor, parameter or buffer ``TENSOR_PARTS``, a
+#: module (a child included) ``MODULE_PARTS``: 1,000 layers, or 2,000 tensors, at most.
+MAX_NODES = 40_000
+TENSOR_PARTS = 20
+MODULE_PARTS = 40
+_WEIGHTS = f"a layer counts {MODULE_PARTS}, a tensor {TENSOR_PARTS}"
 MAX_STRING = 1_000_000
 MAX_DIMS = 16
 
@@ -70,6 +84,23 @@ class Unsupported(Exception):
 
 class DecodeError(Exception):
     """A message from a worker is malformed (the worker lied or broke)."""
+
+
+class TooLarge(DecodeError):
+    """A message is over a bound of this side: ``str()`` says which, in a student's words."""
+
+
+@dataclass
+class Allowance:
+    """What decoding may still spend over several messages (the answers of one submission).
+
+    Each message is bounded on its own (``MAX_HEADER_BYTES``, ``MAX_NODES``);
+    this bounds their sum, so many answers each just under the bounds cannot
+    add up to seconds of the grading process's time.
+    """
+
+    header_bytes: int = 4 * _MIB
+    nodes: int = 250_000
 
 
 def _bias(module: nn.Module) -> bool:
@@ -522,10 +553,14 @@ class _Encoder:
         self.param_ids: dict[int, int] = {}
         self.keepalive: list[object] = []
 
-    def encode(self, value: Any, depth: int = 0) -> Any:
-        self.nodes += 1
+    def spend(self, parts: int) -> None:
+        self.nodes += parts
         if self.nodes > MAX_NODES:
-            raise Unsupported(f"the value is too large (more than {MAX_NODES} parts)")
+            raise Unsupported(f"the value is too large (more than {MAX_NODES} parts: {_WEIGHTS})")
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        if not isinstance(value, (torch.Tensor, nn.Module)):  # those count their own weight
+            self.spend(1)
         if depth > MAX_DEPTH:
             raise Unsupported("the value is nested too deeply (or contains itself)")
         # Exact-type tests first: subclasses are reduced to their base value.
@@ -569,6 +604,7 @@ class _Encoder:
         raise Unsupported(f"returned an unsupported type {type_name(value)}")
 
     def tensor(self, value: torch.Tensor) -> dict[str, Any]:
+        self.spend(TENSOR_PARTS)
         with torch._C.DisableTorchFunctionSubclass():
             if value.layout != torch.strided:
                 raise Unsupported(f"a tensor with layout {value.layout} is not supported")
@@ -592,7 +628,9 @@ class _Encoder:
 
     def module(self, module: nn.Module, depth: int) -> dict[str, Any]:
         if id(module) in self.module_ids:
+            self.spend(1)
             return {"t": "module_ref", "id": self.module_ids[id(module)]}
+        self.spend(MODULE_PARTS)
         base = allowlisted_base(type(module))
         why = behaviour_change(module)
         self.module_ids[id(module)] = len(self.module_ids)
@@ -624,6 +662,7 @@ class _Encoder:
             if param is None:
                 continue
             if id(param) in self.param_ids:
+                self.spend(1)
                 params.append([pname, {"t": "param_ref", "id": self.param_ids[id(param)]}])
             else:
                 self.param_ids[id(param)] = len(self.param_ids)
@@ -651,6 +690,8 @@ def encode(value: Any) -> bytes:
     encoder = _Encoder()
     tree = encoder.encode(value)
     header = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
+    if len(header) > MAX_HEADER_BYTES:
+        raise Unsupported(f"the value's description is too large to return ({len(header)} bytes)")
     total = len(MAGIC) + 8 + len(header) + len(encoder.blob)
     if total > MAX_MESSAGE_BYTES:
         raise Unsupported(f"the value is too large to return ({total} bytes)")
@@ -661,22 +702,33 @@ def encode(value: Any) -> bytes:
 
 
 class _Decoder:
-    def __init__(self, blob: memoryview, owner: int | None) -> None:
+    def __init__(self, blob: memoryview, owner: int | None, allowance: Allowance | None) -> None:
         self.blob = blob
         self.owner = owner
+        self.allowance = allowance
         self.nodes = 0
         self.modules: dict[int, nn.Module] = {}
         self.params: dict[int, nn.Parameter] = {}
 
+    def spend(self, parts: int) -> None:
+        """Count ``parts`` against this message's bound and the allowance, before building them."""
+        self.nodes += parts
+        if self.nodes > MAX_NODES:
+            raise TooLarge(f"a value of more than {MAX_NODES:,} parts ({_WEIGHTS}), more than one answer may have")
+        if self.allowance is not None:
+            self.allowance.nodes -= parts
+            if self.allowance.nodes < 0:
+                raise TooLarge(f"more parts than the answers of one submission may have in all ({_WEIGHTS})")
+
     def decode(self, node: Any, depth: int = 0) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+        if depth > MAX_DEPTH:
             raise DecodeError("message too large or too deep")
+        kind = node.get("t") if isinstance(node, dict) else None
+        self.spend(TENSOR_PARTS if kind == "tensor" else MODULE_PARTS if kind in ("module", "remote") else 1)
         if node is None or isinstance(node, bool):
             return node
         if not isinstance(node, dict):
             raise DecodeError(f"unexpected node {type(node).__name__}")
-        kind = node.get("t")
         value = node.get("v")
         if kind == "int":
             return _int(value)
@@ -785,17 +837,22 @@ class _Decoder:
         got_params: dict[str, nn.Parameter] = {}
         for pname, pnode in _pairs(node.get("params")):
             if isinstance(pnode, dict) and pnode.get("t") == "param_ref":
+                self.spend(1)
                 ref = pnode.get("id")
                 if ref not in self.params:
                     raise DecodeError("dangling parameter reference")
                 got_params[pname] = self.params[ref]
                 continue
+            self.spend(TENSOR_PARTS)
             data = self.tensor(pnode).detach()
             param = nn.Parameter(data, requires_grad=bool(pnode.get("grad")) and data.is_floating_point())
             self.params[len(self.params)] = param
             got_params[pname] = param
         required_buffers = {k: v.shape for k, v in module._buffers.items() if v is not None}
-        got_buffers = {bname: self.tensor(bnode) for bname, bnode in _pairs(node.get("buffers"))}
+        got_buffers = {}
+        for bname, bnode in _pairs(node.get("buffers")):
+            self.spend(TENSOR_PARTS)
+            got_buffers[bname] = self.tensor(bnode)
         try:
             _place(name, "parameters", got_params, required, module._parameters, module.register_parameter)
             _place(name, "buffers", got_buffers, required_buffers, module._buffers, module.register_buffer)
@@ -963,11 +1020,45 @@ def _plain(value: Any) -> Any:
     raise DecodeError(f"bad constructor argument of type {type(value).__name__}")
 
 
-def decode(message: bytes, *, owner: int | None = None) -> Any:
-    """Decode a worker's message into plain data; raise ``DecodeError`` if malformed.
+def may_hold_remote(message: bytes | memoryview) -> bool:
+    """Whether an encoded value may hold a module that stayed in its worker (a false yes is allowed)."""
+    view = memoryview(message)
+    start = len(MAGIC) + 8
+    if len(view) < start:
+        return False
+    (header_len,) = struct.unpack(">I", view[len(MAGIC) : len(MAGIC) + 4])
+    return b'"remote"' in bytes(view[start : start + min(header_len, MAX_HEADER_BYTES)])
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a header is parsed and rebuilt.
+
+    Parsing makes one container per node, none of them in a cycle, yet each
+    batch of them triggers a collection that walks every object of the
+    grading process: a megabyte of ``[[],[],...]`` costs 0.5 s with the
+    collector running and 0.04 s without.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _mb(size: int) -> str:
+    return f"{size / _MIB:.3g} MiB" if size >= _MIB else f"{size:,} bytes"
+
+
+def decode(message: bytes | memoryview, *, owner: int | None = None, allowance: Allowance | None = None) -> Any:
+    """Decode a worker's message into plain data; raise ``DecodeError`` if malformed, ``TooLarge`` if over a bound.
 
     ``owner`` names the worker that sent it: a module that stayed there
-    remembers it, so a call is never sent to another worker.
+    remembers it, so a call is never sent to another worker. ``allowance``,
+    if given, is what this and the messages decoded after it may still spend
+    in all; this message's share is taken from it.
     """
     view = memoryview(message)
     if len(view) < len(MAGIC) + 8 or bytes(view[: len(MAGIC)]) != MAGIC:
@@ -976,11 +1067,26 @@ def decode(message: bytes, *, owner: int | None = None) -> Any:
     start = len(MAGIC) + 8
     if start + header_len + blob_len != len(view):
         raise DecodeError("message length mismatch")
+    if header_len > MAX_HEADER_BYTES:
+        raise TooLarge(
+            f"a value whose description is {_mb(header_len)}, more than the {_mb(MAX_HEADER_BYTES)} one answer's may be"
+        )
+    if allowance is not None:
+        allowance.header_bytes -= header_len
+        if allowance.header_bytes < 0:
+            raise TooLarge("values whose descriptions come to more than the answers of one submission may have in all")
+    with collector_paused():
+        return _decode_header(view, start, header_len, owner, allowance)
+
+
+def _decode_header(
+    view: memoryview, start: int, header_len: int, owner: int | None, allowance: Allowance | None
+) -> Any:
     try:
         tree = json.loads(bytes(view[start : start + header_len]))
     except (ValueError, RecursionError) as exc:
         raise DecodeError(f"bad header: {exc}") from None
-    decoder = _Decoder(view[start + header_len :], owner)
+    decoder = _Decoder(view[start + header_len :], owner, allowance)
     try:
         return decoder.decode(tree)
     except RecursionError:

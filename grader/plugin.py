@@ -467,7 +467,9 @@ class GraderPlugin:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - a check's failure is data, whatever it is
-            return exc
+            # Without its traceback: its frames hold the check's locals (a student's 24 MB answer),
+            # and this frame holds the exception, a cycle only a full collection would free.
+            return exc.with_traceback(None)
         return None
 
     def _result(

@@ -29,6 +29,9 @@ from grader.checking import (
 from grader.models import NOT_SUBMITTED_MESSAGE
 from grader.sandbox.runner import STALE_MESSAGE, CallResult, SubmissionRunner
 
+#: Notes one check keeps on how a returned model was graded.
+MAX_NOTES = 8
+
 
 @dataclass
 class CallLog:
@@ -40,7 +43,8 @@ class CallLog:
     notes: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
-        if text not in self.notes:
+        # A model of thousands of layers, each of its own class, must not make thousands of notes.
+        if text not in self.notes and len(self.notes) < MAX_NOTES:
             self.notes.append(text)
 
     def text(self, limit: int) -> str:

@@ -725,9 +725,9 @@ def test_depth_bomb_of_valid_nodes() -> None:
 
 
 def test_node_count_bomb() -> None:
-    assert_rejected(message({"t": "list", "v": [None] * (MAX_NODES + 1)}), "too large")
+    assert_rejected(message({"t": "list", "v": [None] * (MAX_NODES + 1)}), "more than 40,000 parts")
     wide = {"t": "dict", "v": [[I(i), None] for i in range(MAX_NODES // 2 + 1)]}
-    assert_rejected(message(wide), "too large")
+    assert_rejected(message(wide), "more than 40,000 parts")
 
 
 @pytest.mark.parametrize(
@@ -1202,3 +1202,64 @@ def remote_node(**fields: Any) -> dict[str, Any]:
 def test_malformed_remote_nodes_are_refused(node: dict[str, Any]) -> None:
     assert_rejected(message(node))
     assert isinstance(decode(message(remote_node(attrs=[["n", I(3)]]))), codec.RemoteModule)
+
+
+# --------------------------------------------------------------------------- bounds of this side
+
+
+def test_a_description_over_its_bound_is_refused_unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    header = b'{"t":"list","v":[' + b"[]," * 400_000 + b"[]]}"
+    monkeypatch.setattr(codec.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    with pytest.raises(codec.TooLarge, match=r"^a value whose description is 1.14 MiB, more than the 1 MiB"):
+        decode(MAGIC + struct.pack(">II", len(header), 0) + header)
+
+
+def _identities(count: int) -> dict[str, Any]:
+    children = [[str(i), module_node("Identity", {}, id=i + 1)] for i in range(count)]
+    return module_node("Sequential", {}, id=0, children=children)
+
+
+def _empty_tensors(kind: str, count: int) -> dict[str, Any]:
+    return module_node("Identity", {}, id=0, **{kind: [[f"t{i}", tensor_node("float32", [0])] for i in range(count)]})
+
+
+@pytest.mark.parametrize(
+    ("make", "fits"),
+    [
+        (_identities, MAX_NODES // codec.MODULE_PARTS - 1),  # the Sequential is a layer too
+        (lambda n: _empty_tensors("params", n), (MAX_NODES - codec.MODULE_PARTS) // codec.TENSOR_PARTS),
+        (lambda n: _empty_tensors("buffers", n), (MAX_NODES - codec.MODULE_PARTS) // codec.TENSOR_PARTS),
+    ],
+    ids=["children", "parameters", "buffers"],
+)
+def test_layers_parameters_and_buffers_count_against_one_bound(make: Callable[[int], Any], fits: int) -> None:
+    decode(message(make(fits)))
+    with pytest.raises(codec.TooLarge, match="more than 40,000 parts"):
+        decode(message(make(fits + 1)))
+
+
+def test_the_worker_refuses_what_this_side_would() -> None:
+    decode(encode(nn.Sequential(*[nn.Identity() for _ in range(MAX_NODES // codec.MODULE_PARTS - 1)])))
+    with pytest.raises(Unsupported, match="more than 40000 parts"):
+        encode(nn.Sequential(*[nn.Identity() for _ in range(MAX_NODES // codec.MODULE_PARTS)]))
+    with pytest.raises(Unsupported, match="description is too large"):
+        encode(["x" * 1000] * 1100)
+
+
+def test_an_allowance_is_shared_by_the_messages_it_is_given_to() -> None:
+    # 101 layers, 200 tensors, 300 settings: 8,340 parts
+    layers = encode(nn.Sequential(*[nn.Linear(2, 2) for _ in range(100)]))
+    allowance = codec.Allowance(nodes=20_000)
+    decode(layers, allowance=allowance)
+    decode(layers, allowance=allowance)
+    assert allowance.nodes == 20_000 - 2 * 8_340
+    with pytest.raises(codec.TooLarge, match="more parts than the answers of one submission may have in all"):
+        decode(layers, allowance=allowance)
+    allowance = codec.Allowance(header_bytes=1000)
+    with pytest.raises(codec.TooLarge, match="descriptions come to more than"):
+        decode(layers, allowance=allowance)
+
+
+def test_may_hold_remote_reads_only_the_description() -> None:
+    assert not codec.may_hold_remote(encode(torch.zeros(3)))
+    assert not codec.may_hold_remote(b"")

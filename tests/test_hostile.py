@@ -377,3 +377,14 @@ def test_student_text_is_never_live_markup(graded: tuple[ClassReport, Path, int 
         if RAW_CONTROL.search(text):
             bad.append(f"terminal {report.student!r}: raw control {RAW_CONTROL.search(text).group(0)!r}")
     assert not bad
+
+
+def test_no_student_report_is_larger_than_a_megabyte(graded: tuple[ClassReport, Path, int | None]) -> None:
+    """Whatever a worker sent back (texts of megabytes, thousands of layers), each student's report stays small."""
+    result, out, _ = graded
+    sizes = {path: path.stat().st_size for path in (out / "formats").rglob("*") if path.is_file()}
+    assert sizes, "no student's report was written"
+    assert not [f"{path}: {size:,} bytes" for path, size in sizes.items() if size > 1_000_000]
+    # The class's files grow with the class: what one student adds to them is what is bounded.
+    shares = {r.student: len(json.dumps(r.to_dict(), ensure_ascii=True)) for r in result.reports}
+    assert not {student: size for student, size in shares.items() if size > 1_000_000}

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import struct
+import threading
 
 import pytest
 
-from grader.sandbox.protocol import ChannelClosed, FrameReader, FrameTooLarge, framed, recv_frame
+from grader.sandbox import protocol
+from grader.sandbox.protocol import (
+    AnswerBudget,
+    BadAnswer,
+    ChannelClosed,
+    FrameReader,
+    FrameTooLarge,
+    OverBound,
+    framed,
+    recv_frame,
+    unpack_answer,
+)
 
 FRAMES = [b"", b"a", b"hello" * 1000, bytes(range(256)) * 3]
 
@@ -24,6 +38,28 @@ def test_frames_survive_any_split(piece: int) -> None:
             while (frame := reader.frame()) is not None:
                 got.append(frame)
     assert got == FRAMES
+
+
+@pytest.mark.parametrize("piece", [4097, 100_000, 1 << 20])
+def test_a_frame_larger_than_the_pieces_is_received_in_place(piece: int) -> None:
+    frames = [b"before", bytes(range(251)) * 2400, b"after"]  # the middle one: 600 KB, over the 256 KiB pieces
+    stream = b"".join(framed(f) for f in frames)
+    left, right = socket.socketpair()
+    with left, right:
+        reader = FrameReader(max_bytes=1 << 20)
+        got: list[bytes | bytearray] = []
+
+        def send() -> None:  # in pieces, while the reader reads: more than the socket buffers hold
+            for start in range(0, len(stream), piece):
+                left.sendall(stream[start : start + piece])
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        while len(got) < len(frames):
+            got.append(recv_frame(right, reader))
+        sender.join()
+    assert got == frames
+    assert type(got[1]) is bytearray  # the buffer it was received into, not a copy
 
 
 def test_several_frames_in_one_read_wait_their_turn() -> None:
@@ -53,3 +89,48 @@ def test_a_frame_cut_short_is_a_closed_channel() -> None:
         left.close()
         with pytest.raises(ChannelClosed):
             recv_frame(right, FrameReader(max_bytes=100))
+
+
+def test_a_frame_over_the_bound_names_it() -> None:
+    reader = FrameReader(max_bytes=64 * 1024 * 1024)
+    reader._buffer += struct.pack(">Q", 120 * 1024 * 1024)
+    with pytest.raises(FrameTooLarge, match=r"^returned 120 MiB, more than the 64 MiB an answer may be$"):
+        reader.frame()
+
+
+def test_frames_are_charged_to_their_budget_when_their_header_arrives() -> None:
+    budget = AnswerBudget(frame_bytes=1000)
+    reader = FrameReader(max_bytes=600, budget=budget)
+    reader._buffer += framed(b"x" * 500)[:8]  # the header alone
+    assert reader.frame() is None
+    assert budget.frame_bytes == 500
+    reader._buffer += b"x" * 500 + struct.pack(">Q", 501)
+    assert reader.frame() == b"x" * 500
+    with pytest.raises(FrameTooLarge, match="had only 500 bytes left of the 256 MiB"):
+        reader.frame()
+
+
+def _answer(facts: bytes, value: bytes = b"") -> bytes:
+    return struct.pack(">I", len(facts)) + facts + value
+
+
+def test_facts_over_their_bound_are_refused_unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(protocol.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    with pytest.raises(OverBound, match=r"facts .* are 2 MiB, more than the 1 MiB they may be"):
+        unpack_answer(_answer(b" " * (2 * 1024 * 1024)))
+
+
+def test_the_facts_of_a_submission_share_a_budget() -> None:
+    facts = json.dumps({"status": "ok", "output": "x" * 1000}).encode()
+    budget = AnswerBudget(facts_bytes=2 * len(facts))
+    for _ in range(2):
+        meta, value = unpack_answer(_answer(facts, b"VALUE"), budget)
+        assert meta["output"] == "x" * 1000 and bytes(value) == b"VALUE"
+    with pytest.raises(OverBound, match="than the 8 MiB the answers of one submission may have in all"):
+        unpack_answer(_answer(facts), budget)
+
+
+def test_facts_that_are_not_an_answer() -> None:
+    for frame in (b"", _answer(b"[]"), _answer(b'{"status": 1}'), _answer(b"{"), b"\0\0\0\x09{}"):
+        with pytest.raises(BadAnswer):
+            unpack_answer(frame)

@@ -187,8 +187,8 @@ def blob_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     unpack = runner_module.unpack_answer
 
-    def recording(frame: bytes) -> tuple[dict[str, Any], bytes]:
-        meta, value = unpack(frame)
+    def recording(frame: bytes, budget: Any = None) -> tuple[dict[str, Any], memoryview]:
+        meta, value = unpack(frame, budget)
         if value:
             sizes.append(struct.unpack(">II", value[4:12])[1])
         return meta, value

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from dataclasses import dataclass
 from typing import Any
+
+from grader.codec import collector_paused
 
 _HEADER = struct.Struct(">Q")
 _META = struct.Struct(">I")
@@ -24,8 +27,36 @@ def send_frame(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(framed(payload))
 
 
-class FrameTooLarge(ValueError):
-    """A frame announced more bytes than its reader accepts."""
+_MIB = 1024 * 1024
+#: The most bytes one answer of a worker may be: its facts and its value.
+MAX_ANSWER_BYTES = 64 * _MIB
+#: The most bytes the answers to one submission's calls may be in all.
+MAX_SUBMISSION_BYTES = 256 * _MIB
+#: The most bytes an answer's facts (status, message, output ...) may be: JSON, parsed into Python objects.
+MAX_FACTS_BYTES = _MIB
+#: The most bytes the facts of one submission's answers may be in all: what bounds the time spent parsing them.
+MAX_SUBMISSION_FACTS_BYTES = 8 * _MIB
+
+
+def size_text(size: int) -> str:
+    """A byte count as a student reads it, in the units of the other limits: ``120 MiB``, ``1.5 MiB``, ``900 bytes``."""
+    return f"{size / _MIB:.3g} MiB" if size >= _MIB else f"{size:,} bytes"
+
+
+class OverBound(Exception):
+    """An answer is over one of the grader's bounds; ``str()`` goes after the function's name, for a student."""
+
+
+class FrameTooLarge(OverBound, ValueError):
+    """A frame announced more bytes than its reader accepts (refused before its body is read)."""
+
+
+@dataclass
+class AnswerBudget:
+    """What the answers of one submission may still take, in bytes: frames in all, and their facts in all."""
+
+    frame_bytes: int = MAX_SUBMISSION_BYTES
+    facts_bytes: int = MAX_SUBMISSION_FACTS_BYTES
 
 
 class FrameReader:
@@ -35,38 +66,82 @@ class FrameReader:
     where reading the header, then the body, takes two: every call of a
     student function is a request and an answer, ~80 per student. Bytes past
     the end of a frame wait for the next one.
+
+    A frame's size is checked against ``max_bytes`` (and ``budget``, which it
+    is then charged to) as soon as its header is in, before its body is read.
+    A frame larger than the pieces is received straight into a buffer of its
+    own size, which becomes the frame: one copy of its bytes, not three.
     """
 
-    def __init__(self, *, max_bytes: int) -> None:
+    def __init__(self, *, max_bytes: int, budget: AnswerBudget | None = None) -> None:
         self.max_bytes = max_bytes
+        self.budget = budget
         self._buffer = bytearray()
         # Received into, and reused: a fresh 1 MiB bytes object per recv would be
         # an mmap and a munmap each time.
         self._piece = bytearray(256 * 1024)
+        #: The size of the frame whose header was read, until its body is all in.
+        self._size: int | None = None
+        self._large: bytearray | None = None
+        self._filled = 0
 
     def receive(self, sock: socket.socket) -> None:
         """Read what ``sock`` has (blocking or not, as it is set); ``ChannelClosed`` at its end."""
+        if self._large is not None and self._filled < len(self._large):
+            count = sock.recv_into(memoryview(self._large)[self._filled :])
+            if not count:
+                raise ChannelClosed
+            self._filled += count
+            return
         count = sock.recv_into(self._piece)
         if not count:
             raise ChannelClosed
         self._buffer += memoryview(self._piece)[:count]
 
-    def frame(self) -> bytes | None:
+    def frame(self) -> bytes | bytearray | None:
         """The next whole frame, or None until more bytes arrive; ``FrameTooLarge`` before reading one."""
-        if len(self._buffer) < _HEADER.size:
-            return None
-        (size,) = _HEADER.unpack_from(self._buffer)
-        if size > self.max_bytes:
-            raise FrameTooLarge(f"frame of {size} bytes exceeds the {self.max_bytes}-byte limit")
-        end = _HEADER.size + size
-        if len(self._buffer) < end:
-            return None
-        payload = bytes(self._buffer[_HEADER.size : end])
-        del self._buffer[:end]
+        if self._size is None:
+            if len(self._buffer) < _HEADER.size:
+                return None
+            (size,) = _HEADER.unpack_from(self._buffer)
+            self._admit(size)
+            del self._buffer[: _HEADER.size]
+            self._size = size
+            if size > len(self._piece):
+                self._large = bytearray(size)
+                self._filled = min(len(self._buffer), size)
+                self._large[: self._filled] = self._buffer[: self._filled]
+                del self._buffer[: self._filled]
+        size = self._size
+        payload: bytes | bytearray
+        if self._large is not None:
+            if self._filled < size:
+                return None
+            payload, self._large = self._large, None
+        else:
+            if len(self._buffer) < size:
+                return None
+            payload = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        self._size = None
         return payload
 
+    def _admit(self, size: int) -> None:
+        if size > self.max_bytes:
+            limit = size_text(self.max_bytes)
+            raise FrameTooLarge(f"returned {size_text(size)}, more than the {limit} an answer may be")
+        budget = self.budget
+        if budget is not None:
+            if size > budget.frame_bytes:
+                raise FrameTooLarge(
+                    f"returned {size_text(size)} when the answers of this submission had only "
+                    f"{size_text(max(budget.frame_bytes, 0))} left of the {size_text(MAX_SUBMISSION_BYTES)} "
+                    "they may be in all"
+                )
+            budget.frame_bytes -= size
 
-def recv_frame(sock: socket.socket, reader: FrameReader) -> bytes:
+
+def recv_frame(sock: socket.socket, reader: FrameReader) -> bytes | bytearray:
     """Read one frame from a blocking socket; a frame announcing more than the reader's limit is refused unread."""
     while (frame := reader.frame()) is None:
         reader.receive(sock)
@@ -101,17 +176,35 @@ def pack_answer(meta: dict[str, Any], value: bytes = b"") -> bytes:
     return _META.pack(len(text)) + text + value
 
 
-def unpack_answer(frame: bytes) -> tuple[dict[str, Any], bytes]:
-    """The facts and the (still encoded) value of an answer; ``BadAnswer`` if malformed."""
+def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) -> tuple[dict[str, Any], memoryview]:
+    """The facts and the (still encoded, not copied) value of an answer; ``BadAnswer`` if malformed.
+
+    The facts are bounded before they are parsed: ``MAX_FACTS_BYTES`` each,
+    and ``budget``'s share of them, which they are charged to (``OverBound``).
+    """
     if len(frame) < _META.size:
         raise BadAnswer("answer too short")
     (size,) = _META.unpack_from(frame)
     if _META.size + size > len(frame):
         raise BadAnswer("answer length mismatch")
+    if size > MAX_FACTS_BYTES:
+        raise OverBound(
+            f"sent back an answer whose facts (message, traceback, printed output) are {size_text(size)}, "
+            f"more than the {size_text(MAX_FACTS_BYTES)} they may be"
+        )
+    if budget is not None:
+        if size > budget.facts_bytes:
+            raise OverBound(
+                f"sent back more facts (messages, tracebacks, printed output) than the "
+                f"{size_text(MAX_SUBMISSION_FACTS_BYTES)} the answers of one submission may have in all"
+            )
+        budget.facts_bytes -= size
+    view = memoryview(frame)
     try:
-        meta = json.loads(frame[_META.size : _META.size + size])
+        with collector_paused():
+            meta = json.loads(bytes(view[_META.size : _META.size + size]))
     except (ValueError, RecursionError) as exc:
         raise BadAnswer(f"bad answer: {exc}") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("status"), str):
         raise BadAnswer("an answer has no status")
-    return meta, frame[_META.size + size :]
+    return meta, view[_META.size + size :]

@@ -32,10 +32,13 @@ from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import (
     IMPORT_FINISHED,
     IMPORT_STARTED,
+    MAX_ANSWER_BYTES,
+    AnswerBudget,
     BadAnswer,
     ChannelClosed,
     FrameReader,
     FrameTooLarge,
+    OverBound,
     framed,
     unpack_answer,
 )
@@ -48,6 +51,16 @@ _WORKER_TOKENS = itertools.count(1)
 PIPELINE_NAP_S = 0.002
 #: How long a freshly forked worker may take to lock itself down and say ready.
 WORKER_READY_TIMEOUT_S = 30.0
+#: The most bytes of planned answers kept, still encoded, until a check reads them; past it, an
+#: answer is let go (its digest kept) and its call made again when a check asks for it.
+MAX_HELD_BYTES = 16 * 1024 * 1024
+#: What an answer's texts are cut to here, whatever the worker sent (it cuts them too, unless forged).
+MAX_MESSAGE_CHARS = 2000
+MAX_TYPE_CHARS = 200
+MAX_TRACEBACK_CHARS = 4000
+MAX_BASES = 32
+#: What all the texts of one submission's answers (messages, tracebacks, printed output) may be, in characters.
+MAX_SUBMISSION_TEXT_CHARS = 128 * 1024
 
 
 class WorkerTimeout(Exception):
@@ -57,13 +70,15 @@ class WorkerTimeout(Exception):
 class WorkerDied(Exception):
     """The worker's channel closed: it crashed, exited, or was killed."""
 
-    def __init__(self, exit: Exit, unreadable: str = "", stopped: str = "") -> None:
+    def __init__(self, exit: Exit, unreadable: str = "", stopped: str = "", refused: str = "") -> None:
         super().__init__(exit.status)
         self.exit = exit
         #: Why the value it sent could not be rebuilt (it was killed for it), if that was the cause.
         self.unreadable = unreadable
         #: Why the grader killed it, if it did (see ``death.explain``).
         self.stopped = stopped
+        #: Which bound its answer was over (it was killed for it), after the function's name, if that was the cause.
+        self.refused = refused
 
     @property
     def status(self) -> int | None:
@@ -71,11 +86,25 @@ class WorkerDied(Exception):
 
 
 class Worker:
-    """One sandboxed worker process, reached through its socket."""
+    """One sandboxed worker process, reached through its socket.
 
-    def __init__(self, zygote: Zygote, *, scratch_root: Path, limits: Limits) -> None:
+    ``budget`` and ``allowance`` bound what its answers may take in all (bytes, and
+    parts to rebuild): shared by every worker of one submission.
+    """
+
+    def __init__(
+        self,
+        zygote: Zygote,
+        *,
+        scratch_root: Path,
+        limits: Limits,
+        budget: AnswerBudget | None = None,
+        allowance: codec.Allowance | None = None,
+    ) -> None:
         self.zygote = zygote
         self.limits = limits
+        self.budget = budget
+        self.allowance = allowance
         self.scratch = Path(tempfile.mkdtemp(prefix="w-", dir=scratch_root))
         self.pid, self.sock = zygote.fork(scratch=self.scratch, limits=limits)
         #: The zygote that forked it (``Zygote.generation``), and a handle that tells when it ended.
@@ -84,7 +113,7 @@ class Worker:
         self.sock.setblocking(False)
         self._poll = select.poll()
         self._poll.register(self.sock, select.POLLIN)
-        self._inbox = FrameReader(max_bytes=codec.MAX_MESSAGE_BYTES)
+        self._inbox = FrameReader(max_bytes=MAX_ANSWER_BYTES, budget=budget)
         self.exit = Exit()
         #: Why the grader killed it, if it did before it ended on its own.
         self.stopped = ""
@@ -127,7 +156,7 @@ class Worker:
         return self._answer(answer_frame)
 
     def pipeline(
-        self, requests: list[bytes], timer_for: Callable[[int], CallTimer]
+        self, requests: list[bytes], timer_for: Callable[[int], CallTimer], *, hold_bytes: int = MAX_HELD_BYTES
     ) -> tuple[list[dict[str, Any]], WorkerTimeout | WorkerDied | None]:
         """Send packed requests back to back and read their answers in order, each on its own timer.
 
@@ -136,7 +165,8 @@ class Worker:
         reading interleave: a batch larger than the socket's buffers cannot
         deadlock with a worker that is writing answers. Returns the answers
         read and, if the worker overran or died on the next request, why;
-        the worker is then killed.
+        the worker is then killed. Values are kept encoded, up to ``hold_bytes``
+        of them in all; an answer past that is let go (``"evicted"``).
         """
         data = memoryview(b"".join(framed(r) for r in requests))
         answers: list[dict[str, Any]] = []
@@ -147,7 +177,9 @@ class Worker:
                     with contextlib.suppress(BlockingIOError):
                         data = data[self.sock.send(data) :]
                 while len(answers) < len(requests) and (frame := self._next_answer(timer)) is not None:
-                    answers.append(self._answer(frame, rebuild=False))
+                    answer = self._answer(frame, rebuild=False, hold_bytes=hold_bytes)
+                    hold_bytes -= len(answer.get("encoded", b""))
+                    answers.append(answer)
                     if len(answers) < len(requests):
                         timer = timer_for(len(answers))
                 if len(answers) < len(requests) and not (not data and self._nap(timer)):
@@ -180,26 +212,38 @@ class Worker:
             return False
         return True
 
-    def _answer(self, frame: bytes, *, rebuild: bool = True) -> dict[str, Any]:
+    def _answer(self, frame: bytes | bytearray, *, rebuild: bool = True, hold_bytes: int = 0) -> dict[str, Any]:
         """An answer frame read back: its facts and its value; a frame that is not one kills the worker.
 
         ``rebuild=False`` leaves the value encoded (``"encoded"``, with ``"owner"``): a planned
-        answer is rebuilt only if a check reads it (``SubmissionRunner._take``).
+        answer is rebuilt only if a check reads it (``SubmissionRunner._take``); one larger than
+        ``hold_bytes`` is not kept (``"evicted"``).
         """
         try:
-            answer, value = unpack_answer(frame)
+            answer, value = unpack_answer(frame, self.budget)
             if value and not rebuild:
-                answer["encoded"], answer["owner"] = value, self.token
+                if len(value) <= hold_bytes:
+                    answer["encoded"], answer["owner"] = value, self.token
+                else:
+                    answer["evicted"] = True
             elif value:
-                answer["value"] = codec.decode(value, owner=self.token)
+                answer["value"] = codec.decode(value, owner=self.token, allowance=self.allowance)
+        except OverBound as exc:
+            self.kill(stopped=f"its answer was over a bound ({exc})")
+            raise WorkerDied(self.exit, stopped=self.stopped, refused=str(exc)) from None
         except BadAnswer:
             self.kill(stopped="its answer was not readable")
             raise WorkerDied(self.exit, stopped=self.stopped) from None
+        except codec.TooLarge as exc:
+            self.kill(stopped=f"its answer was over a bound ({exc})")
+            raise WorkerDied(self.exit, stopped=self.stopped, refused=f"returned {exc}") from None
         except codec.DecodeError as exc:
             self.kill()
             raise WorkerDied(self.exit, unreadable=str(exc)) from None
         # What the answer said, byte for byte: two equal digests mean the same answer (plugin's memo).
-        answer["digest"] = hashlib.blake2b(frame, digest_size=16).digest()
+        # An answer let go is not hashed: megabytes each, and its call is made again if a check asks.
+        if not answer.get("evicted"):
+            answer["digest"] = hashlib.blake2b(frame, digest_size=16).digest()
         return answer
 
     # The socket is non-blocking, and every wait is a poll with the time left:
@@ -222,14 +266,14 @@ class Worker:
             except BlockingIOError:
                 self._wait(select.POLLOUT, timer)
 
-    def _receive(self, timer: _Deadline | CallTimer) -> bytes:
+    def _receive(self, timer: _Deadline | CallTimer) -> bytes | bytearray:
         while (answer := self._next_answer(timer)) is None:
             self._wait(select.POLLIN, timer)
             with contextlib.suppress(BlockingIOError):
                 self._inbox.receive(self.sock)
         return answer
 
-    def _next_answer(self, timer: _Deadline | CallTimer) -> bytes | None:
+    def _next_answer(self, timer: _Deadline | CallTimer) -> bytes | bytearray | None:
         """The next answer frame already received, or None; the import markers before it pause ``timer``."""
         while (frame := self._inbox.frame()) is not None:
             if frame == IMPORT_STARTED:
@@ -243,8 +287,9 @@ class Worker:
     def _died(self, exc: Exception) -> WorkerDied:
         """The worker's channel broke (``exc``): kill it if it lives on, and say how it ended."""
         if isinstance(exc, FrameTooLarge):
-            self.kill(stopped=f"its answer was not readable ({exc})")
-        elif not self.closed and not wait_for_end(self._pidfd, self.pid):
+            self.kill(stopped=f"its answer was over a bound ({exc})")
+            return WorkerDied(self.exit, stopped=self.stopped, refused=str(exc))
+        if not self.closed and not wait_for_end(self._pidfd, self.pid):
             self.kill(stopped="it stopped answering: its process closed its channel to the grader")
         else:
             self.kill()
@@ -314,8 +359,10 @@ class CallResult:
     #: The answer's bytes, hashed, when it is one the same code gives every time (not a timeout or a crash).
     digest: bytes = b""
     #: A planned answer's value as the worker encoded it, until a check reads it; and that worker's number.
-    encoded: bytes = b""
+    encoded: bytes | memoryview = b""
     owner: int | None = None
+    #: A planned answer whose value was let go unread (``MAX_HELD_BYTES``): its call is made again if a check asks.
+    evicted: bool = False
 
 
 @dataclass(frozen=True)
@@ -390,6 +437,10 @@ class SubmissionRunner:
     lost: str = ""
     #: The notebook cells stopped by an error while a module was imported, each once, in order.
     cell_stops: dict[CellStop, None] = field(default_factory=dict)
+    #: What this submission's answers may still take, in bytes and in parts to rebuild, over all its workers.
+    _budget: AnswerBudget = field(default_factory=AnswerBudget)
+    _allowance: codec.Allowance = field(default_factory=codec.Allowance)
+    _texts: _Texts = field(default_factory=lambda: _Texts())
 
     # -- planned calls -----------------------------------------------------------
 
@@ -427,21 +478,33 @@ class SubmissionRunner:
         return self._answers[key]
 
     def _take(self, index: int, position: int) -> CallResult:
-        """A planned answer for a check to read: its value rebuilt now, once."""
+        """A planned answer for a check to read: its value rebuilt now, once, and let go here.
+
+        Only the answer's facts and digest stay (for ``planned_answers``): the value
+        is the check's to hold, so answers do not pile up until the student is done.
+        """
+        key = (index, position)
         result = self._planned(index, position)
-        if not result.encoded:
-            return result
+        if result.evicted:
+            call = self._plan[index][position]
+            result = self._call_now(call.module, call.function, call.request, None, call.reference_s)
+        elif result.encoded:
+            result = self._rebuilt(result)
+        self._answers[key] = dataclasses.replace(result, value=None, encoded=b"", evicted=False)
+        return result
+
+    def _rebuilt(self, result: CallResult) -> CallResult:
         try:
-            value = codec.decode(result.encoded, owner=result.owner)
+            value = codec.decode(result.encoded, owner=result.owner, allowance=self._allowance)
         except codec.DecodeError as exc:
             if self.holds(result.owner):
                 self._discard()  # a worker that sent what cannot be read serves no more calls
-            message = f"returned a value that could not be rebuilt outside the sandbox ({str(exc)[:300]})"
-            result = CallResult("unsupported", message=message, output=result.output)
-        else:
-            result = dataclasses.replace(result, value=value, encoded=b"")
-        self._answers[(index, position)] = result
-        return result
+            if isinstance(exc, codec.TooLarge):
+                message = f"returned {exc}"
+            else:
+                message = f"returned a value that could not be rebuilt outside the sandbox ({str(exc)[:300]})"
+            return CallResult("unsupported", message=message, output=result.output)
+        return dataclasses.replace(result, value=value, encoded=b"")
 
     def _run_ahead(self, first: tuple[int, int]) -> None:
         """Run, in one exchange, every planned call from ``first`` on that has no answer yet.
@@ -500,12 +563,13 @@ class SubmissionRunner:
             last[:] = [(timer, before, time.perf_counter())]
             return timer
 
-        answers, stopped = worker.pipeline(frames, timer_for)
+        held = sum(len(result.encoded) for result in self._answers.values())
+        answers, stopped = worker.pipeline(frames, timer_for, hold_bytes=MAX_HELD_BYTES - held)
         for (module, key), answer in zip(steps, answers, strict=False):
             if key is None:
                 self._imported_or_failed(module, answer)
             else:
-                self._answers[key] = self._load_failures.get(module) or _result(answer, self.limits, 0.0)
+                self._answers[key] = self._load_failures.get(module) or _result(answer, self.limits, 0.0, self._texts)
         if stopped is None:
             return
         module, key = steps[len(answers)]
@@ -645,7 +709,7 @@ class SubmissionRunner:
             if timed is not None and isinstance(lost, WorkerTimeout):
                 self._count_timeout(timed)
             return self._lost(lost, timer, earlier, time.perf_counter() - started)
-        return _result(answer, self.limits, time.perf_counter() - started)
+        return _result(answer, self.limits, time.perf_counter() - started, self._texts)
 
     def _count_timeout(self, timed: tuple[str, str]) -> None:
         self._timed_out[timed] = self._timed_out.get(timed, 0) + 1
@@ -654,6 +718,8 @@ class SubmissionRunner:
         """The result of a call whose worker overran (and was killed) or died."""
         if isinstance(lost, WorkerTimeout):
             return CallResult("timeout", message=describe_timeout(timer, earlier=earlier), duration_s=duration)
+        if lost.refused:
+            return CallResult("unsupported", message=lost.refused, duration_s=duration)
         if lost.unreadable:
             message = f"returned a value that could not be rebuilt outside the sandbox ({lost.unreadable[:300]})"
             return CallResult("unsupported", message=message, duration_s=duration)
@@ -688,8 +754,9 @@ class SubmissionRunner:
         if answer["status"] == "ok":
             self._imported.add(module)
             return
-        message, trace = str(answer.get("message", "")), str(answer.get("traceback", ""))
-        output = str(answer.get("output", ""))
+        message = self._texts.take(answer, "message", MAX_MESSAGE_CHARS)
+        trace = self._texts.take(answer, "traceback", MAX_TRACEBACK_CHARS)
+        output = self._texts.take(answer, "output", self.limits.output_bytes)
         self._load_failures[module] = CallResult(
             "load_failed",
             message=message,
@@ -701,7 +768,7 @@ class SubmissionRunner:
     def _import_failure(self, module: str, lost: WorkerTimeout | WorkerDied, timeout: float) -> CallResult:
         if isinstance(lost, WorkerTimeout):
             return CallResult("load_failed", message=f"importing {module} timed out after {timeout:g} s")
-        reason = self._death(lost)
+        reason = lost.refused or self._death(lost)
         return CallResult("load_failed", message=f"importing {module} {reason}")
 
     def _ensure_worker(self) -> Worker:
@@ -709,7 +776,13 @@ class SubmissionRunner:
             raise HelperLost(self.lost)  # a check that swallowed the loss gets no new worker
         if self._worker is None:
             try:
-                worker = Worker(self.zygote, scratch_root=self.scratch_root, limits=self.limits)
+                worker = Worker(
+                    self.zygote,
+                    scratch_root=self.scratch_root,
+                    limits=self.limits,
+                    budget=self._budget,
+                    allowance=self._allowance,
+                )
             except SandboxError as exc:
                 self._lose(exc.message)
             self.layers = worker.layers
@@ -738,23 +811,46 @@ class SubmissionRunner:
 def _may_hold_models(result: CallResult) -> bool:
     """Whether a value holds a module that stayed in its worker (encoded: whether it may; a false yes costs a rerun)."""
     if result.encoded:
-        return b'"remote"' in result.encoded
+        return codec.may_hold_remote(result.encoded)
     return bool(codec.remote_forwards(result.value))
 
 
-def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResult:
+class _Texts:
+    """What the texts of one submission's answers may still take, in characters, over all its calls.
+
+    Each text is cut to its own bound here (a forged answer may send any length),
+    and all of them together to ``MAX_SUBMISSION_TEXT_CHARS``: what a student's
+    report can hold of them, whatever escaping makes of each character.
+    """
+
+    def __init__(self) -> None:
+        self.left = MAX_SUBMISSION_TEXT_CHARS
+
+    def take(self, answer: dict[str, Any], name: str, limit: int, default: str = "") -> str:
+        text = answer.get(name, default)
+        if not isinstance(text, str):
+            text = default
+        keep = min(limit, max(self.left, 0))
+        if len(text) > keep:
+            why = "" if keep == limit else f": this submission sent more than {MAX_SUBMISSION_TEXT_CHARS:,} in all"
+            text = text[:keep] + f"\n... [{len(text) - keep:,} more characters not shown{why}]"
+        self.left -= len(text)
+        return text
+
+
+def _result(answer: dict[str, Any], limits: Limits, duration: float, texts: _Texts) -> CallResult:
     status = answer["status"]
-    output = str(answer.get("output", ""))
+    output = texts.take(answer, "output", limits.output_bytes)
     if status == "oom":
         return CallResult("oom", message=f"ran out of memory (limit {limits.describe_memory()})", output=output)
     if status == "raised":
         bases = answer.get("bases")
         return CallResult(
             "raised",
-            message=str(answer.get("message", "")),
-            type_name=str(answer.get("type", "Exception")),
-            bases=tuple(str(b) for b in bases) if isinstance(bases, list) else (),
-            traceback=str(answer.get("traceback", "")),
+            message=texts.take(answer, "message", MAX_MESSAGE_CHARS),
+            type_name=texts.take(answer, "type", MAX_TYPE_CHARS, "Exception"),
+            bases=tuple(str(b)[:MAX_TYPE_CHARS] for b in bases[:MAX_BASES]) if isinstance(bases, list) else (),
+            traceback=texts.take(answer, "traceback", MAX_TRACEBACK_CHARS),
             output=output,
             duration_s=duration,
             digest=answer.get("digest", b""),
@@ -765,11 +861,12 @@ def _result(answer: dict[str, Any], limits: Limits, duration: float) -> CallResu
         return CallResult(
             status,
             value=answer.get("value"),
-            message=str(answer.get("message", "")),
+            message=texts.take(answer, "message", MAX_MESSAGE_CHARS),
             output=output,
             duration_s=duration,
             digest=answer.get("digest", b""),
             encoded=answer.get("encoded", b""),
             owner=answer.get("owner"),
+            evicted=bool(answer.get("evicted")),
         )
     return CallResult("crashed", message="crashed: the worker sent an answer the grader does not understand")

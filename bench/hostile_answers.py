@@ -1,0 +1,251 @@
+"""Benchmark: what a worker's forged answers cost the grading process, against an honest student's.
+
+A worker is the student's own process: student code can replace its answer
+writer (``grader.sandbox.worker.send_frame``, reached through ``sys.modules``)
+and send any bytes, or lift the worker's own bounds (``grader.codec.MAX_NODES``)
+and return what an honest worker would refuse. Each case below is a submission
+of ``ex05_activations`` that is correct except for one such answer. Each is
+graded in a fresh grading process beside an honest student (the reference),
+and the same is done with two honest students; the run prints, per case, the
+grading process's own peak RSS and CPU (user + sys, the workers and the zygote
+excluded) over the honest pair's, and the largest report file written (each
+student's formats and the class's files).
+
+Goal (issue 24): no case raises peak memory by more than 64 MiB or CPU by more
+than 1 s, and no report is larger than 1 MB.
+
+    python bench/hostile_answers.py [--cases header_bomb costly_model ...] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HONEST = """
+import torch
+from torch import nn
+
+
+def apply_sigmoid(x):
+    return torch.sigmoid(x)
+
+
+def apply_softmax(x, dim):
+    return torch.softmax(x, dim=dim)
+
+
+def binary_classifier(n_features):
+    return nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid())
+
+
+def multiclass_classifier(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=-1))
+"""
+
+FORGE = """
+import json
+import struct
+import sys
+
+_worker = sys.modules.get("grader.sandbox.worker")
+_codec = sys.modules.get("grader.codec")
+
+
+def _send(make):
+    real = _worker.send_frame
+
+    def forged(sock, payload):
+        _worker.send_frame = real
+        sock.sendall(make())
+
+    _worker.send_frame = forged
+
+
+def _framed(payload):
+    return struct.pack(">Q", len(payload)) + payload
+
+
+def _answer(facts, value=b""):
+    text = json.dumps(facts).encode()
+    return struct.pack(">I", len(text)) + text + value
+
+
+def _unbounded():
+    _codec.MAX_NODES = _codec.MAX_HEADER_BYTES = _codec.MAX_MESSAGE_BYTES = 10**12
+"""
+
+#: Each case: (what it does, the function it replaces).
+CASES: dict[str, tuple[str, str]] = {
+    "header_bomb": (
+        "a 40 MB value description of empty lists, on every apply_sigmoid call",
+        """
+_HEADER = b'{"t":"list","v":[' + b"[]," * 13_000_000 + b"[]]}"
+_FORGED = _framed(_answer({"status": "ok"}, b"GRC1" + struct.pack(">II", len(_HEADER), 0) + _HEADER))
+
+
+def apply_sigmoid(x):
+    _send(lambda: _FORGED)
+    return torch.sigmoid(x)
+""",
+    ),
+    "identity_children": (
+        "199,000 nn.Identity children in binary_classifier's model (the worker's bounds lifted)",
+        """
+def binary_classifier(n_features):
+    _unbounded()
+    return nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid(), *[nn.Identity() for _ in range(199_000)])
+""",
+    ),
+    "identity_children_small": (
+        "1,500 nn.Identity children: under the description bound, over the parts bound",
+        """
+def binary_classifier(n_features):
+    _unbounded()
+    return nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid(), *[nn.Identity() for _ in range(1_500)])
+""",
+    ),
+    "empty_parameters": (
+        "300,000 empty parameters and buffers on multiclass_classifier's Linear",
+        """
+def multiclass_classifier(n_features, n_classes):
+    _unbounded()
+    layer = nn.Linear(n_features, n_classes)
+    for i in range(150_000):
+        layer.register_parameter(f"p{i}", nn.Parameter(torch.empty(0)))
+        layer.register_buffer(f"b{i}", torch.empty(0))
+    return nn.Sequential(layer, nn.Softmax(dim=-1))
+""",
+    ),
+    "large_planned_answers": (
+        "24 MB tensors from every apply_sigmoid and apply_softmax call (honestly encoded, planned)",
+        """
+def apply_sigmoid(x):
+    return torch.zeros(6 * 1024 * 1024)
+
+
+def apply_softmax(x, dim):
+    return torch.zeros(6 * 1024 * 1024)
+""",
+    ),
+    "costly_model": (
+        "binary_classifier returns 5,000 calls of one Linear(2048, 2048) for a check to run",
+        """
+def binary_classifier(n_features):
+    wide = nn.Linear(2048, 2048)
+    return nn.Sequential(nn.Linear(n_features, 2048), *[wide] * 5000, nn.Linear(2048, 1), nn.Sigmoid())
+""",
+    ),
+    "huge_facts": (
+        "apply_softmax raises with a 4 MB message, a 1 MB type name and a 4 MB traceback (forged)",
+        """
+def apply_softmax(x, dim):
+    facts = {"status": "raised", "message": "m" * 4_000_000, "type": "T" * 1_000_000, "traceback": "t" * 4_000_000}
+    _send(lambda: _framed(_answer(facts)))
+    return torch.softmax(x, dim=dim)
+""",
+    ),
+    "long_texts": (
+        "apply_softmax raises with texts just under the facts bound: 600 KB of markup, 100 KB type, 300 KB of escapes",
+        """
+def apply_softmax(x, dim):
+    facts = {"status": "raised", "message": "<b>m</b>" * 75_000, "type": "T" * 100_000,
+             "bases": ["ValueError"] * 10_000, "traceback": "\\x1b[2J" * 50_000, "output": "o" * 60_000}
+    _send(lambda: _framed(_answer(facts)))
+    return torch.softmax(x, dim=dim)
+""",
+    ),
+    "oversized_frame": (
+        "every apply_sigmoid answer announces 120 MiB",
+        """
+def apply_sigmoid(x):
+    _send(lambda: struct.pack(">Q", 120 * 1024 * 1024) + b"x" * 65536)
+    return torch.sigmoid(x)
+""",
+    ),
+}
+
+#: Grades the submissions named on its command line in one grading process, writes every
+#: report format, and prints its own peak RSS, CPU and the largest file it wrote.
+GRADE = """
+import json, resource, sys
+from pathlib import Path
+from grader.assignment import load_assignment
+from grader.grading import Grader
+from grader.models import ClassReport
+from grader.output import write_class_outputs
+from grader.plugin import Job
+from grader.render import REPORT_FORMATS
+from grader.submission import load_submission
+
+out = Path(sys.argv[1])
+assignment = load_assignment()
+reports = []
+with Grader(assignment) as grader:
+    jobs = [Job(load_submission(Path(p), assignment), ("ex05_activations",)) for p in sys.argv[2:]]
+    grader.run(jobs, reports.append)
+for report in reports:
+    folder = out / report.student
+    folder.mkdir(parents=True)
+    for render, name in REPORT_FORMATS.values():
+        (folder / name).write_text(render(report))
+write_class_outputs(out, ClassReport(assignment=assignment.title, reports=tuple(reports)))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+largest = max((p for p in out.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+scores = {r.student: [r.score, r.max_score] for r in reports}
+print(json.dumps({"peak_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "largest": [str(largest.relative_to(out)), largest.stat().st_size], "scores": scores}))
+"""
+
+
+def _submission(folder: Path, case: str | None) -> Path:
+    folder.mkdir()
+    source = HONEST if case is None else HONEST + FORGE + CASES[case][1]
+    (folder / "ex05_activations.py").write_text(source)
+    return folder
+
+
+def _grade(work: Path, name: str, students: list[Path]) -> dict[str, object]:
+    out = work / f"out-{name}"
+    done = subprocess.run(
+        [sys.executable, "-c", GRADE, str(out), *map(str, students)], check=True, capture_output=True, text=True
+    )
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--repeat", type=int, default=1, help="grade each pair this many times; the least is kept")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
+        work = Path(tmp)
+        honest = _submission(work / "aa_honest", None)
+        other = _submission(work / "zz_honest", None)
+        runs = [_grade(work, f"honest{i}", [honest, other]) for i in range(args.repeat)]
+        base_peak = min(float(r["peak_mib"]) for r in runs)  # type: ignore[arg-type]
+        base_cpu = min(float(r["cpu_s"]) for r in runs)  # type: ignore[arg-type]
+        print(f"honest pair: peak {base_peak:.0f} MiB, CPU {base_cpu:.2f} s, largest {runs[0]['largest']}")
+        print(f"{'case':<26}{'+peak MiB':>10}{'+CPU s':>8}{'largest file (bytes)':>40}  scores  (what it does)")
+        for case in args.cases:
+            student = _submission(work / case, case)
+            runs = [_grade(work, f"{case}{i}", [honest, student]) for i in range(args.repeat)]
+            peak = min(float(r["peak_mib"]) for r in runs)  # type: ignore[arg-type]
+            cpu = min(float(r["cpu_s"]) for r in runs)  # type: ignore[arg-type]
+            name, size = runs[0]["largest"]  # type: ignore[misc]
+            scores = runs[0]["scores"]
+            print(
+                f"{case:<26}{peak - base_peak:>+10.0f}{cpu - base_cpu:>+8.2f}{f'{name} {size:,}':>40}  "
+                f"{scores}  ({CASES[case][0]})"
+            )
+
+
+if __name__ == "__main__":
+    main()
