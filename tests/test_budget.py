@@ -15,7 +15,16 @@ from grader.assignment import Assignment, load_assignment
 from grader.grading import Grader
 from grader.models import CheckResult, Outcome
 from grader.sandbox.budget import CallTimer, OwnClock, describe_seconds, describe_timeout, nice_ceiling
-from grader.sandbox.loading import MAX_NOTICES, MAX_PRELOAD, NOTICE, Notices, TooManyNotices, notice
+from grader.sandbox.loading import (
+    MAX_NOTICES,
+    MAX_PRELOAD,
+    MAX_RETRIES,
+    NOTICE,
+    Notices,
+    Preload,
+    TooManyNotices,
+    notice,
+)
 from grader.submission import build_submission
 
 # -- the policy, on a clock the test drives ------------------------------------------
@@ -377,19 +386,30 @@ def grade_with(
     return {c.name: c for c in report.checks}
 
 
+@pytest.fixture(scope="module")
+def roomy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Assignment, Grader]]:
+    """The tiny assignment with 5 s per call: loading torch._dynamo first, on a busy machine, takes more than 2."""
+    assignment = load_assignment(write_assignment(tmp_path_factory.mktemp("roomy"), timeout_s=5))
+    with Grader(assignment) as grader:
+        yield assignment, grader
+
+
 @pytest.mark.slow
-def test_loading_a_module_during_a_call_does_not_spend_its_budget(tiny: Assignment, tiny_grader: Grader) -> None:
-    result = grade_with(tiny_grader, tiny, "import slowlib\n    return x + x", {"slowlib.py": SLOW_TO_LOAD})
+def test_loading_a_module_during_a_call_does_not_spend_its_budget(roomy: tuple[Assignment, Grader]) -> None:
+    assignment, grader = roomy
+    result = grade_with(grader, assignment, "import slowlib\n    return x + x", {"slowlib.py": SLOW_TO_LOAD})
     assert [(c.name, c.message) for c in result.values() if c.outcome is not Outcome.PASSED] == []
 
 
 @pytest.mark.slow
-def test_torchs_first_optimizer_is_not_the_students_time(tiny: Assignment, tiny_grader: Grader) -> None:
-    # optim.SGD(...) first imports torch._dynamo (about a second of CPU here), in every fresh worker.
+def test_torchs_first_optimizer_is_not_the_students_time(roomy: tuple[Assignment, Grader]) -> None:
+    # optim.SGD(...) first imports torch._dynamo (about a second of CPU here), in every fresh worker:
+    # the call runs out of its budget, and once more in a worker that loaded torch._dynamo first.
+    assignment, grader = roomy
     body = (
         "import torch\n    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).zero_grad()\n    return x + x"
     )
-    result = grade(tiny_grader, tiny, body)
+    result = grade(grader, assignment, body)
     assert [(c.name, c.message) for c in result.values() if c.outcome is not Outcome.PASSED] == []
 
 
@@ -506,3 +526,15 @@ def test_notices_are_counted_and_their_names_bounded() -> None:
     with pytest.raises(TooManyNotices):
         for _ in range(MAX_NOTICES):
             notices.take(notice("torch"))
+
+
+def test_each_function_gets_one_more_try_and_a_submission_a_few() -> None:
+    preload = Preload()
+    assert preload.more_try([], ("ex", "f")) == []  # nothing named: no more try
+    assert preload.more_try(["torch._dynamo"], ("ex", "f")) == ["torch._dynamo"]
+    assert preload.more_try(["scipy"], ("ex", "f")) == []  # f had its try
+    assert preload.more_try(["torch._dynamo"], ("ex", "g")) == []  # already loaded first: no more try for it
+    preload.useless(["torch._dynamo"])  # it did not help: fresh workers do not load it
+    assert preload.names == []
+    tries = [preload.more_try([f"m{i}"], ("ex", f"h{i}")) for i in range(MAX_RETRIES + 2)]
+    assert sum(bool(t) for t in tries) == MAX_RETRIES - 1

@@ -1,6 +1,7 @@
 """Hostile submissions of ``examples/losses``, the assignment with a hidden check, graded in one batch.
 
-Each case in ``hostile/losses/`` is one student's submission, and
+Each case in ``hostile/losses/`` is one student's submission (the files it
+changes; the reference's stand for the rest), and
 ``hostile/losses/expected.json`` states the verdict each function must get
 (the format of ``hostile/expected.json``, with functions named
 ``module.function`` since a case spans exercises). The class is graded as
@@ -50,8 +51,9 @@ def losses() -> Assignment:
 @pytest.fixture(scope="module")
 def graded(losses: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClassReport, Path]]:
     class_dir = tmp_path_factory.mktemp("losses-class")
-    for case in EXPECTED:
-        shutil.copytree(CASES / case, class_dir / case)
+    for case in EXPECTED:  # the reference, with the case's own files over it
+        shutil.copytree(LOSSES / "solutions", class_dir / case)
+        shutil.copytree(CASES / case, class_dir / case, dirs_exist_ok=True)
     for name in HONEST:
         shutil.copytree(LOSSES / "solutions", class_dir / name)
     out = tmp_path_factory.mktemp("losses-out")

@@ -76,3 +76,32 @@ class Notices:
     def answered(self) -> None:
         """An answer arrived: the names before it belong to a call that ended in time."""
         self.pending.clear()
+
+
+class Preload:
+    """The modules a submission's fresh workers load before its own, and the calls tried once more for them."""
+
+    __slots__ = ("_tried", "names")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._tried: set[tuple[str, str]] = set()
+
+    def more_try(self, pending: list[str], call: tuple[str, str]) -> list[str]:
+        """The modules to load first for one more try of ``call`` (then loaded by fresh workers), or none.
+
+        None unless the worker named modules that fresh workers do not load
+        yet, ``call`` (module, function) has not had its try, and the
+        submission has tries and room left (``MAX_RETRIES``, ``MAX_PRELOAD``).
+        """
+        names = [name for name in pending if name not in self.names][: MAX_PRELOAD - len(self.names)]
+        if not names or call in self._tried or len(self._tried) >= MAX_RETRIES:
+            return []
+        self._tried.add(call)
+        self.names.extend(names)
+        return names
+
+    def useless(self, names: list[str]) -> None:
+        """Loading ``names`` did not bring a call within its budget, or could not finish: not loaded again."""
+        dropped = set(names)
+        self.names = [name for name in self.names if name not in dropped]
