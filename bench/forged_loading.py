@@ -73,14 +73,14 @@ CASES = {
 }
 
 
-def build(root: Path, kind: str) -> None:
-    """One folder per case (and ``honest``), with ``kind`` of frames."""
+def build(root: Path, kind: str, flood: int) -> None:
+    """One folder per case (and ``honest``), with ``kind`` of frames; ``flood`` frames in the flood."""
     start, end = FRAMES[kind]
     shutil.copytree(ROOT / "solutions", root / "honest", ignore=shutil.ignore_patterns("__pycache__"))
     for case, lines in CASES.items():
         shutil.copytree(ROOT / "solutions", root / case, ignore=shutil.ignore_patterns("__pycache__"))
-        # Two million frames: a million pairs where a frame is paired with its end.
-        many = start.format(times=", times=2_000_000" if not end else ", b'\\xff\\xffimport-', times=1_000_000")
+        # ``flood`` frames: half as many pairs where a frame is paired with its end.
+        many = start.format(times=f", times={flood}" if not end else f", b'\\xff\\xffimport-', times={flood // 2}")
         body = "\n    ".join(line for line in lines if line).format(
             start=start.format(times=""), end=end, start_many=many
         )
@@ -116,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", metavar="PYTHON", help="also grade with this interpreter (another checkout)")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--flood", type=int, default=2_000_000, help="frames the flood case sends per call")
     args = parser.parse_args()
     graders = {"this": (sys.executable, dict(os.environ))}
     if args.against:
@@ -127,12 +128,14 @@ def main() -> None:
         for name, (python, env) in graders.items():
             folders[name] = work / name / "cases"
             folders[name].mkdir(parents=True)
-            build(folders[name], kind_of(python, env))
+            build(folders[name], kind_of(python, env), args.flood)
         for round_ in range(args.rounds):
             for name, (python, env) in graders.items():
                 for case in ["honest", *CASES]:
                     out = work / name / f"run-{round_}-{case}"
                     figures[name].setdefault(case, []).append(grade_one(python, env, folders[name] / case, out))
+                    cpu, passed, run = figures[name][case][-1]
+                    print(f"round {round_} {name} {case}: {cpu:.2f} s, {passed} of {run} passed", flush=True)
                     shutil.rmtree(out, ignore_errors=True)
         for name, cases in figures.items():
             honest = min(cpu for cpu, _, _ in cases["honest"])

@@ -534,7 +534,8 @@ def test_each_function_gets_one_more_try_and_a_submission_a_few() -> None:
     assert preload.more_try(["torch._dynamo"], ("ex", "f")) == ["torch._dynamo"]
     assert preload.more_try(["scipy"], ("ex", "f")) == []  # f had its try
     assert preload.more_try(["torch._dynamo"], ("ex", "g")) == []  # already loaded first: no more try for it
-    preload.useless(["torch._dynamo"])  # it did not help: fresh workers do not load it
+    preload.useless(["torch._dynamo"])  # it did not help: fresh workers do not load it, nor does another try
     assert preload.names == []
+    assert preload.more_try(["torch._dynamo"], ("ex", "g")) == []
     tries = [preload.more_try([f"m{i}"], ("ex", f"h{i}")) for i in range(MAX_RETRIES + 2)]
     assert sum(bool(t) for t in tries) == MAX_RETRIES - 1

@@ -31,7 +31,7 @@ WORKER_NAMES = 64
 #: The most modules a submission's fresh workers load before its calls.
 MAX_PRELOAD = 8
 #: The most calls of a submission that get one more try, modules loaded first (one per function).
-MAX_RETRIES = 4
+MAX_RETRIES = 2
 #: The longest module name kept.
 MAX_NAME = 200
 _NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -81,20 +81,23 @@ class Notices:
 class Preload:
     """The modules a submission's fresh workers load before its own, and the calls tried once more for them."""
 
-    __slots__ = ("_tried", "names")
+    __slots__ = ("_tried", "_useless", "names")
 
     def __init__(self) -> None:
         self.names: list[str] = []
         self._tried: set[tuple[str, str]] = set()
+        self._useless: set[str] = set()
 
     def more_try(self, pending: list[str], call: tuple[str, str]) -> list[str]:
         """The modules to load first for one more try of ``call`` (then loaded by fresh workers), or none.
 
         None unless the worker named modules that fresh workers do not load
-        yet, ``call`` (module, function) has not had its try, and the
-        submission has tries and room left (``MAX_RETRIES``, ``MAX_PRELOAD``).
+        yet and that did not prove useless, ``call`` (module, function) has
+        not had its try, and the submission has tries and room left
+        (``MAX_RETRIES``, ``MAX_PRELOAD``).
         """
-        names = [name for name in pending if name not in self.names][: MAX_PRELOAD - len(self.names)]
+        fresh = [name for name in pending if name not in self.names and name not in self._useless]
+        names = fresh[: MAX_PRELOAD - len(self.names)]
         if not names or call in self._tried or len(self._tried) >= MAX_RETRIES:
             return []
         self._tried.add(call)
@@ -102,6 +105,6 @@ class Preload:
         return names
 
     def useless(self, names: list[str]) -> None:
-        """Loading ``names`` did not bring a call within its budget, or could not finish: not loaded again."""
-        dropped = set(names)
-        self.names = [name for name in self.names if name not in dropped]
+        """Loading ``names`` did not bring a call within its budget, or could not finish: never loaded again."""
+        self._useless.update(names)
+        self.names = [name for name in self.names if name not in self._useless]
