@@ -494,7 +494,7 @@ def test_forged_notices_around_an_endless_loop_buy_one_budget_at_most(tiny: Assi
 def test_the_old_markers_are_no_answer(tiny: Assignment, tiny_grader: Grader) -> None:
     result = grade_forging(tiny_grader, tiny, "_forge(OLD_START)\n    while True:\n        pass")
     assert_earned_nothing(result, Outcome.ERROR)
-    assert "sent the grader something that is not an answer" in result["double_values"].message
+    assert "its answer was not readable" in result["double_values"].message
 
 
 @pytest.mark.slow
