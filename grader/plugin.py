@@ -297,32 +297,58 @@ class GraderPlugin:
         selected = [i for i in items if job.selects(self.infos[i.nodeid])]
         provided = set(job.submission.exercises)
         segments = [plans.get(i.nodeid, ()) if self.infos[i.nodeid].exercise in provided else () for i in selected]
+        # Hidden checks run in a runner and worker of their own, after the visible checks' worker is gone:
+        # nothing of their calls (requests ahead in a read buffer, arguments a call keeps) can reach a
+        # visible check's output.
+        hidden = [self.infos[i.nodeid].hidden for i in selected]
+        lanes = [[n for n in range(len(selected)) if hidden[n] is lane] for lane in (False, True)]
+        order = [*lanes[0], *lanes[1]]
+        following = dict(zip(order, [selected[n] for n in order[1:]], strict=False))
         lost = ""
         for attempt in range(JOB_ATTEMPTS):
-            runner = self.runner_factory(job.submission)
-            runner.again = attempt > 0
-            runner.expect(segments)
-            results: list[CheckResult] = []
+            graded: dict[int, CheckResult] = {}
             notes: dict[str, None] = {}
-            try:
-                for index, item in enumerate(selected):
-                    following = selected[index + 1] if index + 1 < len(selected) else None
-                    results.append(self._run(item, index, following, runner, job.submission, notes))
-                    if runner.lost:  # a check that caught the loss itself
-                        break
-            except HelperLost:
-                pass
-            finally:
-                runner.close()
-            if not runner.lost:
-                results, notes = _after_cell_stops(job.submission, results, notes, tuple(runner.cell_stops))
+            stops: dict[CellStop, None] = {}
+            layers: tuple[str, ...] = ()
+            lost = ""
+            for lane in (lane for lane in lanes if lane):
+                runner = self.runner_factory(job.submission)
+                runner.again = attempt > 0
+                runner.expect([segments[n] for n in lane])
+                lane_items = [(n, selected[n], following.get(n)) for n in lane]
+                self._grade_lane(job, runner, lane_items, notes, graded)
+                layers, lost = layers or runner.layers, runner.lost
+                stops.update(dict.fromkeys(runner.cell_stops))
+                if lost:
+                    break
+            if not lost:
+                results = [graded[n] for n in range(len(selected))]
+                results, notes = _after_cell_stops(job.submission, results, notes, tuple(stops))
                 results = self._with_hidden(job, results)
-                self.on_result(job, results, runner.layers, time.perf_counter() - started, tuple(notes))
+                self.on_result(job, results, layers, time.perf_counter() - started, tuple(notes))
                 return
-            lost = runner.lost
         if self.on_lost is None:
             raise HelperLost(f"could not grade {job.submission.name}: {lost}")
         self.on_lost(job, lost)
+
+    def _grade_lane(
+        self,
+        job: Job,
+        runner: SubmissionRunner,
+        lane: list[tuple[int, pytest.Item, pytest.Item | None]],
+        notes: dict[str, None],
+        graded: dict[int, CheckResult],
+    ) -> None:
+        """Run a lane's checks (position in the selection, item, the item run next) with ``runner`` alone."""
+        try:
+            for index, (position, item, following) in enumerate(lane):
+                graded[position] = self._run(item, index, following, runner, job.submission, notes)
+                if runner.lost:  # a check that caught the loss itself
+                    break
+        except HelperLost:
+            pass
+        finally:
+            runner.close()
 
     def _with_hidden(self, job: Job, results: list[CheckResult]) -> list[CheckResult]:
         """A student copy's hidden checks, listed where their exercise's checks end: run when the teacher grades."""
@@ -405,7 +431,7 @@ class GraderPlugin:
             notes.update(dict.fromkeys(known_notes))
             return dataclasses.replace(
                 result,
-                duration_s=time.perf_counter() - started,
+                duration_s=0.0 if info.hidden else time.perf_counter() - started,
                 location=submission.locations.get((info.exercise, info.function)),
             )
         self._current = _Current(runner, submission, info, CallLog())
@@ -415,13 +441,15 @@ class GraderPlugin:
         finally:
             log = self._current.log
             self._current = None
-        notes.update(dict.fromkeys(log.notes))
-        duration = time.perf_counter() - started
+        # A hidden check's notes and time are the student's code's words about its inputs: never shown.
+        kept_notes = () if info.hidden else tuple(log.notes)
+        notes.update(dict.fromkeys(kept_notes))
+        duration = 0.0 if info.hidden else time.perf_counter() - started
         result = self._result(info, exc, log, runner, submission, duration)
         digests = runner.check_digests() if direct and not runner.lost else None
         if digests is not None and len(self._memory.memo) < MEMO_ENTRIES:
             key = _memo_key(item.nodeid, provided, digests)
-            self._memory.memo[key] = (dataclasses.replace(result, duration_s=0.0, location=None), tuple(log.notes))
+            self._memory.memo[key] = (dataclasses.replace(result, duration_s=0.0, location=None), kept_notes)
         return result
 
     def _recall(

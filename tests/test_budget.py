@@ -15,6 +15,16 @@ from grader.assignment import Assignment, load_assignment
 from grader.grading import Grader
 from grader.models import CheckResult, Outcome
 from grader.sandbox.budget import CallTimer, OwnClock, describe_seconds, describe_timeout, nice_ceiling
+from grader.sandbox.loading import (
+    MAX_NOTICES,
+    MAX_PRELOAD,
+    MAX_RETRIES,
+    NOTICE,
+    Notices,
+    Preload,
+    TooManyNotices,
+    notice,
+)
 from grader.submission import build_submission
 
 # -- the policy, on a clock the test drives ------------------------------------------
@@ -72,21 +82,6 @@ def test_computing_gets_half_the_budget_and_sleeping_all_of_it() -> None:
     assert asleep.remaining() > 0
     now.t += 0.2
     assert asleep.remaining() == 0 and asleep.expired == "budget"
-
-
-def test_loading_a_module_computes_off_the_clock() -> None:
-    call, clock, now = timer()
-    call.pause()
-    now.t += 0.8
-    clock.cpu = 0.8  # torch._dynamo's import: 0.8 s of CPU
-    assert call.remaining() > 0
-    call.resume()
-    now.t += 0.4
-    clock.cpu = 1.2  # then 0.4 s of the student's own
-    assert call.remaining() > 0
-    now.t += 0.2
-    clock.cpu = 1.4
-    assert call.remaining() == 0 and call.expired == "cpu"
 
 
 def test_a_slow_exercise_may_compute_its_whole_raised_budget() -> None:
@@ -150,7 +145,9 @@ def test_real_time_has_a_backstop_however_busy_the_machine() -> None:
     clock.delay = 9.5  # only 0.5 s of its own, but 10 s of real time: max(timeout_s, 10 x budget)
     assert call.remaining() == 0.0
     assert call.expired == "wall"
-    assert "10 s of real time" in describe_timeout(call, earlier=0)
+    text = describe_timeout(call, earlier=0)
+    assert "10 s of real time, most of it spent waiting for a CPU" in text
+    assert "machine" not in text  # the waiting may be the call's own threads'
 
 
 @pytest.mark.parametrize(
@@ -389,44 +386,156 @@ def grade_with(
     return {c.name: c for c in report.checks}
 
 
+@pytest.fixture(scope="module")
+def roomy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Assignment, Grader]]:
+    """The tiny assignment with 5 s per call: loading torch._dynamo first, on a busy machine, takes more than 2."""
+    assignment = load_assignment(write_assignment(tmp_path_factory.mktemp("roomy"), timeout_s=5))
+    with Grader(assignment) as grader:
+        yield assignment, grader
+
+
 @pytest.mark.slow
-def test_loading_a_module_during_a_call_does_not_spend_its_budget(tiny: Assignment, tiny_grader: Grader) -> None:
-    result = grade_with(tiny_grader, tiny, "import slowlib\n    return x + x", {"slowlib.py": SLOW_TO_LOAD})
+def test_loading_a_module_during_a_call_does_not_spend_its_budget(roomy: tuple[Assignment, Grader]) -> None:
+    assignment, grader = roomy
+    result = grade_with(grader, assignment, "import slowlib\n    return x + x", {"slowlib.py": SLOW_TO_LOAD})
     assert [(c.name, c.message) for c in result.values() if c.outcome is not Outcome.PASSED] == []
 
 
 @pytest.mark.slow
-def test_torchs_first_optimizer_is_not_the_students_time(tiny: Assignment, tiny_grader: Grader) -> None:
-    # optim.SGD(...) first imports torch._dynamo (about a second of CPU here), in every fresh worker.
+def test_torchs_first_optimizer_is_not_the_students_time(roomy: tuple[Assignment, Grader]) -> None:
+    # optim.SGD(...) first imports torch._dynamo (about a second of CPU here), in every fresh worker:
+    # the call runs out of its budget, and once more in a worker that loaded torch._dynamo first.
+    assignment, grader = roomy
     body = (
         "import torch\n    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).zero_grad()\n    return x + x"
     )
-    result = grade(tiny_grader, tiny, body)
+    result = grade(grader, assignment, body)
     assert [(c.name, c.message) for c in result.values() if c.outcome is not Outcome.PASSED] == []
 
 
 @pytest.mark.slow
-def test_a_module_that_never_finishes_loading_stops_at_the_teachers_limit(tmp_path: Path) -> None:
+def test_a_module_that_never_finishes_loading_times_out_on_the_budget(tmp_path: Path) -> None:
     strict = load_assignment(write_assignment(tmp_path / "strict", timeout_s=2))
     with Grader(strict) as grader:
         result = grade_with(grader, strict, "import hangs\n    return x + x", {"hangs.py": "while True:\n    pass\n"})
     first = result["double_values"]
     assert first.outcome is Outcome.TIMEOUT
-    assert first.message.startswith("double timed out after 2 s, the assignment's limit per call")
+    # Tried once more with hangs loaded first (module-level code: the 2 s limit), then on the budget again.
+    assert first.message.startswith("double timed out after 0.5 s of computing")
     assert result["shout"].outcome is Outcome.PASSED
 
 
-def test_loading_pauses_the_budget_but_not_the_teachers_limit() -> None:
-    call, _, now = timer(budget_s=1.0, cap_s=5.0)
-    now.t += 0.5
-    call.pause()
-    now.t += 3.0  # 3 s loading a library: the budget stands still
-    assert call.remaining() == pytest.approx(1.5)  # only the teacher's limit counts down meanwhile
-    call.resume()
-    assert call.remaining() == pytest.approx(0.5)  # 0.5 s of the student's own before, 0.5 s left
-    now.t += 0.6
-    assert call.remaining() == 0.0 and call.expired == "budget" and call.budget_s == 1.0
-    endless, _, now = timer(budget_s=1.0, cap_s=5.0)
-    endless.pause()  # a "library" that never finishes loading
-    now.t += 5.0
-    assert endless.remaining() == 0.0 and endless.budget_s == 5.0  # reported as the teacher's limit
+# -- what a worker says about loading cannot move a budget ------------------------------
+
+#: Student code that sends the grader frames of its own: notices that a module is loading (``loading.NOTICE``),
+#: and the markers an earlier grader paused the budget for. The socket is the only one a worker holds.
+FORGE = r"""
+import os, stat, struct
+
+def _forge(*payloads, times=1):
+    frames = b"".join(struct.pack(">Q", len(p)) + p for p in payloads) * times
+    for fd in range(64):
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.write(fd, frames) if len(frames) < 65536 else _write_all(fd, frames)
+        except OSError:
+            pass
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+LOADING = b"\xff\xffloading torch._dynamo"
+OLD_START, OLD_END = b"\xff\xffimport+", b"\xff\xffimport-"
+"""
+#: 1.6 s of CPU per call: a correct answer, three times too slow for its budget.
+SLOW_MODEL = """_forge(LOADING)
+    import time
+    end = time.thread_time() + 1.6
+    while time.thread_time() < end:
+        pass
+    return x + x"""
+
+
+def grade_forging(grader: Grader, assignment: Assignment, double_body: str) -> dict[str, CheckResult]:
+    source = f"{FORGE}\n\ndef double(x):\n    {double_body}{SHOUT}".encode()
+    report = grader.grade(build_submission({"ex_tiny.py": source}, assignment, name="forger"))
+    return {c.name: c for c in report.checks}
+
+
+def assert_earned_nothing(result: dict[str, CheckResult], outcome: Outcome) -> None:
+    doubles = [result["double_values"], result["double_int"]]
+    assert [c.outcome for c in doubles] == [outcome, outcome], [c.message for c in doubles]
+    assert all(c.points == 0 for c in doubles)
+    for check in doubles:
+        assert "machine" not in check.message and "busy" not in check.message, check.message
+    assert result["shout"].outcome is result["shout_hidden"].outcome is Outcome.PASSED
+
+
+@pytest.mark.slow
+def test_forged_notices_around_a_slow_model_earn_nothing(tiny: Assignment, tiny_grader: Grader) -> None:
+    result = grade_forging(tiny_grader, tiny, SLOW_MODEL)
+    assert_earned_nothing(result, Outcome.TIMEOUT)
+    # One more try with torch._dynamo loaded first, on the same budget; then the short one of a repeat.
+    assert result["double_values"].message.startswith("double timed out after 0.5 s of computing")
+    assert result["double_int"].message.startswith("double timed out again, after 0.05 s of computing")
+
+
+@pytest.mark.slow
+def test_forged_notices_around_an_endless_loop_buy_one_budget_at_most(tiny: Assignment, tiny_grader: Grader) -> None:
+    result = grade_forging(tiny_grader, tiny, "_forge(LOADING)\n    while True:\n        pass")
+    assert_earned_nothing(result, Outcome.TIMEOUT)
+    assert result["double_values"].message.startswith("double timed out after 0.5 s of computing")
+    assert result["double_int"].message.startswith("double timed out again, after 0.05 s of computing")
+
+
+@pytest.mark.slow
+def test_the_old_markers_are_no_answer(tiny: Assignment, tiny_grader: Grader) -> None:
+    result = grade_forging(tiny_grader, tiny, "_forge(OLD_START)\n    while True:\n        pass")
+    assert_earned_nothing(result, Outcome.ERROR)
+    assert "its answer was not readable" in result["double_values"].message
+
+
+@pytest.mark.slow
+def test_a_flood_of_forged_notices_is_read_only_up_to_its_bound(tiny: Assignment, tiny_grader: Grader) -> None:
+    # Two million notices: the grader reads 257 of them, then stops the worker.
+    result = grade_forging(tiny_grader, tiny, "_forge(LOADING, times=2_000_000)\n    return x + x")
+    assert_earned_nothing(result, Outcome.ERROR)
+    assert f"sent more than {MAX_NOTICES} notices of loading a module" in result["double_values"].message
+
+
+@pytest.mark.slow
+def test_an_honest_student_after_the_forgers_keeps_full_marks(tiny: Assignment, tiny_grader: Grader) -> None:
+    grade_forging(tiny_grader, tiny, "_forge(LOADING, times=1000)\n    return x + x")
+    result = grade(tiny_grader, tiny, "return x + x", name="honest")
+    assert all(c.outcome is Outcome.PASSED for c in result.values())
+
+
+def test_notices_are_counted_and_their_names_bounded() -> None:
+    notices = Notices()
+    assert not notices.take(b"\x00\x00\x00\x02{}")  # an answer
+    names = [f"mod{i}" for i in range(MAX_PRELOAD + 3)]
+    for frame in [notice("torch._dynamo"), notice("torch._dynamo"), notice("no/such"), NOTICE + b"x" * 300]:
+        assert notices.take(frame)
+    for name in names:
+        assert notices.take(notice(name))
+    assert notices.pending == ["torch._dynamo", *names[: MAX_PRELOAD - 1]]
+    notices.answered()
+    assert notices.pending == []
+    with pytest.raises(TooManyNotices):
+        for _ in range(MAX_NOTICES):
+            notices.take(notice("torch"))
+
+
+def test_each_function_gets_one_more_try_and_a_submission_a_few() -> None:
+    preload = Preload()
+    assert preload.more_try([], ("ex", "f")) == []  # nothing named: no more try
+    assert preload.more_try(["torch._dynamo"], ("ex", "f")) == ["torch._dynamo"]
+    assert preload.more_try(["scipy"], ("ex", "f")) == []  # f had its try
+    assert preload.more_try(["torch._dynamo"], ("ex", "g")) == []  # already loaded first: no more try for it
+    preload.useless(["torch._dynamo"])  # it did not help: fresh workers do not load it, nor does another try
+    assert preload.names == []
+    assert preload.more_try(["torch._dynamo"], ("ex", "g")) == []
+    tries = [preload.more_try([f"m{i}"], ("ex", f"h{i}")) for i in range(MAX_RETRIES + 2)]
+    assert sum(bool(t) for t in tries) == MAX_RETRIES - 1

@@ -24,6 +24,11 @@ second, not one timeout per check. A call never
 holds its grading process longer than ``WALL_FACTOR`` times its budget (at
 least ``timeout_s``) of real time, however busy the machine.
 
+Nothing the worker says moves these clocks: loading a library during a call
+counts like the rest, and a call that runs out of time while starting to load
+modules is tried once more in a worker that loaded them first
+(``loading.py``).
+
 Where the kernel keeps no scheduler statistics, own time is real time and
 computing is not limited apart from it.
 """
@@ -116,10 +121,7 @@ class CallTimer:
 
     __slots__ = (
         "_cpu_at_start",
-        "_cpu_paused",
         "_delay_at_start",
-        "_paused",
-        "_paused_at",
         "_waited",
         "budget_s",
         "cap_s",
@@ -141,11 +143,12 @@ class CallTimer:
         cap_s: float,
         reference_s: Callable[[], float | None] | None = None,
         now: Callable[[], float] = time.monotonic,
+        cpu_fraction: float = CPU_FRACTION,
     ) -> None:
         self.clock = clock
         self.budget_s = min(budget_s, cap_s)
         #: The most it may compute (CPU time); None where the kernel does not say.
-        self.cpu_s: float | None = CPU_FRACTION * self.budget_s if clock.active else None
+        self.cpu_s: float | None = cpu_fraction * self.budget_s if clock.active else None
         self.cap_s = cap_s
         self.reference_s = reference_s
         #: What ``reference_s`` answered, once asked.
@@ -158,35 +161,14 @@ class CallTimer:
         self.started = now()
         self._cpu_at_start, self._delay_at_start = clock.sample()
         self._waited = 0.0
-        #: CPU time spent loading modules, which the limit on computing does not count either.
-        self._cpu_paused = 0.0
-        #: Real time spent loading modules (``pause``/``resume``), which the budget does not count.
-        self._paused = 0.0
-        self._paused_at: float | None = None
 
     @property
     def wall_s(self) -> float:
         return max(self.cap_s, WALL_FACTOR * self.budget_s)
 
-    def pause(self) -> None:
-        """The call started loading a module: the budget stops counting (``timeout_s`` does not)."""
-        if self._paused_at is None:
-            self._paused_at = self.now()
-            self._cpu_paused -= self.clock.sample()[0]
-
-    def resume(self) -> None:
-        """The module is loaded: the budget counts again."""
-        if self._paused_at is not None:
-            self._paused += self.now() - self._paused_at
-            self._paused_at = None
-            self._cpu_paused += self.clock.sample()[0]
-
     def _left(self, now: float) -> float:
-        """Own time left: within the budget (loading excluded) and within ``cap_s`` (loading included)."""
-        own = now - self.started - self._waited
-        if self._paused_at is not None:  # loading: only the teacher's limit applies
-            return self.cap_s - own
-        return min(self.cap_s - own, self.budget_s - (own - self._paused))
+        """Own time left."""
+        return self.budget_s - (now - self.started - self._waited)
 
     def remaining(self) -> float:
         """Seconds to wait before asking again; 0 once the request has run out of time."""
@@ -197,16 +179,13 @@ class CallTimer:
             return 0.0
         left = self._left(now)
         # CPU time never runs faster than real time: until then, no reading is needed.
-        computing_left = math.inf if self.cpu_s is None else self.cpu_s - (now - self.started - self._paused)
+        computing_left = math.inf if self.cpu_s is None else self.cpu_s - (now - self.started)
         if left > 0 and computing_left > 0:
             return min(left, computing_left, wall_left)
         cpu, delay = self.clock.sample()
         self._waited = delay - self._delay_at_start
         left = self._left(self.now())
-        if self.cpu_s is not None and self._paused_at is None:
-            computing_left = self.cpu_s - (cpu - self._cpu_at_start - self._cpu_paused)
-        else:
-            computing_left = math.inf
+        computing_left = math.inf if self.cpu_s is None else self.cpu_s - (cpu - self._cpu_at_start)
         if (left <= 0 or computing_left <= 0) and self._raise_budget():
             return self.remaining()
         if computing_left <= 0:
@@ -214,9 +193,6 @@ class CallTimer:
             return 0.0
         if left <= 0:
             self.expired = "budget"
-            if self.now() - self.started - self._waited >= self.cap_s:
-                # Loading modules used up the teacher's limit: the message names that limit, not the budget.
-                self.budget_s = self.cap_s
             return 0.0
         return min(max(min(left, computing_left), _MIN_WAIT_S), wall_left)
 
@@ -250,9 +226,10 @@ def describe_timeout(timer: CallTimer, *, earlier: int = 0) -> str:
     computing = timer.expired == "cpu" and timer.cpu_s is not None and timer.cpu_s < timer.budget_s
     spent = f"{timer.cpu_s:g} s of computing" if computing else budget
     if timer.expired == "wall":
+        # Only waiting for a CPU stretches real time past its own: the machine's load, or the call's own threads.
         return (
-            f"timed out: no answer after {timer.wall_s:g} s of real time "
-            f"(it had {budget} of its own time; the machine was too busy to give it more)"
+            f"timed out: no answer after {timer.wall_s:g} s of real time, most of it spent waiting for a CPU "
+            f"(it had {budget} of its own time)"
         )
     if earlier:
         times = "once" if earlier == 1 else "twice"

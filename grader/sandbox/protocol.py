@@ -157,15 +157,6 @@ class BadAnswer(Exception):
     """A worker's answer frame is not an answer (a broken or hostile worker)."""
 
 
-#: Frames a worker sends while a call loads a module that was not loaded yet (torch's first
-#: optimizer imports torch._dynamo: a second of CPU). The grader stops the call's own-time
-#: budget between them, so loading libraries is not counted as the student's time; the
-#: teacher's ``timeout_s`` still bounds the whole call. No answer can equal them: an answer
-#: starts with the length of its facts, and 0xFF... is far longer than either frame.
-IMPORT_STARTED = b"\xff\xffimport+"
-IMPORT_FINISHED = b"\xff\xffimport-"
-
-
 def pack_answer(meta: dict[str, Any], value: bytes = b"") -> bytes:
     """An answer: plain JSON facts (status, output, ...) and, for a returned value, its codec message.
 

@@ -29,9 +29,8 @@ from grader.sandbox.cells import CellStop, read_stops
 from grader.sandbox.client import Zygote
 from grader.sandbox.death import Exit, explain, open_process, wait_for_end
 from grader.sandbox.limits import Limits
+from grader.sandbox.loading import Notices, Preload, TooManyNotices
 from grader.sandbox.protocol import (
-    IMPORT_FINISHED,
-    IMPORT_STARTED,
     MAX_ANSWER_BYTES,
     AnswerBudget,
     BadAnswer,
@@ -119,6 +118,8 @@ class Worker:
         self.stopped = ""
         self.closed = False
         self.token = next(_WORKER_TOKENS)
+        #: The modules it said its calls started loading (``loading.py``).
+        self.loading = Notices()
         self._clock: OwnClock | None = None
         try:
             hello = self.request({"op": "hello"}, timeout_s=WORKER_READY_TIMEOUT_S, send=False)
@@ -151,7 +152,7 @@ class Worker:
         except TimeoutError:
             self.kill()
             raise WorkerTimeout from None
-        except (ChannelClosed, FrameTooLarge, OSError) as exc:
+        except (ChannelClosed, FrameTooLarge, TooManyNotices, OSError) as exc:
             raise self._died(exc) from None
         return self._answer(answer_frame)
 
@@ -176,7 +177,7 @@ class Worker:
                 if data:
                     with contextlib.suppress(BlockingIOError):
                         data = data[self.sock.send(data) :]
-                while len(answers) < len(requests) and (frame := self._next_answer(timer)) is not None:
+                while len(answers) < len(requests) and (frame := self._next_answer()) is not None:
                     answer = self._answer(frame, rebuild=False, hold_bytes=hold_bytes)
                     hold_bytes -= len(answer.get("encoded", b""))
                     answers.append(answer)
@@ -189,7 +190,7 @@ class Worker:
         except TimeoutError:
             self.kill()
             return answers, WorkerTimeout()
-        except (ChannelClosed, FrameTooLarge, OSError) as exc:
+        except (ChannelClosed, FrameTooLarge, TooManyNotices, OSError) as exc:
             return answers, self._died(exc)
         except WorkerDied as died:
             return answers, died
@@ -267,20 +268,17 @@ class Worker:
                 self._wait(select.POLLOUT, timer)
 
     def _receive(self, timer: _Deadline | CallTimer) -> bytes | bytearray:
-        while (answer := self._next_answer(timer)) is None:
+        while (answer := self._next_answer()) is None:
             self._wait(select.POLLIN, timer)
             with contextlib.suppress(BlockingIOError):
                 self._inbox.receive(self.sock)
         return answer
 
-    def _next_answer(self, timer: _Deadline | CallTimer) -> bytes | bytearray | None:
-        """The next answer frame already received, or None; the import markers before it pause ``timer``."""
+    def _next_answer(self) -> bytes | bytearray | None:
+        """The next answer frame already received, or None; the loading notices before it are kept in ``loading``."""
         while (frame := self._inbox.frame()) is not None:
-            if frame == IMPORT_STARTED:
-                timer.pause()
-            elif frame == IMPORT_FINISHED:
-                timer.resume()
-            else:
+            if not self.loading.take(frame):
+                self.loading.answered()
                 return frame
         return None
 
@@ -289,7 +287,9 @@ class Worker:
         if isinstance(exc, FrameTooLarge):
             self.kill(stopped=f"its answer was over a bound ({exc})")
             return WorkerDied(self.exit, stopped=self.stopped, refused=str(exc))
-        if not self.closed and not wait_for_end(self._pidfd, self.pid):
+        if isinstance(exc, TooManyNotices):
+            self.kill(stopped=str(exc))
+        elif not self.closed and not wait_for_end(self._pidfd, self.pid):
             self.kill(stopped="it stopped answering: its process closed its channel to the grader")
         else:
             self.kill()
@@ -337,11 +337,6 @@ class _Deadline:
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
-
-    def pause(self) -> None:
-        """The grader's own requests run no student code: loading a library counts like the rest."""
-
-    resume = pause
 
 
 @dataclass(frozen=True)
@@ -411,6 +406,14 @@ class SubmissionRunner:
     called a model that stayed in the worker) runs on its own, as before. The
     worker runs the planned calls in their order whether or not a check ends
     up asking for them, so a submission gets the same answers in every mode.
+
+    **Loading modules.** A call that runs out of time after its worker said it
+    started loading modules (``loading.py``) runs once more in a fresh
+    worker that has loaded them first, as module-level code, on the same
+    budget; later fresh workers load them too, if that brought it within its
+    budget. One more try per function, and a few per submission
+    (``loading.Preload``): a forged notice buys one more try of the first
+    call's budget, never a point.
     """
 
     zygote: Zygote
@@ -431,6 +434,8 @@ class SubmissionRunner:
     _digests: list[bytes] | None = None
     #: Whether the current check holds a model that stayed in the worker (see ``_run_ahead``).
     _holding: bool = False
+    #: Modules each fresh worker loads before the submission's own, and the calls tried once more for them.
+    _preload: Preload = field(default_factory=Preload)
     #: A second attempt at this submission: a worker's unexplained death is then its own (``death.explain``).
     again: bool = False
     #: Why a helper process's death (not the student's doing) cut this attempt short; "" while none did.
@@ -579,9 +584,12 @@ class SubmissionRunner:
             self._load_failures[module] = self._import_failure(module, stopped, timeout)
         else:
             call = self._plan[key[0]][key[1]]
+            retried = None
             if isinstance(stopped, WorkerTimeout):
-                self._count_timeout((module, call.function))
-            self._answers[key] = self._lost(stopped, timer, before, time.perf_counter() - started)
+                retried = self._retry_loaded(worker, module, call.function, call.request, None, call.reference_s)
+                if retried is None:
+                    self._count_timeout((module, call.function))
+            self._answers[key] = retried or self._lost(stopped, timer, before, time.perf_counter() - started)
         self._forget_stale(first)
 
     def _forget_stale(self, asked: tuple[int, int]) -> None:
@@ -640,6 +648,8 @@ class SubmissionRunner:
         request: bytes,
         timeout_s: float | None,
         reference_s: Callable[[], float | None] | None,
+        *,
+        retry: bool = True,
     ) -> CallResult:
         timeout = self.limits.timeout_s if timeout_s is None else timeout_s
         if module in self._load_failures:
@@ -654,7 +664,36 @@ class SubmissionRunner:
         timer = CallTimer(
             worker.clock, budget_s=repeat_floor(self.limits.budget_s, earlier), cap_s=timeout, reference_s=reference_s
         )
-        return self._exchange(worker, request, timer, timed=(module, function), earlier=earlier)
+        timed = None if retry else (module, function)  # a timeout that earns one more try is not counted
+        result = self._exchange(worker, request, timer, timed=timed, earlier=earlier)
+        if result.status != "timeout" or not retry:
+            return result
+        retried = self._retry_loaded(worker, module, function, request, timeout_s, reference_s)
+        if retried is not None:
+            return retried
+        self._count_timeout((module, function))
+        return result
+
+    def _retry_loaded(
+        self,
+        worker: Worker,
+        module: str,
+        function: str,
+        request: bytes,
+        timeout_s: float | None,
+        reference_s: Callable[[], float | None] | None,
+    ) -> CallResult | None:
+        """A call that timed out in ``worker``, run once more in a fresh worker that loaded its modules first.
+
+        None if it gets no more try (``Preload.more_try``).
+        """
+        names = self._preload.more_try(worker.loading.pending, (module, function))
+        if not names:
+            return None
+        result = self._call_now(module, function, request, timeout_s, reference_s, retry=False)
+        if result.status == "timeout":
+            self._preload.useless(names)
+        return result
 
     def holds(self, owner: int | None) -> bool:
         """Whether the current worker is the one numbered ``owner`` (see ``Worker.token``)."""
@@ -794,9 +833,31 @@ class SubmissionRunner:
             if answer["status"] != "ok":
                 worker.kill()
                 raise SandboxError("a sandbox worker refused the submission")
+            if not self._loaded_first(worker):
+                return self._ensure_worker()
             self._worker = worker
             self._imported = set()
         return self._worker
+
+    def _loaded_first(self, worker: Worker) -> bool:
+        """Load ``_preload`` in a fresh worker, as module-level code; False if that stopped it (then none is loaded).
+
+        All of them share one ``timeout_s``, the allowance of a module's own module-level code.
+        """
+        deadline = time.monotonic() + self.limits.timeout_s
+        for name in self._preload.names:
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise WorkerTimeout
+                # Loading a library is computing: all of the allowance may be.
+                timer = CallTimer(worker.clock, budget_s=left, cap_s=left, cpu_fraction=1.0)
+                worker.request({"op": "import", "module": name}, timeout_s=timer)  # a name that is none: no matter
+            except (WorkerTimeout, WorkerDied):
+                worker.kill()
+                self._preload.useless(self._preload.names)
+                return False
+        return True
 
     def _discard(self) -> None:
         if self._worker is not None:

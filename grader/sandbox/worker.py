@@ -34,9 +34,8 @@ from grader import codec
 from grader.sandbox import cells, isolation, privilege
 from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
 from grader.sandbox.limits import Limits
+from grader.sandbox.loading import WORKER_NAMES, notice
 from grader.sandbox.protocol import (
-    IMPORT_FINISHED,
-    IMPORT_STARTED,
     WORKER_BROKEN_EXIT,
     ChannelClosed,
     FrameReader,
@@ -464,37 +463,36 @@ class _Server:
 
 
 class _ImportMeter:
-    """``__import__`` that tells the grader when a module not loaded yet starts and ends loading.
+    """``__import__`` that names each module a call starts loading, once, before it loads (see ``loading.py``).
 
-    Library loading is the environment's cost, not the student's: torch's first
-    ``optim.SGD(...)`` imports ``torch._dynamo``, a second of CPU that would
-    otherwise eat a correct call's whole budget. Only the outermost cold import
-    is reported; a warm one (the module already loaded) costs one dict lookup.
-    Student code can forge or drop these frames, which moves nothing but its own
-    budget, and never past the teacher's ``timeout_s``.
+    Only the outermost cold import is named (loading it loads the rest); a
+    warm one (the module already loaded) costs one dict lookup. Student code
+    can forge or drop these notices: the grader only ever loads the modules
+    named in a fresh worker and runs the call again on the same budget.
     """
 
-    __slots__ = ("_depth", "_original", "_sock", "_thread")
+    __slots__ = ("_depth", "_named", "_original", "_sock", "_thread")
 
     def __init__(self, sock: socket.socket, original: Any) -> None:
         self._sock = sock
         self._original = original
         self._depth = 0
+        self._named: set[str] = set()
         # Only the thread that answers the grader reports: two threads writing frames could interleave them.
         self._thread = threading.get_ident()
 
     def __call__(self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         if self._depth or level or threading.get_ident() != self._thread or not _cold(name, fromlist):
             return self._original(name, globals, locals, fromlist, level)
+        if type(name) is str and name not in self._named and len(self._named) < WORKER_NAMES:
+            self._named.add(name)
+            with contextlib.suppress(OSError):
+                send_frame(self._sock, notice(name))
         self._depth = 1
         try:
-            with contextlib.suppress(OSError):
-                send_frame(self._sock, IMPORT_STARTED)
             return self._original(name, globals, locals, fromlist, level)
         finally:
             self._depth = 0
-            with contextlib.suppress(OSError):
-                send_frame(self._sock, IMPORT_FINISHED)
 
 
 def _cold(name: str, fromlist: Any) -> bool:
