@@ -83,3 +83,16 @@ def count_parameters__unfreezes(model):
 
 def count_parameters__float_sum(model):
     return float(torch.tensor([p.numel() for p in model.parameters()]).sum())
+
+
+def make_linear__binary_for_two_classes(n_features, n_classes):
+    return nn.Linear(n_features, 1 if n_classes == 2 else n_classes)
+
+
+_layers_by_features = {}
+
+
+def make_linear__cached_by_features(n_features, n_classes):
+    if n_features not in _layers_by_features:
+        _layers_by_features[n_features] = nn.Linear(n_features, n_classes)
+    return _layers_by_features[n_features]
