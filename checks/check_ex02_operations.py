@@ -79,7 +79,14 @@ def _check_binary(
     elif type(got) is torch.Tensor and got.dtype != expected.dtype:
         hint = HINT_DTYPE
     tolerance = HALF_TOLERANCE.get(expected.dtype, {"rtol": 1e-5, "atol": 1e-6})
+    # int32 and uint8 operands: the values are the answer; int64 holds them all, as torch.sum's promotion gives.
+    if expected.dtype in (torch.int32, torch.uint8, torch.int16, torch.int8) and _is_integer_tensor(got):
+        got, expected = got.to(torch.int64), expected.to(torch.int64)
     assert_tensor_close(got, expected, what=what, hint=hint, **tolerance)
+
+
+def _is_integer_tensor(value: Any) -> bool:
+    return type(value) is torch.Tensor and not value.dtype.is_floating_point and not value.dtype.is_complex
 
 
 def _check_leaves_inputs(student: Any, reference: ModuleType, function: str) -> None:
@@ -196,7 +203,11 @@ def check_add_other_dtypes_and_sizes(student: Any, reference: ModuleType) -> Non
 
 @check("add", points=1, hint="a + b works for every tensor torch accepts: no NumPy round trip, no .float().")
 def check_add_any_tensor(student: Any, reference: ModuleType) -> None:
-    """Adds every kind of tensor the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty, int64, int32 and uint8 tensors, keeping torch's dtype."""
+    """Adds every kind of tensor the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty, int64, int32 and uint8 tensors.
+
+    Float results keep torch's dtype; int32 and uint8 results are judged by their values (an int64
+    result with the same values, as torch.sum's promotion gives, is the same sum).
+    """
     _check_any_tensor(student, reference, "add")
 
 
@@ -267,7 +278,11 @@ def check_multiply_other_dtypes_and_sizes(student: Any, reference: ModuleType) -
 
 @check("multiply", points=1, hint="a * b works for every tensor torch accepts: no NumPy round trip, no .float().")
 def check_multiply_any_tensor(student: Any, reference: ModuleType) -> None:
-    """Multiplies every kind of tensor the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty, int64, int32 and uint8 tensors, keeping torch's dtype."""
+    """Multiplies every kind of tensor the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty, int64, int32 and uint8 tensors.
+
+    Float results keep torch's dtype; int32 and uint8 results are judged by their values (an int64
+    result with the same values, as torch.sum's promotion gives, is the same sum).
+    """
     _check_any_tensor(student, reference, "multiply")
 
 

@@ -45,6 +45,10 @@ HINT_MAX_LABEL = (
     "Count the distinct labels present (torch.unique(labels)): labels {0, 3, 7} are 3 classes, not labels.max() + 1."
 )
 HINT_SAMPLES = "features has shape (n_samples, n_features): the number of inputs is features.shape[1]."
+HINT_EMPTY = (
+    "A data set may have no samples: features.shape[1] still gives the number of features, while "
+    "features[0] (the first sample) does not exist."
+)
 HINT_TUPLE = "Return a tuple (n_inputs, n_outputs), not a list."
 HINT_ITEM = "Return Python ints: convert a tensor count with int(...) or .item()."
 
@@ -304,7 +308,15 @@ def check_layer_sizes_for_any_tensor(student: Any, reference: ModuleType) -> Non
             continue  # features are (n_samples, n_features)
         rows = features.shape[0]
         labels = _labels_from([0, 1, 2], 2 * rows)[::2] if rows >= 2 else torch.zeros(0, dtype=torch.int64)
-        _check_sizes(student, reference, features, labels, f" (features: {kind}, labels step-sliced)")
+        try:
+            _check_sizes(student, reference, features, labels, f" (features: {kind}, labels step-sliced)")
+        except StudentRaised as exc:
+            if rows:
+                raise
+            fail(
+                f"layer_sizes_for(features, labels) for a data set of no samples, features of shape {shape_text(features.shape)}: {exc.reason}",
+                hint=HINT_EMPTY,
+            )
 
 
 @check("layer_sizes_for", points=1, hint="Compute both sizes from the tensors you are given, on every call.")
