@@ -26,7 +26,8 @@ from grader.inputs import float_tensors
 
 HINT_CHANGED = (
     "Running a model must not change it: call model(x) only, with no backward(), optimizer step "
-    "or in-place edits of the weights."
+    "or in-place edits of the weights, and leave requires_grad as it is (torch.no_grad() switches "
+    "gradients off without touching the model)."
 )
 HINT_FIRST_LAYER = "Run x through the whole model, model(x), not just its first layer."
 HINT_DIM0 = "Take the argmax of each row, along dim 1 (or -1): dim 0 picks a sample for each class."
@@ -436,3 +437,26 @@ def check_predict_class_any_tensor(student: Any, reference: ModuleType) -> None:
         if x.dim() != 2:
             continue  # the model takes (batch, n_in)
         _check_predict(student, reference, copy.deepcopy(model).to(x.dtype), x, f"an MLP (x: {kind})")
+
+
+@check("predict_class", points=1, hint="Only read the model: no training step, no edits of its weights or flags.")
+def check_predict_class_leaves_model_unchanged(student: Any, reference: ModuleType) -> None:
+    """Leaves every parameter, buffer and requires_grad flag of the model unchanged, and x too; still predicts right.
+
+    The model has a frozen first layer and a buffer of its own; its train/eval
+    mode is not compared (the contract lets predict_class switch it).
+    """
+    n_in, n_classes, batch = _dims(2, 6), _dims(3, 7), _dims(4, 9)
+    model = _mlp(n_in, 8, n_classes)
+    model[0].requires_grad_(False)
+    model.register_buffer("class_weights", torch.rand(n_classes))
+    x = torch.randn(batch, n_in) * 3
+    before, x_before = copy.deepcopy(model), x.clone()
+    got, (model_after, x_after), _ = student.predict_class.returning_args(model, x)
+    what = f"predict_class(model, x) for an MLP {n_in} -> 8 -> {n_classes} (first layer frozen)"
+    unchanged_model(before, model_after, what=f"{what}: the model after the call", hint=HINT_CHANGED)
+    unchanged(x_before, x_after, what=f"{what}: x after the call", hint="Leave x as it was: do not modify it in place.")
+    with torch.no_grad():
+        scores = before(x_before).double()
+    if not _predicts(got, scores):
+        fail(f"{what}: expected {_short(scores.argmax(dim=1))}, got {describe(got)}")
