@@ -17,7 +17,7 @@ from grader.assertions import (
     shape_text,
 )
 from grader.checking import check, fail
-from grader.inputs import float_tensors, integer_tensors
+from grader.inputs import float_tensors, in_one_request, integer_tensors
 
 HINT_TENSOR_CTOR = (
     "torch.Tensor(data) (capital T) always makes float32; torch.tensor(data) infers "
@@ -195,8 +195,10 @@ def check_tensor_dtype_any_tensor(student: Any, reference: ModuleType) -> None:
 
     Most share one shape, so a dtype remembered by shape is caught too.
     """
-    for kind, t in _any_tensors():
-        _check_dtype(student, t, kind)
+    kinds = _any_tensors()
+    ahead = in_one_request(student, "tensor_dtype", [(t,) for _, t in kinds])
+    for kind, t in kinds:
+        _check_dtype(ahead, t, kind)
 
 
 # --------------------------------------------------------------------------- tensor_shape
@@ -257,8 +259,10 @@ def check_tensor_shape_empty_and_views(student: Any, reference: ModuleType) -> N
 @check("tensor_shape", points=1, hint="t.shape works for every tensor: no NumPy round trip, no special cases.")
 def check_tensor_shape_any_tensor(student: Any, reference: ModuleType) -> None:
     """Returns the shape of every kind of tensor: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty and integer tensors."""
-    for kind, t in _any_tensors():
-        _check_shape(student, t, kind)
+    kinds = _any_tensors()
+    ahead = in_one_request(student, "tensor_shape", [(t,) for _, t in kinds])
+    for kind, t in kinds:
+        _check_shape(ahead, t, kind)
 
 
 # --------------------------------------------------------------------------- count_elements
@@ -312,5 +316,7 @@ def check_count_elements_parameters_and_bfloat16(student: Any, reference: Module
 @check("count_elements", points=1, hint="t.numel() works for every tensor: no NumPy round trip, no special cases.")
 def check_count_elements_any_tensor(student: Any, reference: ModuleType) -> None:
     """Counts the elements of every kind of tensor: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty and integer tensors."""
-    for kind, t in _any_tensors():
-        _check_count(student, t, kind)
+    kinds = _any_tensors()
+    ahead = in_one_request(student, "count_elements", [(t,) for _, t in kinds])
+    for kind, t in kinds:
+        _check_count(ahead, t, kind)

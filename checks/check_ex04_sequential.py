@@ -23,7 +23,7 @@ from grader.assertions import (
     shared_between,
 )
 from grader.checking import StudentRaised, check, fail
-from grader.inputs import float_tensors
+from grader.inputs import float_tensors, in_one_request
 
 HINT_NOTHING_ELSE = "Only nn.Linear layers: no activation (ReLU, Sigmoid...) between them."
 HINT_OFF_BY_ONE = "n sizes give n - 1 layers: layer i maps sizes[i] to sizes[i+1] (pairwise(sizes))."
@@ -303,13 +303,18 @@ def check_layer_sizes_for_other_kinds_of_tensors(student: Any, reference: Module
 def check_layer_sizes_for_any_tensor(student: Any, reference: ModuleType) -> None:
     """Works for features of every float kind the contract names (requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, an empty data set), with step-sliced labels."""
     n_samples, n_features = _dims(12, 30), _dims(2, 9)
+    cases = []
     for kind, features in float_tensors((n_samples, n_features)):
         if features.dim() != 2:
             continue  # features are (n_samples, n_features)
         rows = features.shape[0]
         labels = _labels_from([0, 1, 2], 2 * rows)[::2] if rows >= 2 else torch.zeros(0, dtype=torch.int64)
+        cases.append((kind, features, labels))
+    ahead = in_one_request(student, "layer_sizes_for", [(features, labels) for _, features, labels in cases])
+    for kind, features, labels in cases:
+        rows = features.shape[0]
         try:
-            _check_sizes(student, reference, features, labels, f" (features: {kind}, labels step-sliced)")
+            _check_sizes(ahead, reference, features, labels, f" (features: {kind}, labels step-sliced)")
         except StudentRaised as exc:
             if rows:
                 raise

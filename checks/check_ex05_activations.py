@@ -25,7 +25,7 @@ from grader.assertions import (
     unchanged,
 )
 from grader.checking import check, fail
-from grader.inputs import float_tensors
+from grader.inputs import float_tensors, in_one_request
 
 HINT_OVERFLOW = (
     "exp overflows to inf for large inputs and inf / inf is nan: use torch.sigmoid / torch.softmax, "
@@ -171,8 +171,10 @@ def check_apply_sigmoid_leaves_input_unchanged(student: Any, reference: ModuleTy
 @check("apply_sigmoid", points=1, hint="torch.sigmoid(x) works for every floating tensor torch accepts.")
 def check_apply_sigmoid_any_tensor(student: Any, reference: ModuleType) -> None:
     """Computes the sigmoid of every float kind the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d and empty tensors."""
-    for kind, x in float_tensors((_dims(), _dims(3, 7)), scale=4):
-        _check_sigmoid(student, reference, x, f" ({kind})")
+    kinds = float_tensors((_dims(), _dims(3, 7)), scale=4)
+    ahead = in_one_request(student, "apply_sigmoid", [(x,) for _, x in kinds])
+    for kind, x in kinds:
+        _check_sigmoid(ahead, reference, x, f" ({kind})")
 
 
 @check("apply_sigmoid", points=1, hint=HINT_OVERFLOW)
@@ -274,8 +276,10 @@ def check_apply_softmax_leaves_input_unchanged(student: Any, reference: ModuleTy
 @check("apply_softmax", points=1, hint="torch.softmax(x, dim) works for every floating tensor torch accepts.")
 def check_apply_softmax_any_tensor(student: Any, reference: ModuleType) -> None:
     """Computes the softmax of every float kind the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d and empty tensors."""
-    for kind, x in float_tensors((_dims(), _dims(3, 7)), scale=4):
-        _check_softmax(student, reference, x, -1, f" ({kind})")
+    kinds = float_tensors((_dims(), _dims(3, 7)), scale=4)
+    ahead = in_one_request(student, "apply_softmax", [(x, -1) for _, x in kinds])
+    for kind, x in kinds:
+        _check_softmax(ahead, reference, x, -1, f" ({kind})")
 
 
 @check("apply_softmax", points=1, hint=HINT_OVERFLOW)

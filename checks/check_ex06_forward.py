@@ -22,7 +22,7 @@ from grader.assertions import (
     unchanged_model,
 )
 from grader.checking import check, fail
-from grader.inputs import float_tensors
+from grader.inputs import float_tensors, in_one_request
 
 HINT_CHANGED = (
     "Running a model must not change it: call model(x) only, with no backward(), optimizer step "
@@ -220,14 +220,16 @@ def check_forward_pass_any_tensor(student: Any, reference: ModuleType) -> None:
     """Runs a model on x of every float kind the contract names (requires grad, an nn.Parameter, transposed, step-sliced and expanded views, an empty batch, and float16, bfloat16, float64 with a model of that dtype)."""
     n_in, n_out = _dims(2, 6), _dims(2, 6)
     model = _mlp(n_in, 8, n_out)
-    for kind, x in float_tensors((_dims(3, 8), n_in)):
-        if x.dim() != 2:
-            continue  # the model takes (batch, n_in)
-        typed = copy.deepcopy(model).to(x.dtype)
+    # the model takes (batch, n_in)
+    cases = [
+        (kind, copy.deepcopy(model).to(x.dtype), x) for kind, x in float_tensors((_dims(3, 8), n_in)) if x.dim() == 2
+    ]
+    ahead = in_one_request(student, "forward_pass", [(typed, x) for _, typed, x in cases])
+    for kind, typed, x in cases:
         if x.dtype in (torch.float16, torch.bfloat16):
-            _check_forward_half(student, typed, x, kind)
+            _check_forward_half(ahead, typed, x, kind)
         else:
-            _check_forward(student, reference, typed, x, f"an MLP (x: {kind})")
+            _check_forward(ahead, reference, typed, x, f"an MLP (x: {kind})")
 
 
 def _check_forward_half(student: Any, model: nn.Module, x: torch.Tensor, kind: str) -> None:
@@ -433,10 +435,15 @@ def check_predict_class_any_tensor(student: Any, reference: ModuleType) -> None:
     """Predicts for x of every float kind the contract names (requires grad, an nn.Parameter, transposed, step-sliced and expanded views, an empty batch, and float16, bfloat16, float64 with a model of that dtype)."""
     n_in, n_classes = _dims(2, 6), _dims(3, 7)
     model = _mlp(n_in, 8, n_classes)
-    for kind, x in float_tensors((_dims(3, 8), n_in), scale=3):
-        if x.dim() != 2:
-            continue  # the model takes (batch, n_in)
-        _check_predict(student, reference, copy.deepcopy(model).to(x.dtype), x, f"an MLP (x: {kind})")
+    # the model takes (batch, n_in)
+    cases = [
+        (kind, copy.deepcopy(model).to(x.dtype), x)
+        for kind, x in float_tensors((_dims(3, 8), n_in), scale=3)
+        if x.dim() == 2
+    ]
+    ahead = in_one_request(student, "predict_class", [(typed, x) for _, typed, x in cases])
+    for kind, typed, x in cases:
+        _check_predict(ahead, reference, typed, x, f"an MLP (x: {kind})")
 
 
 @check("predict_class", points=1, hint="Only read the model: no training step, no edits of its weights or flags.")

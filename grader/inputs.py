@@ -11,8 +11,14 @@ the check's seeded generator, so the same for every student.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
 import torch
 from torch import nn
+
+from grader.checking import StudentRaised
 
 #: Floating dtypes other than float32.
 OTHER_FLOATS = (torch.float16, torch.bfloat16, torch.float64)
@@ -47,3 +53,31 @@ def integer_tensors(shape: tuple[int, ...]) -> list[tuple[str, torch.Tensor]]:
         ("a 0-d int64 tensor", torch.randint(-50, 50, ())),
         ("an empty int64 tensor", torch.randint(-50, 50, (0, *shape[1:]))),
     ]
+
+
+class InOneRequest:
+    """``student.f`` for calls known in advance: all made in one request (``in_sequence``), answered in order.
+
+    A check that tries one function on many inputs (every kind of tensor) pays
+    one request instead of one per input. Should the sequence raise, each call
+    is made again on its own when the check makes it, so the failure names its
+    own input as a single call's would.
+    """
+
+    def __init__(self, function: Any, calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]]) -> None:
+        self._function = function
+        self._answers: list[Any] | None
+        try:
+            self._answers = list(function.in_sequence(calls))
+        except StudentRaised:
+            self._answers = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._answers:
+            return self._function(*args, **kwargs)
+        return self._answers.pop(0)
+
+
+def in_one_request(student: Any, function: str, calls: Sequence[tuple[Any, ...]]) -> Any:
+    """A stand-in for ``student`` whose ``function`` answers ``calls`` (positional arguments) from one request."""
+    return SimpleNamespace(**{function: InOneRequest(getattr(student, function), [(args, {}) for args in calls])})
