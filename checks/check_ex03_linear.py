@@ -25,6 +25,7 @@ from grader.assertions import (
     unchanged_model,
 )
 from grader.checking import check, fail
+from grader.inputs import in_one_request
 
 HINT_SWAPPED = "nn.Linear takes (in_features, out_features): n_features first, then n_classes."
 HINT_NO_BIAS = "Keep the bias: nn.Linear has one by default (bias=True)."
@@ -100,8 +101,10 @@ def check_make_linear_behaviour(student: Any, reference: ModuleType) -> None:
 def check_make_linear_two_classes(student: Any, reference: ModuleType) -> None:
     """Two classes give two outputs (one score per class), not the single output of a binary classifier."""
     n = _dims(3, 8)
-    for n_features, n_classes in [(n, 2), (2, n), (2, 2)]:
-        _check_structure(student.make_linear(n_features, n_classes), n_features, n_classes)
+    sizes = [(n, 2), (2, n), (2, 2)]
+    ahead = in_one_request(student, "make_linear", sizes)
+    for n_features, n_classes in sizes:
+        _check_structure(ahead.make_linear(n_features, n_classes), n_features, n_classes)
 
 
 @check("make_linear", points=1, hint="Build a new layer on every call: nn.Linear(n_features, n_classes).")

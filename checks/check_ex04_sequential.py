@@ -142,8 +142,10 @@ def _shared_places(model: nn.Sequential) -> tuple[int, int] | None:
 def check_stack_layers_distinct_layers(student: Any, reference: ModuleType) -> None:
     """Repeated sizes ([k, k, k, k], [a, b, a, b, a]) still give len(sizes) - 1 distinct layers, each with its own parameters."""
     k, a, b = _dims(2, 6), _dims(2, 6), _dims(6, 10)
-    for sizes in ([k, k, k, k], [a, b, a, b, a]):
-        got = _check_stack(student, sizes)
+    runs = [[k, k, k, k], [a, b, a, b, a]]
+    ahead = in_one_request(student, "stack_layers", [(list(sizes),) for sizes in runs])
+    for sizes in runs:
+        got = _check_stack(ahead, sizes)
         places = _shared_places(got)
         if places is not None:
             fail(
@@ -214,8 +216,10 @@ def check_stacked_param_count_matches_model(student: Any, reference: ModuleType)
 def check_stacked_param_count_repeated_sizes(student: Any, reference: ModuleType) -> None:
     """Counts every layer when sizes repeat ([k, k, k, k], [a, b, a, b, a]): each layer has its own parameters."""
     k, a, b = _dims(2, 9), _dims(2, 9), _dims(9, 20)
-    for sizes in ([k, k, k, k], [a, b, a, b, a]):
-        got = student.stacked_param_count(sizes)
+    runs = [[k, k, k, k], [a, b, a, b, a]]
+    ahead = in_one_request(student, "stacked_param_count", [(list(sizes),) for sizes in runs])
+    for sizes in runs:
+        got = ahead.stacked_param_count(sizes)
         expected = reference.stacked_param_count(sizes)
         distinct = sum(x * y + y for x, y in set(pairwise(sizes)))
         hint = HINT_REPEATED if type(got) is int and got == distinct != expected else ""

@@ -391,14 +391,17 @@ def check_predict_class_one_index_per_tie(student: Any, reference: ModuleType) -
     with torch.no_grad():
         flat.weight.zero_()
         flat.bias.fill_(0.5)
-    _check_predict(student, reference, flat, torch.randn(batch, n_in), "a Linear whose outputs all tie")
+    flat_x = torch.randn(batch, n_in)
     twins = nn.Linear(n_in, n_classes)
     with torch.no_grad():
         twins.weight.mul_(0.01)
         twins.bias.zero_()
         twins.weight[-1] = twins.weight[0]
         twins.bias[0] = twins.bias[-1] = 10.0
-    _check_predict(student, reference, twins, torch.randn(batch, n_in), "a Linear whose first and last outputs tie")
+    twins_x = torch.randn(batch, n_in)
+    ahead = in_one_request(student, "predict_class", [(flat, flat_x), (twins, twins_x)])
+    _check_predict(ahead, reference, flat, flat_x, "a Linear whose outputs all tie")
+    _check_predict(ahead, reference, twins, twins_x, "a Linear whose first and last outputs tie")
 
 
 @check("predict_class", points=1, hint="model(x).argmax(dim=1) works for a float64 model and any x it accepts.")
