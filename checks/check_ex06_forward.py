@@ -383,10 +383,13 @@ def _eval_model_and_batch() -> tuple[nn.Module, torch.Tensor]:
 def check_predict_class_one_index_per_tie(student: Any, reference: ModuleType) -> None:
     """Returns exactly one index per sample where outputs tie (any index of a largest output is right).
 
-    Two models whose outputs tie: every output equal (all weights zero), and two
-    classes that always share the largest output (the same weights and bias).
+    Two models whose outputs tie exactly: every output equal (all weights zero),
+    and two classes that always share the largest output (no weights, the same
+    bias). The batch is never square, so one index per class is not mistaken
+    for one per sample.
     """
-    n_in, n_classes, batch = _dims(2, 6), _dims(3, 7), _dims(3, 8)
+    n_in, n_classes = _dims(2, 6), _dims(3, 7)
+    batch = n_classes + _dims(1, 4)  # never square: an index per class is not one per sample
     flat = nn.Linear(n_in, n_classes)
     with torch.no_grad():
         flat.weight.zero_()
@@ -396,7 +399,7 @@ def check_predict_class_one_index_per_tie(student: Any, reference: ModuleType) -
     with torch.no_grad():
         twins.weight.mul_(0.01)
         twins.bias.zero_()
-        twins.weight[-1] = twins.weight[0]
+        twins.weight[0] = twins.weight[-1] = 0.0  # exactly 10 in both, whatever the matrix kernel
         twins.bias[0] = twins.bias[-1] = 10.0
     twins_x = torch.randn(batch, n_in)
     ahead = in_one_request(student, "predict_class", [(flat, flat_x), (twins, twins_x)])

@@ -89,10 +89,11 @@ def make_linear__binary_for_two_classes(n_features, n_classes):
     return nn.Linear(n_features, 1 if n_classes == 2 else n_classes)
 
 
-_layers_by_features = {}
+_layers_made = {}
 
 
-def make_linear__cached_by_features(n_features, n_classes):
-    if n_features not in _layers_by_features:
-        _layers_by_features[n_features] = nn.Linear(n_features, n_classes)
-    return _layers_by_features[n_features]
+def make_linear__cached(n_features, n_classes):
+    # one layer per pair of sizes, handed out again on the next call with the same sizes
+    if (n_features, n_classes) not in _layers_made:
+        _layers_made[(n_features, n_classes)] = nn.Linear(n_features, n_classes)
+    return _layers_made[(n_features, n_classes)]

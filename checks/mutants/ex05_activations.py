@@ -164,7 +164,8 @@ def binary_classifier__cached_by_features(n_features):
 _multiclass_models = {}
 
 
-def multiclass_classifier__cached_by_features(n_features, n_classes):
-    if n_features not in _multiclass_models:
-        _multiclass_models[n_features] = nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=-1))
-    return _multiclass_models[n_features]
+def multiclass_classifier__cached(n_features, n_classes):
+    key = (n_features, n_classes)
+    if key not in _multiclass_models:
+        _multiclass_models[key] = nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=-1))
+    return _multiclass_models[key]
