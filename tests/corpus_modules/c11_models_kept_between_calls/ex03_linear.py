@@ -1,13 +1,13 @@
 from torch import nn
 
-# one layer per input size, created the first time it is needed
+# one layer per pair of sizes, created the first time it is needed
 _layers = {}
 
 
 def make_linear(n_features, n_classes):
-    if n_features not in _layers:
-        _layers[n_features] = nn.Linear(n_features, n_classes)
-    return _layers[n_features]
+    if (n_features, n_classes) not in _layers:
+        _layers[(n_features, n_classes)] = nn.Linear(n_features, n_classes)
+    return _layers[(n_features, n_classes)]
 
 
 def linear_param_count(in_features, out_features):
