@@ -1,15 +1,17 @@
 import torch
 
-_output = torch.zeros(0)
+_buffers = {}
 
 
 def forward_pass(model, x):
     with torch.no_grad():
         result = model(x)
-    # reuse one buffer instead of allocating every time
-    _output.resize_(result.shape)
-    _output.copy_(result)
-    return _output.to(result.dtype)
+    # reuse one output buffer per shape instead of allocating every time
+    key = (tuple(result.shape), result.dtype)
+    if key not in _buffers:
+        _buffers[key] = torch.empty(result.shape, dtype=result.dtype)
+    _buffers[key].copy_(result)
+    return _buffers[key]
 
 
 def predict_class(model, x):
