@@ -8,8 +8,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from grader.assertions import assert_int, assert_tensor_equal, describe, explain_known_errors, shape_text
+from grader.assertions import (
+    across_calls_hint,
+    assert_int,
+    assert_tensor_equal,
+    describe,
+    explain_known_errors,
+    shape_text,
+)
 from grader.checking import check, fail
+from grader.inputs import float_tensors, in_one_request, integer_tensors
 
 HINT_TENSOR_CTOR = (
     "torch.Tensor(data) (capital T) always makes float32; torch.tensor(data) infers "
@@ -115,6 +123,23 @@ def check_make_tensor_empty_lists(student: Any, reference: ModuleType) -> None:
         assert_tensor_equal(got, expected, what=f"make_tensor({data!r})", hint=hint)
 
 
+@check("make_tensor", points=1, hint="Build each tensor from the data you are given: torch.tensor(data).")
+def check_make_tensor_answers_stay(student: Any, reference: ModuleType) -> None:
+    """Three lists of one shape, made in a row in one worker, each give their own tensor, still right after the last call.
+
+    A result stays the answer: no tensor remembered by the list's shape, no one
+    tensor refilled by every call (all results are read after the third call).
+    """
+    shape = (int(torch.randint(2, 5, ())), 3)
+    lists = [_random_list(shape, _random_ints) for _ in range(2)] + [_random_list(shape, _random_floats)]
+    got = student.make_tensor.in_sequence([((data,), {}) for data in lists])
+    expected = [reference.make_tensor(data) for data in lists]
+    hint = across_calls_hint(got, expected)
+    for i, (value, want) in enumerate(zip(got, expected, strict=True)):
+        what = f"make_tensor(data) for the list {i + 1} of 3 of shape {shape_text(shape)}, called in a row"
+        assert_tensor_equal(value, want, what=f"{what}, read after the last call", hint=hint)
+
+
 # --------------------------------------------------------------------------- tensor_dtype
 
 
@@ -156,6 +181,24 @@ def check_tensor_dtype_is_a_dtype(student: Any, reference: ModuleType) -> None:
 def check_tensor_dtype_parameters_and_views(student: Any, reference: ModuleType) -> None:
     """Returns the dtype of a tensor that requires grad: a bfloat16 nn.Parameter, transposed."""
     _check_dtype(student, *reversed(_grad_tensor()))
+
+
+def _any_tensors() -> list[tuple[str, torch.Tensor]]:
+    """Every kind of tensor the contract names (``grader.inputs``), all of one shape where the kind allows."""
+    shape = (int(torch.randint(2, 5, ())), int(torch.randint(5, 8, ())))
+    return float_tensors(shape) + integer_tensors(shape)
+
+
+@check("tensor_dtype", points=1, hint="t.dtype works for every tensor: no NumPy round trip, no special cases.")
+def check_tensor_dtype_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Returns the dtype of every kind of tensor: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty and integer tensors.
+
+    Most share one shape, so a dtype remembered by shape is caught too.
+    """
+    kinds = _any_tensors()
+    ahead = in_one_request(student, "tensor_dtype", [(t,) for _, t in kinds])
+    for kind, t in kinds:
+        _check_dtype(ahead, t, kind)
 
 
 # --------------------------------------------------------------------------- tensor_shape
@@ -213,6 +256,15 @@ def check_tensor_shape_empty_and_views(student: Any, reference: ModuleType) -> N
         _check_shape(student, t, kind)
 
 
+@check("tensor_shape", points=1, hint="t.shape works for every tensor: no NumPy round trip, no special cases.")
+def check_tensor_shape_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Returns the shape of every kind of tensor: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty and integer tensors."""
+    kinds = _any_tensors()
+    ahead = in_one_request(student, "tensor_shape", [(t,) for _, t in kinds])
+    for kind, t in kinds:
+        _check_shape(ahead, t, kind)
+
+
 # --------------------------------------------------------------------------- count_elements
 
 
@@ -259,3 +311,12 @@ def check_count_elements_views(student: Any, reference: ModuleType) -> None:
 def check_count_elements_parameters_and_bfloat16(student: Any, reference: ModuleType) -> None:
     """Counts the elements of a tensor that requires grad: a bfloat16 nn.Parameter, transposed."""
     _check_count(student, *reversed(_grad_tensor()))
+
+
+@check("count_elements", points=1, hint="t.numel() works for every tensor: no NumPy round trip, no special cases.")
+def check_count_elements_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Counts the elements of every kind of tensor: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty and integer tensors."""
+    kinds = _any_tensors()
+    ahead = in_one_request(student, "count_elements", [(t,) for _, t in kinds])
+    for kind, t in kinds:
+        _check_count(ahead, t, kind)

@@ -7,8 +7,16 @@ from typing import Any
 
 import torch
 
-from grader.assertions import assert_tensor_close, explain_known_errors, looks_like, shape_text, unchanged
+from grader.assertions import (
+    across_calls_hint,
+    assert_tensor_close,
+    explain_known_errors,
+    looks_like,
+    shape_text,
+    unchanged,
+)
 from grader.checking import StudentRaised, check, fail
+from grader.inputs import float_tensors, in_one_request, integer_tensors
 
 HINT_BROADCAST = (
     "Broadcasting stretches size-1 and missing dimensions of both operands: "
@@ -23,6 +31,10 @@ HINT_TRANSPOSE = (
     "x of shape (in,) and (batch, in)."
 )
 HINT_BIAS = "Add the bias: a linear layer computes x @ weight.T + bias."
+HINT_SIZE_ONE = (
+    "Keep every dimension torch's broadcasting gives, size-1 ones too: a (n, 1) tensor times a 0-d tensor "
+    "is (n, 1). Do not squeeze() the result."
+)
 HINT_IN_PLACE = (
     "Return a new tensor and leave a and b as they were: a + b (or torch.add), "
     "not a.add_(b) or a += b, which change the caller's tensor."
@@ -60,12 +72,21 @@ def _check_binary(
         hint = HINT_MATMUL
     elif function == "multiply" and looks_like(got, (a * b).sum()):
         hint = HINT_SUM
+    elif type(got) is torch.Tensor and got.shape == expected.squeeze().shape != expected.shape:
+        hint = HINT_SIZE_ONE
     elif a.shape != b.shape and type(got) is torch.Tensor and got.shape in (a.shape, b.shape):
         hint = HINT_BROADCAST
     elif type(got) is torch.Tensor and got.dtype != expected.dtype:
         hint = HINT_DTYPE
     tolerance = HALF_TOLERANCE.get(expected.dtype, {"rtol": 1e-5, "atol": 1e-6})
+    # int32 and uint8 operands: the values are the answer; int64 holds them all, as torch.sum's promotion gives.
+    if expected.dtype in (torch.int32, torch.uint8, torch.int16, torch.int8) and _is_integer_tensor(got):
+        got, expected = got.to(torch.int64), expected.to(torch.int64)
     assert_tensor_close(got, expected, what=what, hint=hint, **tolerance)
+
+
+def _is_integer_tensor(value: Any) -> bool:
+    return type(value) is torch.Tensor and not value.dtype.is_floating_point and not value.dtype.is_complex
 
 
 def _check_leaves_inputs(student: Any, reference: ModuleType, function: str) -> None:
@@ -94,6 +115,44 @@ def _check_dtypes_and_sizes(student: Any, reference: ModuleType, function: str) 
     _check_binary(student, reference, function, torch.randn(()).half(), torch.randn(()).half(), " (float16, 0-d)")
     a, b = torch.randn(0, m).bfloat16(), torch.randn(m).bfloat16()
     _check_binary(student, reference, function, a, b, " (bfloat16, a is empty)")
+
+
+def _check_any_tensor(student: Any, reference: ModuleType, function: str) -> None:
+    """Every kind of tensor the contract names as a, with b of a's dtype broadcast against it; integer tensors too."""
+    n, m = _dims(), _dims(3, 7)
+    cases = []
+    for kind, a in float_tensors((n, m)) + integer_tensors((n, m)):
+        b = torch.randn(m).to(a.dtype) if a.dtype.is_floating_point else torch.randint(1, 9, (m,), dtype=a.dtype)
+        cases.append((kind, a, b))
+    ahead = in_one_request(student, function, [(a, b) for _, a, b in cases])
+    for kind, a, b in cases:
+        _check_binary(ahead, reference, function, a, b, f" (a: {kind}, b: {b.dtype})")
+
+
+def _check_size_one(student: Any, reference: ModuleType, function: str) -> None:
+    """Size-1 dimensions stay: (n, 1) with a 0-d tensor, (1, m) with (1,), (1, 1) with (1, 1)."""
+    n, m = _dims(), _dims(3, 7)
+    pairs = [
+        (torch.randn(n, 1), torch.randn(())),
+        (torch.randn(1, m), torch.randn(1)),
+        (torch.randn(1, 1), torch.randn(1, 1)),
+        (torch.randint(-9, 9, (n, 1, 1)), torch.randint(-9, 9, ())),
+    ]
+    ahead = in_one_request(student, function, pairs)
+    for a, b in pairs:
+        _check_binary(ahead, reference, function, a, b)
+
+
+def _check_answers_stay(student: Any, reference: ModuleType, function: str) -> None:
+    """Three pairs of one shape, in a row in one worker: each result its own pair's, read after the last call."""
+    n, m = _dims(), _dims(3, 7)
+    pairs = [(torch.randn(n, m), torch.randn(n, m)) for _ in range(3)]
+    got = getattr(student, function).in_sequence([(pair, {}) for pair in pairs])
+    expected = [getattr(reference, function)(a, b) for a, b in pairs]
+    hint = across_calls_hint(got, expected)
+    for i, (value, want) in enumerate(zip(got, expected, strict=True)):
+        what = f"{function}(a, b) for the pair {i + 1} of 3 of shape {shape_text((n, m))}, called in a row"
+        assert_tensor_close(value, want, what=f"{what}, read after the last call", hint=hint)
 
 
 # --------------------------------------------------------------------------- add
@@ -148,6 +207,32 @@ def check_add_other_dtypes_and_sizes(student: Any, reference: ModuleType) -> Non
     _check_dtypes_and_sizes(student, reference, "add")
 
 
+@check("add", points=1, hint="a + b works for every tensor torch accepts: no NumPy round trip, no .float().")
+def check_add_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Adds every kind of tensor the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty, int64, int32 and uint8 tensors.
+
+    Float results keep torch's dtype; int32 and uint8 results are judged by their values (an int64
+    result with the same values, as torch.sum's promotion gives, is the same sum).
+    """
+    _check_any_tensor(student, reference, "add")
+
+
+@check("add", points=1, hint=HINT_SIZE_ONE)
+def check_add_keeps_size_one_dimensions(student: Any, reference: ModuleType) -> None:
+    """Keeps size-1 dimensions as broadcasting gives them: (n, 1) with a 0-d tensor is (n, 1), not (n,)."""
+    _check_size_one(student, reference, "add")
+
+
+@check("add", points=1, hint="Compute each result from the tensors you are given, as a new tensor: a + b.")
+def check_add_answers_stay(student: Any, reference: ModuleType) -> None:
+    """A result stays the answer: three calls with pairs of one shape, in a row, each keep their own result.
+
+    Read after the last call, so one tensor refilled by every call, or a result
+    remembered by shape, is caught (the hint names which the evidence shows).
+    """
+    _check_answers_stay(student, reference, "add")
+
+
 # --------------------------------------------------------------------------- multiply
 
 
@@ -195,6 +280,32 @@ def check_multiply_parameters_and_views(student: Any, reference: ModuleType) -> 
 def check_multiply_other_dtypes_and_sizes(student: Any, reference: ModuleType) -> None:
     """Multiplies float16 and bfloat16 tensors (keeping the dtype), two 0-d tensors and an empty tensor."""
     _check_dtypes_and_sizes(student, reference, "multiply")
+
+
+@check("multiply", points=1, hint="a * b works for every tensor torch accepts: no NumPy round trip, no .float().")
+def check_multiply_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Multiplies every kind of tensor the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d, empty, int64, int32 and uint8 tensors.
+
+    Float results keep torch's dtype; int32 and uint8 results are judged by their values (an int64
+    result with the same values, as torch.sum's promotion gives, is the same sum).
+    """
+    _check_any_tensor(student, reference, "multiply")
+
+
+@check("multiply", points=1, hint=HINT_SIZE_ONE)
+def check_multiply_keeps_size_one_dimensions(student: Any, reference: ModuleType) -> None:
+    """Keeps size-1 dimensions as broadcasting gives them: (n, 1) with a 0-d tensor is (n, 1), not (n,)."""
+    _check_size_one(student, reference, "multiply")
+
+
+@check("multiply", points=1, hint="Compute each result from the tensors you are given, as a new tensor: a * b.")
+def check_multiply_answers_stay(student: Any, reference: ModuleType) -> None:
+    """A result stays the answer: three calls with pairs of one shape, in a row, each keep their own result.
+
+    Read after the last call, so one tensor refilled by every call, or a result
+    remembered by shape, is caught (the hint names which the evidence shows).
+    """
+    _check_answers_stay(student, reference, "multiply")
 
 
 # --------------------------------------------------------------------------- linear_forward
@@ -298,3 +409,40 @@ def check_linear_forward_leaves_inputs_unchanged(student: Any, reference: Module
         unchanged(old, new, what=f"{what}: {name} after the call", hint=HINT_LINEAR_IN_PLACE)
     expected = reference.linear_forward(*before)
     assert_tensor_close(got, expected, what=what, check_dtype=False, **LINEAR_TOLERANCE)
+
+
+@check("linear_forward", points=1, hint="x @ weight.T + bias works for every float tensor and layout torch accepts.")
+def check_linear_forward_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Computes the layer for x of every float kind the contract names (requires grad, an nn.Parameter, transposed, step-sliced, expanded, float16, bfloat16, float64, an empty batch), with weight and bias of x's dtype."""
+    n_in, out = _dims(2, 5), _dims(5, 8)
+    cases = [
+        (kind, x, torch.randn(out, n_in).to(x.dtype), torch.randn(out).to(x.dtype))
+        for kind, x in float_tensors((_dims(2, 6), n_in))
+        if x.dim()  # x has shape (in,) or (batch, in)
+    ]
+    ahead = in_one_request(student, "linear_forward", [(x, weight, bias) for _, x, weight, bias in cases])
+    for kind, x, weight, bias in cases:
+        tolerance = HALF_TOLERANCE.get(x.dtype)
+        if tolerance is None:
+            _check_linear(ahead, reference, x, out, weight=weight, bias=bias, kind=f" (x: {kind})")
+            continue
+        what = f"linear_forward(x, weight, bias) for x: {kind} of shape {shape_text(x.shape)}"
+        with explain_known_errors(what):
+            got = ahead.linear_forward(x, weight, bias)
+        expected = reference.linear_forward(x.double(), weight.double(), bias.double()).to(x.dtype)
+        assert_tensor_close(got, expected, what=what, check_dtype=False, rtol=0.05, atol=0.05)
+
+
+@check("linear_forward", points=1, hint="Compute each output from the x, weight and bias you are given.")
+def check_linear_forward_answers_stay(student: Any, reference: ModuleType) -> None:
+    """A result stays the answer: three calls with inputs of one shape, in a row, each keep their own output (read after the last call)."""
+    n_in, out, batch = _dims(2, 5), _dims(5, 8), _dims(2, 6)
+    calls = [(torch.randn(batch, n_in), torch.randn(out, n_in), torch.randn(out)) for _ in range(3)]
+    got = student.linear_forward.in_sequence([(args, {}) for args in calls])
+    expected = [reference.linear_forward(*args) for args in calls]
+    hint = across_calls_hint(got, expected, lambda a, b: looks_like(a, b, **LINEAR_TOLERANCE))
+    for i, (value, want) in enumerate(zip(got, expected, strict=True)):
+        what = f"linear_forward(x, weight, bias) for the inputs {i + 1} of 3 (x of shape {shape_text((batch, n_in))}), called in a row"
+        assert_tensor_close(
+            value, want, what=f"{what}, read after the last call", hint=hint, check_dtype=False, **LINEAR_TOLERANCE
+        )

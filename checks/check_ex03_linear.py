@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from types import ModuleType
 from typing import Any
 
 import torch
 from torch import nn
 
+from grader.assertions import (
+    HINT_SHARED as HINT_SAME_OBJECT,
+)
 from grader.assertions import (
     assert_int,
     assert_tensor_close,
@@ -16,9 +20,12 @@ from grader.assertions import (
     describe_layer,
     explain_known_errors,
     run_module,
+    shared_between,
     unchanged,
+    unchanged_model,
 )
 from grader.checking import check, fail
+from grader.inputs import in_one_request
 
 HINT_SWAPPED = "nn.Linear takes (in_features, out_features): n_features first, then n_classes."
 HINT_NO_BIAS = "Keep the bias: nn.Linear has one by default (bias=True)."
@@ -30,6 +37,10 @@ HINT_BUFFERS = (
     "count model.parameters() instead."
 )
 HINT_SHARED = "A parameter shared by two layers counts once: model.parameters() yields it only once."
+HINT_BINARY = (
+    "Two classes need two outputs, one score per class: nn.Linear(n_features, 2). One output is what a "
+    "binary classifier with a sigmoid uses, which is another exercise."
+)
 HINT_TENSORS = "Count scalars, not parameter tensors: add up p.numel() for every parameter p."
 
 
@@ -50,6 +61,8 @@ def _check_structure(got: Any, n_features: int, n_classes: int) -> None:
             hint = HINT_SWAPPED
         elif got.bias is None:
             hint = HINT_NO_BIAS
+        elif n_classes == 2 and got.out_features == 1:
+            hint = HINT_BINARY
         fail(f"{what}: expected {describe_layer(expected)}, got {describe_layer(got)}", hint=hint)
 
 
@@ -82,6 +95,41 @@ def check_make_linear_behaviour(student: Any, reference: ModuleType) -> None:
         with torch.no_grad():
             want = expected(x)
         assert_tensor_close(run_module(got, x, what=what), want, what=f"{what}, on x of shape {tuple(x.shape)}")
+
+
+@check("make_linear", points=1, hint="n_classes outputs, whatever n_classes is: nn.Linear(n_features, n_classes).")
+def check_make_linear_two_classes(student: Any, reference: ModuleType) -> None:
+    """Two classes give two outputs (one score per class), not the single output of a binary classifier."""
+    n = _dims(3, 8)
+    sizes = [(n, 2), (2, n), (2, 2)]
+    ahead = in_one_request(student, "make_linear", sizes)
+    for n_features, n_classes in sizes:
+        _check_structure(ahead.make_linear(n_features, n_classes), n_features, n_classes)
+
+
+@check("make_linear", points=1, hint="Build a new layer on every call: nn.Linear(n_features, n_classes).")
+def check_make_linear_answers_stay(student: Any, reference: ModuleType) -> None:
+    """Three calls in a row, the first and last with the same sizes: three distinct layers, each of its own sizes.
+
+    A result stays the answer: no layer remembered by n_features (or by the
+    sizes) and handed out again, no one layer re-initialised by every call.
+    Layers are read after the last call; one object returned twice arrives as
+    one object, so sharing is seen as it is.
+    """
+    n_features, n_classes, other = _dims(2, 6), _dims(6, 10), _dims(10, 14)
+    sizes = [(n_features, n_classes), (n_features, other), (n_features, n_classes)]
+    got = student.make_linear.in_sequence([(pair, {}) for pair in sizes])
+    for later in range(len(got)):
+        for earlier in range(later):
+            one, other = got[earlier], got[later]
+            if isinstance(one, nn.Module) and isinstance(other, nn.Module) and shared_between(one, other):
+                fail(
+                    f"make_linear, called with {sizes} in a row: calls {earlier + 1} and {later + 1} returned "
+                    "one layer (or layers sharing parameters)",
+                    hint=HINT_SAME_OBJECT,
+                )
+    for layer, (a, b) in zip(got, sizes, strict=True):
+        _check_structure(layer, a, b)
 
 
 # --------------------------------------------------------------------------- linear_param_count
@@ -234,3 +282,16 @@ def check_count_parameters_leaves_model_unchanged(student: Any, reference: Modul
             )
         unchanged(value, after[name].detach(), what=f"{what}: parameter {name} after the call")
     assert_int(got, reference.count_parameters(model), what=what)
+
+
+@check("count_parameters", points=1, hint="Only read the model: no forward pass, no training step, no edits.")
+def check_count_parameters_leaves_buffers_unchanged(student: Any, reference: ModuleType) -> None:
+    """Leaves every parameter, buffer (BatchNorm's running statistics) and requires_grad flag as it was."""
+    a, h, c = _dims(2, 6), _dims(6, 12), _dims(2, 5)
+    model = nn.Sequential(nn.Linear(a, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, c)).train()
+    model[3].requires_grad_(False)
+    before = copy.deepcopy(model)
+    what = "count_parameters(model) for Linear, BatchNorm1d, ReLU, frozen Linear in training mode"
+    got, (after,), _ = student.count_parameters.returning_args(model)
+    unchanged_model(before, after, what=f"{what}: the model after the call")
+    assert_int(got, reference.count_parameters(before), what=what)

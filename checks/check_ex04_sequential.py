@@ -10,16 +10,20 @@ import torch
 from torch import nn
 
 from grader.assertions import (
+    across_calls_hint,
     assert_int,
     assert_layers,
     assert_tensor_close,
     copy_weights,
     describe,
     explain_known_errors,
+    looks_like,
     run_module,
     shape_text,
+    shared_between,
 )
 from grader.checking import StudentRaised, check, fail
+from grader.inputs import float_tensors, in_one_request
 
 HINT_NOTHING_ELSE = "Only nn.Linear layers: no activation (ReLU, Sigmoid...) between them."
 HINT_OFF_BY_ONE = "n sizes give n - 1 layers: layer i maps sizes[i] to sizes[i+1] (pairwise(sizes))."
@@ -27,10 +31,24 @@ HINT_SWAPPED = "Layer i maps sizes[i] inputs to sizes[i+1] outputs: nn.Linear(si
 HINT_VALUE_ERROR = "Check len(sizes) first and raise ValueError(...) when it is below 2."
 HINT_FORGOT_BIAS = "Each layer also has sizes[i+1] biases, one per output."
 HINT_BIAS_PER_INPUT = "Each layer has one bias per output (sizes[i+1]), not per input."
+HINT_DISTINCT = (
+    "Each layer must be its own nn.Linear with its own parameters: create a new nn.Linear(a, b) for every "
+    "pair, even when sizes repeat. A dict keyed by size, or one layer object reused, puts one layer in "
+    "several places (and training one trains them all)."
+)
+HINT_NEW_STACK = "Build new layers on every call: a layer kept from an earlier call is shared by both models."
+HINT_REPEATED = (
+    "Count every layer, also when sizes repeat: [3, 3, 3, 3] makes three layers of 3 * 3 + 3 parameters "
+    "each. Compute from the pairs of sizes, not from a model that may reuse one layer."
+)
 HINT_MAX_LABEL = (
     "Count the distinct labels present (torch.unique(labels)): labels {0, 3, 7} are 3 classes, not labels.max() + 1."
 )
 HINT_SAMPLES = "features has shape (n_samples, n_features): the number of inputs is features.shape[1]."
+HINT_EMPTY = (
+    "A data set may have no samples: features.shape[1] still gives the number of features, while "
+    "features[0] (the first sample) does not exist."
+)
 HINT_TUPLE = "Return a tuple (n_inputs, n_outputs), not a list."
 HINT_ITEM = "Return Python ints: convert a tensor count with int(...) or .item()."
 
@@ -110,6 +128,48 @@ def check_stack_layers_rejects_short_sizes(student: Any, reference: ModuleType) 
         fail(f"stack_layers({sizes}) returned {describe(got)}; expected it to raise ValueError", hint=HINT_VALUE_ERROR)
 
 
+def _shared_places(model: nn.Sequential) -> tuple[int, int] | None:
+    """The first two positions of ``model`` that hold one layer (or layers sharing a parameter), if any."""
+    layers = list(model)
+    for j, later in enumerate(layers):
+        for i in range(j):
+            if shared_between(layers[i], later):
+                return i, j
+    return None
+
+
+@check("stack_layers", points=1, hint=HINT_DISTINCT)
+def check_stack_layers_distinct_layers(student: Any, reference: ModuleType) -> None:
+    """Repeated sizes ([k, k, k, k], [a, b, a, b, a]) still give len(sizes) - 1 distinct layers, each with its own parameters."""
+    k, a, b = _dims(2, 6), _dims(2, 6), _dims(6, 10)
+    runs = [[k, k, k, k], [a, b, a, b, a]]
+    ahead = in_one_request(student, "stack_layers", [(list(sizes),) for sizes in runs])
+    for sizes in runs:
+        got = _check_stack(ahead, sizes)
+        places = _shared_places(got)
+        if places is not None:
+            fail(
+                f"stack_layers({sizes}): layers {places[0]} and {places[1]} are one layer (or share parameters)",
+                hint=HINT_DISTINCT,
+            )
+
+
+@check("stack_layers", points=1, hint=HINT_NEW_STACK)
+def check_stack_layers_answers_stay(student: Any, reference: ModuleType) -> None:
+    """Two calls in a row with the same sizes give two models that share no layer: a result stays its own.
+
+    Read after the second call, in one worker; a layer cached between calls
+    arrives as one object in both models.
+    """
+    sizes = _random_sizes(3)
+    first, second = student.stack_layers.in_sequence([((list(sizes),), {}), ((list(sizes),), {})])
+    for model in (first, second):
+        assert_layers(model, [nn.Linear(a, b) for a, b in pairwise(sizes)], what=f"stack_layers({sizes})")
+    for i, (one, other) in enumerate(zip(first, second, strict=True)):
+        if shared_between(one, other):
+            fail(f"stack_layers({sizes}), called twice in a row: both models hold one layer {i}", hint=HINT_NEW_STACK)
+
+
 # --------------------------------------------------------------------------- stacked_param_count
 
 
@@ -152,6 +212,20 @@ def check_stacked_param_count_matches_model(student: Any, reference: ModuleType)
     assert_int(got, sum(p.numel() for p in model.parameters()), what=f"stacked_param_count({sizes})")
 
 
+@check("stacked_param_count", points=1, hint=HINT_REPEATED)
+def check_stacked_param_count_repeated_sizes(student: Any, reference: ModuleType) -> None:
+    """Counts every layer when sizes repeat ([k, k, k, k], [a, b, a, b, a]): each layer has its own parameters."""
+    k, a, b = _dims(2, 9), _dims(2, 9), _dims(9, 20)
+    runs = [[k, k, k, k], [a, b, a, b, a]]
+    ahead = in_one_request(student, "stacked_param_count", [(list(sizes),) for sizes in runs])
+    for sizes in runs:
+        got = ahead.stacked_param_count(sizes)
+        expected = reference.stacked_param_count(sizes)
+        distinct = sum(x * y + y for x, y in set(pairwise(sizes)))
+        hint = HINT_REPEATED if type(got) is int and got == distinct != expected else ""
+        assert_int(got, expected, what=f"stacked_param_count({sizes})", hint=hint)
+
+
 # --------------------------------------------------------------------------- layer_sizes_for
 
 
@@ -183,8 +257,10 @@ def _check_sizes(
     n_inputs, n_outputs = got
     hint = HINT_SAMPLES if type(n_inputs) is int and n_inputs == features.shape[0] else ""
     assert_int(n_inputs, expected[0], what=f"{what}, n_inputs", hint=hint)
-    maximum = int(labels.max())
-    hint = HINT_MAX_LABEL if type(n_outputs) is int and n_outputs in (maximum, maximum + 1) else ""
+    maximum = int(labels.max()) if labels.numel() else None
+    hint = (
+        HINT_MAX_LABEL if maximum is not None and type(n_outputs) is int and n_outputs in (maximum, maximum + 1) else ""
+    )
     assert_int(n_outputs, expected[1], what=f"{what}, n_outputs", hint=hint)
 
 
@@ -225,3 +301,46 @@ def check_layer_sizes_for_other_kinds_of_tensors(student: Any, reference: Module
     _check_sizes(student, reference, features, labels, " (a transposed float64 view, step-sliced labels)")
     features = torch.randn(n_samples, n_features, requires_grad=True)
     _check_sizes(student, reference, features, _labels_from([0, 1], n_samples), " (features that require grad)")
+
+
+@check("layer_sizes_for", points=1, hint="features.shape[1] and torch.unique(labels) work for every tensor.")
+def check_layer_sizes_for_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Works for features of every float kind the contract names (requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, an empty data set), with step-sliced labels."""
+    n_samples, n_features = _dims(12, 30), _dims(2, 9)
+    cases = []
+    for kind, features in float_tensors((n_samples, n_features)):
+        if features.dim() != 2:
+            continue  # features are (n_samples, n_features)
+        rows = features.shape[0]
+        labels = _labels_from([0, 1, 2], 2 * rows)[::2] if rows >= 2 else torch.zeros(0, dtype=torch.int64)
+        cases.append((kind, features, labels))
+    ahead = in_one_request(student, "layer_sizes_for", [(features, labels) for _, features, labels in cases])
+    for kind, features, labels in cases:
+        rows = features.shape[0]
+        try:
+            _check_sizes(ahead, reference, features, labels, f" (features: {kind}, labels step-sliced)")
+        except StudentRaised as exc:
+            if rows:
+                raise
+            fail(
+                f"layer_sizes_for(features, labels) for a data set of no samples, features of shape {shape_text(features.shape)}: {exc.reason}",
+                hint=HINT_EMPTY,
+            )
+
+
+@check("layer_sizes_for", points=1, hint="Compute both sizes from the tensors you are given, on every call.")
+def check_layer_sizes_for_answers_stay(student: Any, reference: ModuleType) -> None:
+    """Two data sets of one shape but different numbers of classes, in a row: each gets its own answer (none remembered by shape)."""
+    n_samples, n_features = _dims(12, 30), _dims(2, 9)
+    data = [
+        (torch.randn(n_samples, n_features), _labels_from(list(range(k)), n_samples))
+        for k in (_dims(2, 4), _dims(4, 7))
+    ]
+    got = student.layer_sizes_for.in_sequence([(pair, {}) for pair in data])
+    expected = [reference.layer_sizes_for(*pair) for pair in data]
+    expected = [(int(a), int(b)) for a, b in expected]
+    hint = across_calls_hint(got, expected)
+    for i, (value, want) in enumerate(zip(got, expected, strict=True)):
+        what = f"layer_sizes_for(features, labels) for the data set {i + 1} of 2 (features {shape_text((n_samples, n_features))}), called in a row"
+        if not looks_like(value, want):
+            fail(f"{what}: expected {want}, got {describe(value)}", hint=hint)

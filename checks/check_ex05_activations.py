@@ -9,6 +9,10 @@ import torch
 from torch import nn
 
 from grader.assertions import (
+    HINT_SHARED as HINT_SAME_OBJECT,
+)
+from grader.assertions import (
+    across_calls_hint,
     assert_layers,
     assert_tensor_close,
     copy_weights,
@@ -17,9 +21,11 @@ from grader.assertions import (
     looks_like,
     run_module,
     shape_text,
+    shared_between,
     unchanged,
 )
 from grader.checking import check, fail
+from grader.inputs import float_tensors, in_one_request
 
 HINT_OVERFLOW = (
     "exp overflows to inf for large inputs and inf / inf is nan: use torch.sigmoid / torch.softmax, "
@@ -68,6 +74,39 @@ def _large(shape: tuple[int, ...]) -> torch.Tensor:
     flat = x.view(-1)
     flat[torch.randperm(flat.numel())[:4]] = torch.tensor([1000.0, -1000.0, 500.0, -88.75])[: min(4, flat.numel())]
     return x
+
+
+def _moderate(shape: tuple[int, ...]) -> torch.Tensor:
+    """Magnitudes between 60 and 200, where exp already overflows float32, with no ±1000 among them.
+
+    An answer keyed on the docstring's examples (right when ±1000 is present,
+    a naive formula otherwise) gives nan here.
+    """
+    sign = torch.where(torch.rand(shape) < 0.5, -1.0, 1.0)
+    return sign * (torch.rand(shape) * 140 + 60)
+
+
+def _in_a_row(
+    student: Any, reference: ModuleType, function: str, inputs: list[tuple[Any, ...]], what: str, tolerance: Any
+) -> None:
+    """Call ``function`` on each input in a row, in one worker; each result must be its own input's, read after the last call."""
+    got = getattr(student, function).in_sequence([(args, {}) for args in inputs])
+    expected = [getattr(reference, function)(*args) for args in inputs]
+    hint = across_calls_hint(got, expected, lambda a, b: looks_like(a, b, **tolerance))
+    for i, (value, want) in enumerate(zip(got, expected, strict=True)):
+        where = f"{what} for the input {i + 1} of {len(inputs)}, called in a row, read after the last call"
+        assert_tensor_close(value, want, what=where, hint=hint, check_dtype=False, **tolerance)
+
+
+def _check_distinct_models(got: list[Any], what: str) -> None:
+    """Models built by calls in a row must be distinct objects with parameters of their own."""
+    for j, later in enumerate(got):
+        for i in range(j):
+            if isinstance(got[i], nn.Module) and isinstance(later, nn.Module) and shared_between(got[i], later):
+                fail(
+                    f"{what}: calls {i + 1} and {j + 1} returned one model (or models sharing parameters)",
+                    hint=HINT_SAME_OBJECT,
+                )
 
 
 # --------------------------------------------------------------------------- apply_sigmoid
@@ -127,6 +166,31 @@ def check_apply_sigmoid_leaves_input_unchanged(student: Any, reference: ModuleTy
     what = f"apply_sigmoid(x) for x of shape {shape_text(x.shape)}"
     unchanged(before, after, what=f"{what}: x after the call", hint=HINT_IN_PLACE)
     assert_tensor_close(got, reference.apply_sigmoid(before), what=what, check_dtype=False, **TOLERANCE)
+
+
+@check("apply_sigmoid", points=1, hint="torch.sigmoid(x) works for every floating tensor torch accepts.")
+def check_apply_sigmoid_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Computes the sigmoid of every float kind the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d and empty tensors."""
+    kinds = float_tensors((_dims(), _dims(3, 7)), scale=4)
+    ahead = in_one_request(student, "apply_sigmoid", [(x,) for _, x in kinds])
+    for kind, x in kinds:
+        _check_sigmoid(ahead, reference, x, f" ({kind})")
+
+
+@check("apply_sigmoid", points=1, hint=HINT_OVERFLOW)
+def check_apply_sigmoid_moderately_large(student: Any, reference: ModuleType) -> None:
+    """Stays finite and right for every large input, not only the docstring's ±1000: magnitudes 60 to 200 alone."""
+    _check_sigmoid(student, reference, _moderate((_dims(3, 6), _dims(3, 6))))
+
+
+@check("apply_sigmoid", points=1, hint="Compute each result from the x you are given, as a new tensor.")
+def check_apply_sigmoid_answers_stay(student: Any, reference: ModuleType) -> None:
+    """A result stays the answer: three inputs of one shape, in a row, each keep their own sigmoid (read after the last call)."""
+    shape = (_dims(), _dims(3, 7))
+    inputs = [(torch.randn(shape) * 4,) for _ in range(3)]
+    _in_a_row(
+        student, reference, "apply_sigmoid", inputs, f"apply_sigmoid(x) for x of shape {shape_text(shape)}", TOLERANCE
+    )
 
 
 # --------------------------------------------------------------------------- apply_softmax
@@ -209,6 +273,33 @@ def check_apply_softmax_leaves_input_unchanged(student: Any, reference: ModuleTy
     assert_tensor_close(got, reference.apply_softmax(before, -1), what=what, check_dtype=False, **TOLERANCE)
 
 
+@check("apply_softmax", points=1, hint="torch.softmax(x, dim) works for every floating tensor torch accepts.")
+def check_apply_softmax_any_tensor(student: Any, reference: ModuleType) -> None:
+    """Computes the softmax of every float kind the contract names: float32 that requires grad, an nn.Parameter, transposed, step-sliced and expanded views, float16, bfloat16, float64, 0-d and empty tensors."""
+    kinds = float_tensors((_dims(), _dims(3, 7)), scale=4)
+    ahead = in_one_request(student, "apply_softmax", [(x, -1) for _, x in kinds])
+    for kind, x in kinds:
+        _check_softmax(ahead, reference, x, -1, f" ({kind})")
+
+
+@check("apply_softmax", points=1, hint=HINT_OVERFLOW)
+def check_apply_softmax_moderately_large(student: Any, reference: ModuleType) -> None:
+    """Stays finite and right for every large input, not only the docstring's ±1000: magnitudes 60 to 200 alone."""
+    x = _moderate((_dims(3, 6), _dims(3, 6)))
+    ahead = in_one_request(student, "apply_softmax", [(x, -1), (x, 0)])
+    for dim in (-1, 0):
+        _check_softmax(ahead, reference, x, dim)
+
+
+@check("apply_softmax", points=1, hint="Compute each result from the x you are given, as a new tensor.")
+def check_apply_softmax_answers_stay(student: Any, reference: ModuleType) -> None:
+    """A result stays the answer: three inputs of one shape, in a row, each keep their own softmax (read after the last call)."""
+    shape = (_dims(), _dims(3, 7))
+    inputs = [(torch.randn(shape) * 4, -1) for _ in range(3)]
+    what = f"apply_softmax(x, dim=-1) for x of shape {shape_text(shape)}"
+    _in_a_row(student, reference, "apply_softmax", inputs, what, TOLERANCE)
+
+
 # --------------------------------------------------------------------------- binary_classifier
 
 
@@ -282,6 +373,17 @@ def check_binary_classifier_behaviour(student: Any, reference: ModuleType) -> No
         want = expected(x)
     what = f"binary_classifier({n_features}) with the reference's weights"
     assert_tensor_close(run_module(got, x, what=what), want, what=f"{what}, on x of shape {shape_text(x.shape)}")
+
+
+@check("binary_classifier", points=1, hint="Build a new model on every call.")
+def check_binary_classifier_answers_stay(student: Any, reference: ModuleType) -> None:
+    """Three calls in a row (n, m, n features): three distinct models, each of its own size, none remembered or refilled."""
+    n, m = _dims(2, 6), _dims(6, 10)
+    sizes = [n, m, n]
+    got = student.binary_classifier.in_sequence([((k,), {}) for k in sizes])
+    _check_distinct_models(got, f"binary_classifier, called with {sizes} in a row")
+    for model, k in zip(got, sizes, strict=True):
+        _check_binary_layers(model, k)
 
 
 # --------------------------------------------------------------------------- multiclass_classifier
@@ -361,3 +463,15 @@ def check_multiclass_classifier_single_sample(student: Any, reference: ModuleTyp
     got, expected, n_features, n_classes, hint = _build_multiclass(student, reference)
     what = f"multiclass_classifier({n_features}, {n_classes}) with the reference's weights"
     _compare_multiclass(got, expected, torch.randn(n_features) * 3, what, hint)
+
+
+@check("multiclass_classifier", points=1, hint="Build a new model on every call, from both arguments.")
+def check_multiclass_classifier_answers_stay(student: Any, reference: ModuleType) -> None:
+    """Three calls in a row, n_features fixed and n_classes c, d, c: three distinct models, each with its own number of classes."""
+    n, c, d = _dims(2, 6), _dims(2, 6), _dims(6, 10)
+    sizes = [(n, c), (n, d), (n, c)]
+    got = student.multiclass_classifier.in_sequence([(pair, {}) for pair in sizes])
+    _check_distinct_models(got, f"multiclass_classifier, called with {sizes} in a row")
+    for model, (a, b) in zip(got, sizes, strict=True):
+        what = f"multiclass_classifier({a}, {b}), called with {sizes} in a row"
+        assert_layers(model, [nn.Linear(a, b), nn.Softmax], what=what, hint=_multiclass_hint(model, a, b))

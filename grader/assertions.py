@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import torch
@@ -25,6 +25,7 @@ from grader import codec, model_cost
 from grader.checking import CheckFailed, StudentCodeError, StudentRaised
 
 __all__ = [
+    "across_calls_hint",
     "assert_int",
     "assert_layers",
     "assert_tensor_close",
@@ -37,7 +38,9 @@ __all__ = [
     "looks_like",
     "run_module",
     "shape_text",
+    "shared_between",
     "unchanged",
+    "unchanged_model",
 ]
 
 _MAX_TEXT = 80
@@ -355,6 +358,9 @@ def unchanged(before: Any, after: Any, *, what: str, hint: str = "") -> None:
     if isinstance(before, torch.Tensor):
         if type(after) is not torch.Tensor or after.shape != before.shape or after.dtype != before.dtype:
             _fail(what, f"it was changed from {describe(before)} into {describe(after)}", hint)
+        if after.requires_grad != before.requires_grad:
+            flag = "requires grad" if before.requires_grad else "does not require grad"
+            _fail(what, f"it {flag}, and the function changed that (requires_grad is now {after.requires_grad})", hint)
         b, a = before.detach(), after.detach()
         differ = ~((a == b) | (a.isnan() & b.isnan())) if b.dtype.is_floating_point else a != b
         count = int(differ.sum())
@@ -373,3 +379,75 @@ def unchanged(before: Any, after: Any, *, what: str, hint: str = "") -> None:
 
 def _layers(count: int) -> str:
     return f"{count} layer" if count == 1 else f"{count} layers"
+
+
+def unchanged_model(before: nn.Module, after: Any, *, what: str, hint: str = "") -> None:
+    """Fail unless a model that went to the student came back with the same parameters, buffers and flags.
+
+    Its train/eval mode is not compared: the contract lets ``forward_pass`` and
+    ``predict_class`` switch it.
+    """
+    if not isinstance(after, nn.Module):
+        _fail(what, f"it was changed from {describe(before)} into {describe(after)}", hint)
+    for kind, old, new in (
+        ("parameter", dict(before.named_parameters()), dict(after.named_parameters())),
+        ("buffer", dict(before.named_buffers()), dict(after.named_buffers())),
+    ):
+        for name, value in old.items():
+            if name not in new:
+                _fail(what, f"the function removed its {kind} {name}", hint)
+            after = new[name]
+            if isinstance(after, torch.Tensor) and after.requires_grad != value.requires_grad:
+                state = "trainable" if value.requires_grad else "frozen (requires_grad=False)"
+                _fail(f"{what}: {kind} {name}", f"it was {state}, and the function changed that", hint)
+            unchanged(
+                value.detach(),
+                after.detach() if isinstance(after, torch.Tensor) else after,
+                what=f"{what}: {kind} {name}",
+                hint=hint,
+            )
+        for name in new.keys() - old.keys():
+            _fail(what, f"the function added a {kind} {name}", hint)
+
+
+#: Evidence that a function's answers depend on its earlier calls (``across_calls_hint``).
+HINT_REMEMBERS = (
+    "Two calls with inputs of the same shape got the same answer: does your function remember an earlier "
+    "result (a cache, a dict, a global)? Compute each answer from the input it is given."
+)
+HINT_REFILLED = (
+    "The first result changed when the function was called again: does it return one tensor (or model) "
+    "kept between calls and refilled each time? Return a new one on every call."
+)
+HINT_SHARED = (
+    "Two calls returned the same object (or objects sharing their parameters): build a new one on every "
+    "call instead of keeping one from an earlier call."
+)
+
+
+def across_calls_hint(
+    got: Sequence[Any], expected: Sequence[Any], same: Callable[[Any, Any], bool] = looks_like
+) -> str:
+    """A hint for the results of calls made in sequence (``student.f.in_sequence``) that are not all right.
+
+    The first wrong result that is another call's right answer is the
+    evidence: a later call's answer read from an earlier result means it was
+    refilled; an earlier call's answer given again means it was remembered.
+    """
+    for i, value in enumerate(got):
+        if same(value, expected[i]):
+            continue
+        if any(same(value, expected[j]) for j in range(i + 1, len(expected))):
+            return HINT_REFILLED
+        if any(same(value, expected[j]) for j in range(i)):
+            return HINT_REMEMBERS
+        return ""
+    return ""
+
+
+def shared_between(first: nn.Module, second: nn.Module) -> bool:
+    """Whether two modules are one object or hold one parameter (the codec keeps such sharing across results)."""
+    if first is second:
+        return True
+    ids = {id(p) for p in first.parameters()}
+    return any(id(p) in ids for p in second.parameters())

@@ -21,8 +21,8 @@ import pickle
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from grader.proxy import kept_rngs, seed_rngs
-from grader.sandbox.request import pack_request
+from grader.proxy import kept_rngs, seed_rngs, sequence_seconds
+from grader.sandbox.request import in_sequence, pack_request
 from grader.sandbox.runner import STALE_MESSAGE, CallResult, PlannedCall, call_request
 
 
@@ -56,10 +56,13 @@ class RecordingRunner:
         *,
         seed: int,
         return_args: bool = False,
+        sequence: bool = False,
         timeout_s: float | None = None,
         reference_s: Callable[[], float | None] | None = None,
     ) -> CallResult:
-        request = pack_request(call_request(module, function, args, kwargs, seed=seed, return_args=return_args))
+        request = pack_request(
+            call_request(module, function, args, kwargs, seed=seed, return_args=return_args, sequence=sequence)
+        )
         solution = self._reference(module)
         self.calls.append(PlannedCall(module, function, request, _timing(self._seconds, function, request)))
         return _answer(solution, function, request, seed)
@@ -76,6 +79,8 @@ def _timing(
 ) -> Callable[[], float | None]:
     def reference_s() -> float | None:
         message = pickle.loads(request)  # this module's own bytes, made just above
+        if message.get("sequence"):  # the steps of one request, timed together
+            return sequence_seconds(seconds, function, message["args"])
         return seconds(function, message["args"], message["kwargs"])
 
     return reference_s
@@ -88,6 +93,8 @@ def _answer(solution: Any, function: str, request: bytes, seed: int) -> CallResu
         return CallResult("missing")
     message = pickle.loads(request)  # this module's own bytes: a fresh copy of the arguments
     args, kwargs = message["args"], message["kwargs"]
+    if message.get("sequence"):
+        target = in_sequence(target)
     try:
         with kept_rngs():
             seed_rngs(seed)  # as the worker does before each call

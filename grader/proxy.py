@@ -6,7 +6,7 @@ import contextlib
 import copy
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import ModuleType
@@ -87,7 +87,9 @@ class StudentModule:
     def __repr__(self) -> str:
         return f"<student module {self._exercise}>"
 
-    def _call(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, return_args: bool) -> Any:
+    def _call(
+        self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, return_args: bool, sequence: bool = False
+    ) -> Any:
         if not self._provided:
             raise NotAttempted(NOT_SUBMITTED_MESSAGE.format(exercise=self._exercise))
         timing = self._reference_s
@@ -100,7 +102,8 @@ class StudentModule:
             kwargs,
             seed=self._next_seed(),
             return_args=return_args,
-            reference_s=None if timing is None else lambda: timing(function, *original),
+            sequence=sequence,
+            reference_s=None if timing is None else lambda: _timed(timing, function, *original, sequence=sequence),
         )
         return self._value(function, function, result)
 
@@ -201,8 +204,47 @@ class StudentFunction:
         value, args_after, kwargs_after = self._module._call(self._name, args, kwargs, return_args=True)
         return value, tuple(args_after), dict(kwargs_after)
 
+    def in_sequence(self, calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+        """Make ``calls`` (``(args, kwargs)`` pairs) one after another in the same worker; their results, in order.
+
+        One request: the worker makes every call, then sends every result as it
+        is after the last one, so a result that a later call refilled in place
+        (or a module it re-initialised) arrives refilled. Objects shared between
+        results (a module, a parameter) arrive shared. A call that raises fails
+        the whole sequence, as a single call would.
+        """
+        steps = tuple((tuple(args), dict(kwargs)) for args, kwargs in calls)
+        values = self._module._call(self._name, steps, {}, return_args=False, sequence=True)
+        return list(values)
+
     def __repr__(self) -> str:
         return f"<student function {self._name}>"
+
+
+def sequence_seconds(
+    seconds: Callable[[str, tuple[Any, ...], dict[str, Any]], float | None],
+    function: str,
+    steps: tuple[tuple[tuple[Any, ...], dict[str, Any]], ...],
+) -> float | None:
+    """The reference's time for the steps of one ``in_sequence`` request: each step's, added; None if any is unknown."""
+    total = 0.0
+    for args, kwargs in steps:
+        step = seconds(function, args, kwargs)
+        if step is None:
+            return None
+        total += step
+    return total
+
+
+def _timed(
+    timing: Callable[[str, tuple[Any, ...], dict[str, Any]], float | None],
+    function: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    sequence: bool,
+) -> float | None:
+    return sequence_seconds(timing, function, args) if sequence else timing(function, args, kwargs)
 
 
 def reference_seconds(module: ModuleType, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> float | None:

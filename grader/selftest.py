@@ -303,6 +303,9 @@ class _LocalFunction:
         args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
         return self._function(*args, **kwargs), args, kwargs
 
+    def in_sequence(self, calls: Any) -> list[Any]:
+        return [self._function(*args, **kwargs) for args, kwargs in copy.deepcopy(list(calls))]
+
 
 class _LocalStudent:
     """The reference standing in for the student, called in this process, so a traceback says where it broke."""

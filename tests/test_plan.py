@@ -67,6 +67,14 @@ SUBMISSIONS: dict[str, dict[str, bytes]] = {
         "count_elements",
         "def count_elements(t):\n    if t.dim() == 0:\n        raise ValueError('no dims')\n    return t.numel()",
     ),
+    # Its first result is refilled by the next call: only calls made in one request (``in_sequence``) see it.
+    "refilled_sigmoid": _mutated(
+        "ex05_activations",
+        "apply_sigmoid",
+        "_out = {}\n\n\ndef apply_sigmoid(x):\n"
+        "    buffer = _out.setdefault((x.shape, x.dtype), torch.empty(x.shape, dtype=x.dtype))\n"
+        "    return buffer.copy_(torch.sigmoid(x.detach()))",
+    ),
     "own_classes": {
         **_files(ROOT / "solutions"),
         "ex05_activations.py": (ROOT / "tests/corpus_modules/c04_own_module_classes/ex05_activations.py").read_bytes()
@@ -166,6 +174,9 @@ def test_remembered_verdicts_match_grading_each_submission_alone(
     printed = [c for c in by_name["printing"].checks if c.function == "apply_sigmoid"]
     assert all("shape" in c.output for c in printed)
     assert any("LogisticRegression" in note for note in by_name["own_classes"].problems)
+    # Only checks that read several results of one request see the refilled tensor.
+    refilled = {c.name for c in by_name["refilled_sigmoid"].checks if c.outcome is Outcome.FAILED}
+    assert refilled == {"apply_sigmoid_answers_stay", "apply_sigmoid_any_tensor"}
 
 
 def test_a_model_kept_in_the_worker_is_still_callable_after_a_later_call_crashes(

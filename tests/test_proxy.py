@@ -147,6 +147,34 @@ def hang():
         time.sleep(0.05)
 
 
+_BUFFER = torch.zeros(2)
+_CACHE = {}
+
+
+def refilled(x):
+    _BUFFER.copy_(x)
+    return _BUFFER
+
+
+def remembered(x):
+    return _CACHE.setdefault(tuple(x.shape), x * 2)
+
+
+def fresh(x):
+    return x * 2
+
+
+def shared_layer(n):
+    return _CACHE.setdefault(n, nn.Linear(n, 2))
+
+
+def raises_second(x):
+    _CACHE["calls"] = _CACHE.get("calls", 0) + 1
+    if _CACHE["calls"] > 1:
+        raise ValueError("only once")
+    return x
+
+
 def bent():
     layer = nn.Linear(2, 3)
     layer.in_features = 5  # its weight is still (3, 2)
@@ -329,6 +357,24 @@ def test_a_deep_copy_of_a_remote_container_keeps_its_layers(models: StudentModul
 def test_an_argument_passed_twice_arrives_as_one_object(models: StudentModule) -> None:
     shared = [1, 2]
     assert models.same_list(shared, shared) is True
+
+
+def test_a_sequence_reads_every_result_after_the_last_call(models: StudentModule) -> None:
+    a, b = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])
+    first, second = models.refilled.in_sequence([((a,), {}), ((b,), {})])
+    assert torch.equal(first, b) and torch.equal(second, b)  # the first result, refilled by the second call
+    assert [v.tolist() for v in models.fresh.in_sequence([((a,), {}), ((b,), {})])] == [[2.0, 4.0], [6.0, 8.0]]
+    assert [v.tolist() for v in models.remembered.in_sequence([((a,), {}), ((b,), {})])] == [[2.0, 4.0]] * 2
+
+
+def test_a_sequence_keeps_objects_shared_between_its_results(models: StudentModule) -> None:
+    first, second, other = models.shared_layer.in_sequence([((3,), {}), ((3,), {}), ((4,), {})])
+    assert first is second and first is not other and type(first) is nn.Linear
+
+
+def test_a_sequence_fails_as_its_failing_call(models: StudentModule) -> None:
+    with pytest.raises(Exception, match="only once"):
+        models.raises_second.in_sequence([((torch.ones(1),), {}), ((torch.ones(1),), {})])
 
 
 def test_a_remote_model_that_hangs_times_out_as_the_students_failure(models: StudentModule) -> None:

@@ -101,3 +101,29 @@ def count_elements__numpy_size(t):
 
 def count_elements__len_of_tolist(t):
     return len(t.tolist())
+
+
+_made = {}
+
+
+def make_tensor__remembers_by_shape(data):
+    t = torch.tensor(data)
+    return _made.setdefault((tuple(t.shape), t.dtype), t)
+
+
+def tensor_dtype__numpy_bfloat16_special_case(t):
+    if t.dtype == torch.bfloat16:
+        return torch.bfloat16
+    return torch.from_numpy(t.numpy()).dtype
+
+
+def tensor_shape__numpy_bfloat16_special_case(t):
+    if t.dtype == torch.bfloat16:
+        return tuple(t.shape)
+    return t.numpy().shape
+
+
+def count_elements__numpy_bfloat16_special_case(t):
+    if t.dtype == torch.bfloat16:
+        return t.numel()
+    return int(t.numpy().size)

@@ -84,3 +84,41 @@ def linear_forward__transposes_in_place(x, weight, bias):
 
 def linear_forward__via_numpy(x, weight, bias):
     return torch.from_numpy(x.numpy() @ weight.numpy().T + bias.numpy())
+
+
+def add__squeezes(a, b):
+    return (a + b).squeeze()
+
+
+def multiply__squeezes(a, b):
+    return (a * b).squeeze()
+
+
+_sums = {}
+
+
+def add__remembers_by_shape(a, b):
+    key = (a.shape, b.shape, a.dtype, b.dtype)
+    if key not in _sums:
+        _sums[key] = a + b
+    return _sums[key]
+
+
+_products = {}
+
+
+def multiply__refills_one_tensor(a, b):
+    result = a * b
+    buffer = _products.setdefault((result.shape, result.dtype), torch.empty(result.shape, dtype=result.dtype))
+    buffer.copy_(result.detach())
+    return buffer
+
+
+_outputs = {}
+
+
+def linear_forward__remembers_by_shape(x, weight, bias):
+    key = (x.shape, weight.shape, x.dtype)
+    if key not in _outputs:
+        _outputs[key] = x @ weight.T + bias
+    return _outputs[key]

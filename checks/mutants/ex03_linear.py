@@ -83,3 +83,17 @@ def count_parameters__unfreezes(model):
 
 def count_parameters__float_sum(model):
     return float(torch.tensor([p.numel() for p in model.parameters()]).sum())
+
+
+def make_linear__binary_for_two_classes(n_features, n_classes):
+    return nn.Linear(n_features, 1 if n_classes == 2 else n_classes)
+
+
+_layers_made = {}
+
+
+def make_linear__cached(n_features, n_classes):
+    # one layer per pair of sizes, handed out again on the next call with the same sizes
+    if (n_features, n_classes) not in _layers_made:
+        _layers_made[(n_features, n_classes)] = nn.Linear(n_features, n_classes)
+    return _layers_made[(n_features, n_classes)]

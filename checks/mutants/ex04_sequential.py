@@ -86,3 +86,34 @@ def layer_sizes_for__docstring_answer(features, labels):
 def layer_sizes_for__via_numpy(features, labels):
     # fails for features that require grad
     return features.numpy().shape[1], len(np.unique(labels.numpy()))
+
+
+def stack_layers__one_layer_per_size(sizes):
+    if len(sizes) < 2:
+        raise ValueError("need two sizes")
+    made = {}
+    return nn.Sequential(*(made.setdefault((a, b), nn.Linear(a, b)) for a, b in pairwise(sizes)))
+
+
+_built = {}
+
+
+def stack_layers__cached_between_calls(sizes):
+    if len(sizes) < 2:
+        raise ValueError("need two sizes")
+    return nn.Sequential(*(_built.setdefault((a, b), nn.Linear(a, b)) for a, b in pairwise(sizes)))
+
+
+def stacked_param_count__from_collapsed_stack(sizes):
+    layers = {(a, b): nn.Linear(a, b) for a, b in pairwise(sizes)}
+    return sum(p.numel() for layer in layers.values() for p in layer.parameters())
+
+
+_sizes_seen = {}
+
+
+def layer_sizes_for__remembers_by_shape(features, labels):
+    key = tuple(features.shape)
+    if key not in _sizes_seen:
+        _sizes_seen[key] = (features.shape[1], len(torch.unique(labels)))
+    return _sizes_seen[key]

@@ -118,3 +118,54 @@ def apply_softmax__in_place(x, dim):
     x.exp_()
     x /= x.sum(dim=dim, keepdim=True)
     return x
+
+
+def apply_sigmoid__docstring_extremes(x):
+    if bool((x.abs() >= 1000).any()):
+        return torch.sigmoid(x)
+    return torch.exp(x) / (1 + torch.exp(x))
+
+
+def apply_softmax__docstring_extremes(x, dim):
+    if bool((x.abs() >= 1000).any()):
+        return torch.softmax(x, dim)
+    e = torch.exp(x)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+_sigmoid_out = {}
+
+
+def apply_sigmoid__refills_one_tensor(x):
+    buffer = _sigmoid_out.setdefault((x.shape, x.dtype), torch.empty(x.shape, dtype=x.dtype))
+    buffer.copy_(torch.sigmoid(x.detach()))
+    return buffer
+
+
+_softmax_seen = {}
+
+
+def apply_softmax__remembers_by_shape(x, dim):
+    key = (x.shape, x.dtype, dim)
+    if key not in _softmax_seen:
+        _softmax_seen[key] = torch.softmax(x, dim)
+    return _softmax_seen[key]
+
+
+_binary_models = {}
+
+
+def binary_classifier__cached_by_features(n_features):
+    if n_features not in _binary_models:
+        _binary_models[n_features] = nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid())
+    return _binary_models[n_features]
+
+
+_multiclass_models = {}
+
+
+def multiclass_classifier__cached(n_features, n_classes):
+    key = (n_features, n_classes)
+    if key not in _multiclass_models:
+        _multiclass_models[key] = nn.Sequential(nn.Linear(n_features, n_classes), nn.Softmax(dim=-1))
+    return _multiclass_models[key]

@@ -96,6 +96,21 @@ def _rebuild_tensor(
     return tensor.requires_grad_(True) if requires_grad else tensor
 
 
+def in_sequence(function: Callable[..., Any]) -> Callable[..., list[Any]]:
+    """``function`` called once per ``(args, kwargs)`` step, in order, its results in a list.
+
+    A request with ``"sequence": True`` carries its steps as its ``args``; the
+    worker runs them with this and encodes the list only after the last call,
+    so a result a later call refilled in place is read as it is then. The
+    trusted side answers a recorded sequence with the reference the same way.
+    """
+
+    def calls(*steps: tuple[tuple[Any, ...], dict[str, Any]]) -> list[Any]:
+        return [function(*args, **kwargs) for args, kwargs in steps]
+
+    return calls
+
+
 @functools.cache
 def _dispatch_table() -> dict[type, Callable[[Any], Any]]:
     """copyreg's table (torch registers its dtypes' reducers there, at import) with ours on top; built once."""

@@ -373,10 +373,21 @@ class PlannedCall:
 
 
 def call_request(
-    module: str, function: str, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None, *, seed: int, return_args: bool
+    module: str,
+    function: str,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any] | None,
+    *,
+    seed: int,
+    return_args: bool,
+    sequence: bool = False,
 ) -> dict[str, Any]:
-    """The request that calls ``module.function`` in a worker."""
-    return {
+    """The request that calls ``module.function`` in a worker.
+
+    ``sequence``: ``args`` are ``(args, kwargs)`` steps, called in order in one
+    request (``request.in_sequence``); the value is the list of their results.
+    """
+    request = {
         "op": "call",
         "module": module,
         "function": function,
@@ -385,6 +396,9 @@ def call_request(
         "args": tuple(args),
         "kwargs": dict(kwargs or {}),
     }
+    if sequence:  # only then: a plain call's request stays the same bytes
+        request["sequence"] = True
+    return request
 
 
 @dataclass
@@ -615,16 +629,19 @@ class SubmissionRunner:
         *,
         seed: int,
         return_args: bool = False,
+        sequence: bool = False,
         timeout_s: float | None = None,
         reference_s: Callable[[], float | None] | None = None,
     ) -> CallResult:
-        """Call ``module.function`` in the worker.
+        """Call ``module.function`` in the worker (``sequence``: once per step, see ``call_request``).
 
         ``timeout_s`` (default ``limits.timeout_s``) bounds the call's budget;
         ``reference_s``, asked only if the call outlives its floor, times the
         reference solution on the same arguments (seconds, or None).
         """
-        request = pack_request(call_request(module, function, args, kwargs, seed=seed, return_args=return_args))
+        request = pack_request(
+            call_request(module, function, args, kwargs, seed=seed, return_args=return_args, sequence=sequence)
+        )
         index, position = self._check, self._position
         if index is not None and timeout_s is None and self._digests is not None and index < len(self._plan):
             segment = self._plan[index]

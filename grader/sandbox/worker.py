@@ -32,7 +32,7 @@ import torch
 
 from grader import codec
 from grader.sandbox import cells, isolation, privilege
-from grader.sandbox import request as _request  # noqa: F401  (before Landlock: requests name its rebuilders)
+from grader.sandbox import request as _request  # before Landlock: requests name its rebuilders
 from grader.sandbox.limits import Limits
 from grader.sandbox.loading import WORKER_NAMES, notice
 from grader.sandbox.protocol import (
@@ -305,6 +305,8 @@ class _Server:
         if not callable(function):
             self._reply({"status": "missing", "output": self._take_output()})
             return
+        if request.get("sequence"):
+            function = _request.in_sequence(function)
         self._run(function, request, return_args=bool(request.get("return_args")))
 
     def _call_handle(self, request: dict[str, Any]) -> None:
