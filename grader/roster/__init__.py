@@ -41,6 +41,7 @@ __all__ = [
     "Student",
     "detect_layout",
     "open_roster",
+    "parse_submission",
     "read_student_files",
     "read_submission",
 ]
@@ -113,9 +114,30 @@ def read_student_files(student: Student) -> tuple[dict[str, bytes], list[str]]:
         return read_parts([(part.where, part.path) for part in student.parts], problems=student.notes)
     except SubmissionError as exc:
         return {}, [*student.notes, exc.message]
+    except Exception as exc:  # noqa: BLE001 - whatever one student's files raise is their reason, not the class's
+        return {}, [*student.notes, unreadable_reason(exc)]
 
 
 def read_submission(student: Student, assignment: Assignment) -> Submission:
     """The student's submission; an unreadable one becomes an empty one with the reason, never an exception."""
     raw, problems = read_student_files(student)
-    return build_submission(raw, assignment, name=student.id, problems=problems)
+    return parse_submission(raw, assignment, name=student.id, problems=problems)
+
+
+def parse_submission(raw: dict[str, bytes], assignment: Assignment, *, name: str, problems: list[str]) -> Submission:
+    """``build_submission``, total: a failure on one student's files makes an empty submission with the reason.
+
+    The batch relies on this, not on each reader having foreseen every
+    exception: one student's input never stops the class.
+    """
+    try:
+        return build_submission(raw, assignment, name=name, problems=problems)
+    except Exception as exc:  # noqa: BLE001 - see above
+        return build_submission({}, assignment, name=name, problems=[*problems, unreadable_reason(exc)])
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """A reader's unforeseen failure, in a student's words (the exception's type only: never its text)."""
+    if isinstance(exc, RecursionError | MemoryError):
+        return "the submission is nested too deeply or too large to read: not graded"
+    return f"the submission could not be read ({type(exc).__name__}): not graded"

@@ -17,6 +17,15 @@ from typing import Any
 
 import yaml
 
+from grader.bounds import (
+    MAX_METADATA_BYTES,
+    MAX_METADATA_CHARS,
+    MAX_METADATA_NODES,
+    Unreadable,
+    metadata_text,
+    read_regular,
+    shown,
+)
 from grader.errors import UsageError
 from grader.models import UnattributedFile
 from grader.roster.model import Part, Reading, Student, safe_id
@@ -25,11 +34,46 @@ from grader.roster.tree import entries, relative
 NAME = "gradescope"
 TITLE = "Gradescope export"
 METADATA = "submission_metadata.yml"
-_METADATA_LIMIT = 64 * 1024 * 1024
+#: Submitters of one group submission (Gradescope allows a handful).
+MAX_SUBMITTERS = 100
 
 
 class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
-    """A safe loader that reads any unknown tag (Ruby objects, symbols) as the plain value under it."""
+    """A safe loader that reads any unknown tag (Ruby objects, symbols) as the plain value under it.
+
+    Aliases are kept (Ruby writes one for an object it meets twice), but the
+    document is refused when expanding them would make more than
+    ``MAX_METADATA_NODES`` nodes: a "billion laughs" of nested aliases is a
+    small file that becomes millions of values once read.
+    """
+
+    def compose_document(self) -> yaml.Node:
+        document = super().compose_document()
+        if _expanded_size(document) > MAX_METADATA_NODES:
+            raise yaml.YAMLError(f"its aliases expand to over {MAX_METADATA_NODES:,} values")
+        return document
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """The number of nodes ``root`` stands for with every alias expanded; each shared node is counted once per use."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iterative, children first: a deep document cannot overflow the stack here
+        node, ready = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if ready or not children:
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_METADATA_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
 
 
 def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
@@ -50,11 +94,14 @@ def matches(root: Path) -> bool:
 
 def load_metadata(path: Path) -> Mapping[str, Any]:
     try:
-        if path.stat().st_size > _METADATA_LIMIT:
-            raise UsageError(f"{path}: over {_METADATA_LIMIT // 2**20} MiB, not a Gradescope metadata file")
-        data = yaml.load(path.read_text(encoding="utf-8", errors="replace"), Loader=_Loader)  # _Loader is a SafeLoader
-    except (OSError, yaml.YAMLError) as exc:
+        text = read_regular(path, limit=MAX_METADATA_BYTES).decode("utf-8", errors="replace")
+        data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except Unreadable as exc:
+        raise UsageError(f"{path}: not read as a Gradescope submission_metadata.yml: {exc.reason}") from None
+    except (yaml.YAMLError, ValueError) as exc:
         raise UsageError(f"{path}: not a readable Gradescope submission_metadata.yml ({exc})") from None
+    except (RecursionError, MemoryError):  # PyYAML composes and constructs recursively
+        raise UsageError(f"{path}: not read as a Gradescope submission_metadata.yml: nested too deeply") from None
     if not isinstance(data, Mapping):
         raise UsageError(f"{path}: not a Gradescope submission_metadata.yml (expected submission_<id>: entries)")
     return data
@@ -68,8 +115,17 @@ def _field(record: Mapping[str, Any], key: str) -> Any:
     return None
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+def _text(value: Any, what: str, notes: list[str]) -> str:
+    """A name, id or email from the metadata: a plain value, cut to ``MAX_METADATA_CHARS``, else ''."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list | tuple | set):  # never stringified: it could be an alias bomb's root
+        notes.append(f"the export's {what} is not a plain value: ignored")
+        return ""
+    text, cut = metadata_text(str(value).strip())
+    if cut:
+        notes.append(f"the export's {what} is over {MAX_METADATA_CHARS} characters: cut")
+    return text
 
 
 def read(root: Path) -> Reading:
@@ -84,16 +140,22 @@ def read(root: Path) -> Reading:
         if not isinstance(record, Mapping):
             continue
         parts = (Part("", folder),) if folder.is_dir() and not folder.is_symlink() else ()
-        notes = () if parts else (f"{submission}: no files in the export",)
+        found = [] if parts else [f"{shown(submission)}: no files in the export"]
         submitters = _field(record, "submitters")
         people = [p for p in submitters if isinstance(p, Mapping)] if isinstance(submitters, list) else []
         if not people:
             people = [{}]
-        for person in people:
-            raw_id = _text(_field(person, "sid")) or _text(_field(person, "email")) or submission
-            name = _text(_field(person, "name")) or raw_id
+        for person in people[:MAX_SUBMITTERS]:
+            notes = list(found)
+            raw_id = (
+                _text(_field(person, "sid"), "student id", notes)
+                or _text(_field(person, "email"), "email", notes)
+                or metadata_text(submission)[0]
+            )
+            name = _text(_field(person, "name"), "name", notes) or raw_id
             late = _field(record, "late")
-            students.append(Student(safe_id(raw_id), name, parts, late if isinstance(late, bool) else None, notes))
+            late_flag = late if isinstance(late, bool) else None
+            students.append(Student(safe_id(raw_id), name, parts, late_flag, tuple(dict.fromkeys(notes))))
     for path in entries(root):
         if path.name != METADATA and path.name not in listed:
             unattributed.append(UnattributedFile(relative(path, root), f"not listed in {METADATA}"))
