@@ -46,6 +46,10 @@ MAX_CELLS = 10_000
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 MAX_METADATA_NODES = 1_000_000
 MAX_METADATA_CHARS = 200
+#: Nodes one YAML alias may repeat (Ruby aliases a date or a number, never a large structure),
+#: and submitters of one group submission.
+MAX_ALIAS_NODES = 1_000
+MAX_SUBMITTERS = 100
 #: How much of a hostile name a message quotes.
 SHOWN_CHARS = 80
 

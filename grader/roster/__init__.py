@@ -133,7 +133,7 @@ def parse_submission(raw: dict[str, bytes], assignment: Assignment, *, name: str
     try:
         return build_submission(raw, assignment, name=name, problems=problems)
     except Exception as exc:  # noqa: BLE001 - see above
-        return build_submission({}, assignment, name=name, problems=[*problems, unreadable_reason(exc)])
+        return Submission(name=name, files={}, exercises=(), problems=(*problems, unreadable_reason(exc)))
 
 
 def unreadable_reason(exc: BaseException) -> str:

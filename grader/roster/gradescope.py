@@ -18,9 +18,11 @@ from typing import Any
 import yaml
 
 from grader.bounds import (
+    MAX_ALIAS_NODES,
     MAX_METADATA_BYTES,
     MAX_METADATA_CHARS,
     MAX_METADATA_NODES,
+    MAX_SUBMITTERS,
     Unreadable,
     metadata_text,
     read_regular,
@@ -34,31 +36,54 @@ from grader.roster.tree import entries, relative
 NAME = "gradescope"
 TITLE = "Gradescope export"
 METADATA = "submission_metadata.yml"
-#: Submitters of one group submission (Gradescope allows a handful).
-MAX_SUBMITTERS = 100
 
 
 class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
     """A safe loader that reads any unknown tag (Ruby objects, symbols) as the plain value under it.
 
-    Aliases are kept (Ruby writes one for an object it meets twice), but the
-    document is refused when expanding them would make more than
-    ``MAX_METADATA_NODES`` nodes: a "billion laughs" of nested aliases is a
-    small file that becomes millions of values once read.
+    Aliases are kept (Ruby writes one for an object it meets twice) when
+    what they repeat is small; an alias of more than ``MAX_ALIAS_NODES``
+    nodes is read as an ``Expanded`` marker instead, so a "billion laughs"
+    of nested aliases costs the field that holds it (a student's name), not
+    the class. A document still over ``MAX_METADATA_NODES`` nodes with its
+    aliases expanded is refused.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None and _expanded_size(target, self.sizes) > MAX_ALIAS_NODES:
+                self.get_event()
+                return yaml.ScalarNode(_EXPANDED_TAG, "", event.start_mark, event.end_mark)
+        return super().compose_node(parent, index)
 
     def compose_document(self) -> yaml.Node:
         document = super().compose_document()
-        if _expanded_size(document) > MAX_METADATA_NODES:
+        if _expanded_size(document, self.sizes) > MAX_METADATA_NODES:
             raise yaml.YAMLError(f"its aliases expand to over {MAX_METADATA_NODES:,} values")
+        self.sizes = {}
         return document
 
 
-def _expanded_size(root: yaml.Node) -> int:
-    """The number of nodes ``root`` stands for with every alias expanded; each shared node is counted once per use."""
-    sizes: dict[int, int] = {}
+class Expanded:
+    """What an alias of too many nodes is read as: never expanded, never shown."""
+
+
+_EXPANDED_TAG = "tag:grader,2026:alias-too-large"
+
+
+def _expanded_size(root: yaml.Node, sizes: dict[int, int]) -> int:
+    """The number of nodes ``root`` stands for with every alias expanded, memoised in ``sizes`` (by node id).
+
+    Iterative, children first: a deep document cannot overflow the stack here.
+    """
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:  # iterative, children first: a deep document cannot overflow the stack here
+    while stack:
         node, ready = stack.pop()
         if id(node) in sizes:
             continue
@@ -86,6 +111,7 @@ def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 
 _Loader.add_multi_constructor("!", _untagged)
 _Loader.add_multi_constructor("tag:yaml.org,2002:ruby", _untagged)
+_Loader.add_constructor(_EXPANDED_TAG, lambda loader, node: Expanded())
 
 
 def matches(root: Path) -> bool:
@@ -118,6 +144,9 @@ def _field(record: Mapping[str, Any], key: str) -> Any:
 def _text(value: Any, what: str, notes: list[str]) -> str:
     """A name, id or email from the metadata: a plain value, cut to ``MAX_METADATA_CHARS``, else ''."""
     if value is None:
+        return ""
+    if isinstance(value, Expanded):
+        notes.append(f"the export's {what} repeats over {MAX_ALIAS_NODES:,} values: ignored")
         return ""
     if isinstance(value, Mapping | list | tuple | set):  # never stringified: it could be an alias bomb's root
         notes.append(f"the export's {what} is not a plain value: ignored")
