@@ -51,10 +51,13 @@ ALL_PAIRS = 20_000
 #: text matches, so unparseable code needs no fallback. Every alternative inside
 #: a string can match a character in one way only: an unterminated string full
 #: of backslashes must fail in linear time, not try every way to split them.
+#: Their repeats are possessive (``*+``): giving characters back never finds
+#: another closing quote, and without it the engine keeps a backtracking point
+#: per character (130 MiB for a 1 MB string literal).
 _TOKEN = re.compile(
     r"(?:#[^\n]*|\\\r?\n)"  # a comment, or a backslash-newline (joins lines, like whitespace): no group
     r"|("
-    r"""[rRbBuUfF]{0,2}(?:\"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*\"\"\"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''|"(?:\\[\s\S]|[^"\\\n])*"|'(?:\\[\s\S]|[^'\\\n])*')"""
+    r"""[rRbBuUfF]{0,2}(?:\"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*+\"\"\"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*+'''|"(?:\\[\s\S]|[^"\\\n])*+"|'(?:\\[\s\S]|[^'\\\n])*+')"""
     r"|0[xXoObB]\w+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?[\d_]+)?[jJ]?"  # a number
     r"|[^\W\d]\w*"  # a name
     r"|\*\*=?|//=?|>>=?|<<=?|->|:=|[-+*/%&|^@<>=!]=|\.\.\.|[^\s\w]"  # an operator
