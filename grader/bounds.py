@@ -71,8 +71,8 @@ def mib(size: int) -> str:
     return f"{size // 2**20} MiB"
 
 
-def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES, cut: bool = False) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (its first ``limit`` if ``cut``).
 
     Opened without following a symbolic link and without blocking, and
     checked on the open descriptor: a FIFO, socket or device, or a file
@@ -87,7 +87,7 @@ def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Unreadable("not a regular file, skipped")
-        if info.st_size > limit:
+        if info.st_size > limit and not cut:
             raise Unreadable(f"skipped, {info.st_size / 1e6:.1f} MB is over the {mib(limit)} limit per file")
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(limit + 1)
@@ -95,6 +95,8 @@ def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
         raise Unreadable(_os_reason(exc)) from None
     finally:
         os.close(fd)
+    if len(data) > limit and cut:
+        return data[:limit]
     if len(data) > limit:  # it grew after fstat
         raise Unreadable(f"skipped, over the {mib(limit)} limit per file")
     return data

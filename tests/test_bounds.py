@@ -262,6 +262,7 @@ def test_read_regular_refuses_links_and_oversize(tmp_path: Path) -> None:
     with pytest.raises(Unreadable, match="over the 0 MiB limit"):
         read_regular(target, limit=0)
     assert read_regular(target) == b"x" and MAX_FILE_BYTES > 1
+    assert read_regular(write(tmp_path / "receipt.txt", "abcdef"), limit=3, cut=True) == b"abc"
 
 
 def test_a_file_that_disappears_after_listing_is_a_reason(

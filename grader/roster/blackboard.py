@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.bounds import Unreadable, read_regular
 from grader.models import UnattributedFile
 from grader.roster.model import Part, Reading, Student, safe_id
 from grader.roster.tree import entries, relative
@@ -44,9 +45,8 @@ def matches(path: Path) -> bool:
 
 def _read_receipt(path: Path) -> str:
     try:
-        with open(path, "rb") as handle:
-            return handle.read(_RECEIPT_LIMIT).decode("utf-8", errors="replace")
-    except OSError:
+        return read_regular(path, limit=_RECEIPT_LIMIT, cut=True).decode("utf-8", errors="replace")
+    except Unreadable:  # a receipt that is not a file: the attempt is read without it
         return ""
 
 
