@@ -64,8 +64,10 @@ def read_notebook(raw: bytes, *, name: str) -> nbformat.NotebookNode:
             f"not a valid notebook: the JSON is broken at line {exc.lineno}, column {exc.colno} "
             "(was the file cut short, or edited outside Jupyter?)"
         ) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
+    except (RecursionError, MemoryError) as exc:
         raise NotebookError(parse_reason(exc)) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise NotebookError(f"not a valid notebook: {str(exc)[:200]}") from None
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):  # v3 keeps cells in worksheets
         raise NotebookError("not a notebook: the JSON has no 'cells'")
     if not isinstance(data.get("nbformat"), int):

@@ -185,6 +185,12 @@ def test_a_notebook_whose_code_is_too_deep_is_a_reason(tmp_path: Path, tiny: Ass
     assert sub.problems and sub.problems[0].startswith("nb.ipynb: cell 1 skipped")
 
 
+def test_a_notebook_number_python_will_not_convert_is_a_reason(tmp_path: Path, tiny: Assignment) -> None:
+    notebook = NOTEBOOK_HEAD + '[], "x": ' + "1" * 5_000 + "}"
+    sub = load(student(tmp_path, "s", {"nb.ipynb": notebook, "ex_tiny.py": CORRECT}), tiny)
+    assert len(sub.problems) == 1 and sub.problems[0].startswith("nb.ipynb: not a valid notebook: Exceeds the limit")
+
+
 def test_json_depth_is_checked_outside_strings() -> None:
     check_json('{"a": "' + "[" * 10_000 + '"}')  # brackets inside a string are text
     with pytest.raises(Unreadable, match="nested too deeply"):
