@@ -9,6 +9,7 @@ with what a student sees when one is exceeded. Each bound turns into an
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import stat
@@ -147,8 +148,8 @@ def check_source(source: bytes) -> None:
     """Refuse Python source too large to parse in the grading process."""
     if len(source) > MAX_PARSE_BYTES:
         raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
-    _, tokens = _TOKEN.subn(b"", source)  # counts without building a list of matches
-    if tokens > MAX_PARSE_TOKENS:
+    # Walks up to the first token over the bound, one match at a time: no list of matches is built.
+    if next(itertools.islice(_TOKEN.finditer(source), MAX_PARSE_TOKENS, None), None) is not None:
         raise Unreadable(f"too long to read (over {MAX_PARSE_TOKENS:,} tokens)")
 
 

@@ -95,7 +95,7 @@ def load_submission(path: Path, assignment: Assignment, *, name: str | None = No
     not a kind of submission at all.
     """
     raw, problems = read_files(path)
-    return build_submission(raw, assignment, name=name or _student_name(path), problems=problems)
+    return parse_submission(raw, assignment, name=name or _student_name(path), problems=problems)
 
 
 def read_files(path: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -113,8 +113,10 @@ def read_files(path: Path) -> tuple[dict[str, bytes], list[str]]:
 def content_digest(raw: Mapping[str, bytes]) -> str:
     """The sha256 of a submission's raw files, names included, for caching."""
     digest = hashlib.sha256()
-    for rel in sorted(raw):
-        digest.update(rel.encode() + b"\0" + raw[rel] + b"\0")
+    for rel in sorted(raw):  # in pieces: a file is never copied to be hashed
+        digest.update(rel.encode() + b"\0")
+        digest.update(raw[rel])
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -162,6 +164,25 @@ def read_parts(
             total += len(data)
             raw[rel] = data
     return raw, notes
+
+
+def parse_submission(raw: Mapping[str, bytes], assignment: Assignment, *, name: str, problems: list[str]) -> Submission:
+    """``build_submission``, total: a failure on one student's files makes an empty submission with the reason.
+
+    A batch relies on this, not on each reader having foreseen every
+    exception: one student's input never stops the class.
+    """
+    try:
+        return build_submission(raw, assignment, name=name, problems=problems)
+    except Exception as exc:  # noqa: BLE001 - whatever one student's files raise is their reason, not the class's
+        return Submission(name=name, files={}, exercises=(), problems=(*problems, unreadable_reason(exc)))
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """A reader's unforeseen failure, in a student's words (the exception's type only: never its text)."""
+    if isinstance(exc, RecursionError | MemoryError):
+        return "the submission is nested too deeply or too large to read: not graded"
+    return f"the submission could not be read ({type(exc).__name__}): not graded"
 
 
 def build_submission(

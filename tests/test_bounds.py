@@ -407,6 +407,17 @@ def test_whatever_a_reader_raises_becomes_that_students_reason(
     assert subs["faulty"].problems == ("the submission is nested too deeply or too large to read: not graded",)
 
 
+def test_grader_check_reads_a_submission_totally(
+    tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*args: object, **options: object) -> Submission:
+        raise ValueError("a parser no one foresaw")
+
+    monkeypatch.setattr(submission_module, "build_submission", failing)
+    sub = load(student(tmp_path, "s", {"ex_tiny.py": CORRECT}), tiny)
+    assert sub.files == {} and sub.problems == ("the submission could not be read (ValueError): not graded",)
+
+
 # --- whole batches: the class is graded, the honest student keeps full marks ----------------------
 
 
@@ -434,14 +445,14 @@ def test_a_class_of_hostile_students_is_graded_and_exits_0(
     os.mkfifo(piped / "pipe.py")
     os.mkfifo(root / "pipe.py")
     student(root, "faulty", {"ex_tiny.py": CORRECT})
-    build = roster_module.build_submission
+    build = submission_module.build_submission
 
     def failing(raw: dict[str, bytes], assignment: Assignment, **options: object) -> Submission:
         if options["name"] == "faulty":
             raise MemoryError
         return build(raw, assignment, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(roster_module, "build_submission", failing)
+    monkeypatch.setattr(submission_module, "build_submission", failing)
     out = tmp_path / "out"
     command = ["grade", str(root), "--assignment", str(tiny.root), "--out", str(out), "--jobs", "2"]
     with unblocking(root / "pipe.py"), unblocking(piped / "pipe.py"):

@@ -24,7 +24,7 @@ from grader.models import UnattributedFile
 from grader.roster import blackboard, brightspace, canvas, classroom, folder, gradescope, moodle
 from grader.roster.model import Part, Reading, Roster, Student, separate
 from grader.roster.tree import entries, extract_class, single_folder
-from grader.submission import Submission, build_submission, read_files, read_parts
+from grader.submission import Submission, parse_submission, read_files, read_parts, unreadable_reason
 
 #: Every layout by its ``--layout`` name.
 LAYOUTS: dict[str, ModuleType] = {
@@ -122,22 +122,3 @@ def read_submission(student: Student, assignment: Assignment) -> Submission:
     """The student's submission; an unreadable one becomes an empty one with the reason, never an exception."""
     raw, problems = read_student_files(student)
     return parse_submission(raw, assignment, name=student.id, problems=problems)
-
-
-def parse_submission(raw: dict[str, bytes], assignment: Assignment, *, name: str, problems: list[str]) -> Submission:
-    """``build_submission``, total: a failure on one student's files makes an empty submission with the reason.
-
-    The batch relies on this, not on each reader having foreseen every
-    exception: one student's input never stops the class.
-    """
-    try:
-        return build_submission(raw, assignment, name=name, problems=problems)
-    except Exception as exc:  # noqa: BLE001 - see above
-        return Submission(name=name, files={}, exercises=(), problems=(*problems, unreadable_reason(exc)))
-
-
-def unreadable_reason(exc: BaseException) -> str:
-    """A reader's unforeseen failure, in a student's words (the exception's type only: never its text)."""
-    if isinstance(exc, RecursionError | MemoryError):
-        return "the submission is nested too deeply or too large to read: not graded"
-    return f"the submission could not be read ({type(exc).__name__}): not graded"
