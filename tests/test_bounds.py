@@ -386,6 +386,19 @@ def test_gradescope_metadata_beyond_every_export_is_refused(records: str, reason
         pass
 
 
+def test_a_blackboard_receipt_name_is_cut(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    prefix = "Week3_jdoe_attempt_2024-03-01-23-59-00"
+    write(root / f"{prefix}_ex_tiny.py", CORRECT)
+    files = f"Files:\n\tOriginal filename: ex_tiny.py\n\tFilename: {prefix}_ex_tiny.py\n"
+    receipt = f"Name: {'J' * 100_000} (jdoe)\n{files}"
+    write(root / f"{prefix}.txt", receipt)
+    with open_roster(root, layout="blackboard") as roster:
+        (jdoe,) = roster.students
+    assert jdoe.id == "jdoe" and jdoe.name == "J" * 200
+    assert jdoe.notes == ("the export's name is over 200 characters: cut",)
+
+
 def test_whatever_a_reader_raises_becomes_that_students_reason(
     tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
