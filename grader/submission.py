@@ -359,16 +359,25 @@ def _read_dir(root: Path, problems: list[str], listing: _Listing | None = None) 
         if len(raw) >= MAX_FILES:
             problems.append(f"more than {MAX_FILES} source files: the rest were skipped")
             break
-        data = _read_file(path, rel, problems)
-        if data is None:
-            continue
-        total += len(data)
-        if total > MAX_TOTAL_BYTES:
+        # Its size as listed first: a file that would go over the total is not even read.
+        fits = total + _listed_size(path) <= MAX_TOTAL_BYTES
+        data = _read_file(path, rel, problems) if fits else None
+        if fits and data is None:
+            continue  # unreadable: _read_file said why
+        if data is None or total + len(data) > MAX_TOTAL_BYTES:
             limit = MAX_TOTAL_BYTES // 2**20
             problems.append(f"the submission is over {limit} MiB: {shown(rel)} and later files were skipped")
             break
+        total += len(data)
         raw[rel] = data
     return raw
+
+
+def _listed_size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0  # read_regular says why
 
 
 def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
