@@ -123,15 +123,34 @@ def name_reason(name: str) -> str | None:
 
 
 def zip_entry_count(handle: BinaryIO) -> int | None:
-    """The number of entries a zip's end record declares, read before ``ZipFile`` lists them all; None if unknown."""
+    """How many entries a zip's central directory holds, counted before ``ZipFile`` builds one object each.
+
+    Counted from the directory's own records, not only the end record's
+    total (which an archive can understate: ``ZipFile`` reads the directory
+    whole, whatever the total says). None if the end record is not found.
+    """
     try:
-        record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # private: no public way to ask
-    except (OSError, ValueError, EOFError, AttributeError):
+        end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # private: no public way to ask
+        if not end:
+            return None
+        declared = int(end[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+        size = int(end[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
+        if size > _MAX_DIRECTORY_BYTES:
+            return max(declared, size // _DIRECTORY_RECORD_BYTES)
+        start = int(end[zipfile._ECD_LOCATION]) - size  # type: ignore[attr-defined]
+        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # type: ignore[attr-defined]
+            start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator  # type: ignore[attr-defined]
+        handle.seek(max(start, 0))
+        return max(declared, handle.read(size).count(zipfile.stringCentralDir))  # type: ignore[attr-defined]
+    except (OSError, ValueError, EOFError, AttributeError, IndexError, TypeError):
         return None
-    if not record:
-        return None
-    handle.seek(0)
-    return int(record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+    finally:
+        handle.seek(0)
+
+
+#: The least a central directory record takes, and the most of a directory read to count them.
+_DIRECTORY_RECORD_BYTES = 46
+_MAX_DIRECTORY_BYTES = 32 * 1024 * 1024
 
 
 def check_zip_entries(handle: BinaryIO, limit: int) -> None:

@@ -224,6 +224,11 @@ def test_a_zip_of_too_many_entries_is_refused_before_it_is_listed(
             out.writestr(f"f{number}.py", "")
     sub = load(archive, tiny)
     assert sub.files == {} and sub.problems == ("s.zip: the archive holds 6 entries, over the limit of 5",)
+    understated = bytearray(archive.read_bytes())
+    end = understated.rindex(b"PK\x05\x06")
+    understated[end + 8 : end + 12] = (1).to_bytes(2, "little") * 2  # "1 entry", said twice
+    archive.write_bytes(bytes(understated))
+    assert load(archive, tiny).problems == ("s.zip: the archive holds 6 entries, over the limit of 5",)
 
 
 # --- special files, links, races ---------------------------------------------------------------
