@@ -44,7 +44,7 @@ MAX_JSON_CONTAINERS = 200_000
 MAX_JSON_VALUES = 500_000
 MAX_CELLS = 10_000
 #: LMS metadata (Gradescope's YAML): its size, its nodes with every alias expanded, and each text read from it.
-MAX_METADATA_BYTES = 64 * 1024 * 1024
+MAX_METADATA_BYTES = 8 * 1024 * 1024  # about 20,000 submissions; PyYAML reads it in pure Python
 MAX_METADATA_NODES = 1_000_000
 MAX_METADATA_CHARS = 200
 #: Nodes one YAML alias may repeat (Ruby aliases a date or a number, never a large structure),
