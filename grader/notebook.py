@@ -158,7 +158,8 @@ def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
     notebook = read_notebook(raw, name=name)
     if len(notebook.cells) > MAX_CELLS:  # v3 keeps its cells in worksheets: counted once converted
         raise NotebookError(f"holds {len(notebook.cells):,} cells, over the limit of {MAX_CELLS:,}: not read")
-    code = "\n".join(str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
+    sources = (str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
+    code = "\n".join(source for source in sources if _parsed_as_python(source))  # %%writefile has its own bounds
     try:
         check_source(code.encode("utf-8", "surrogatepass"))
         return _to_source(notebook, name=name)
@@ -288,6 +289,12 @@ def _unsafe_path(path: str) -> str:
     if pure.as_posix() in ("", "."):
         return "it names a folder, not a file"
     return ""
+
+
+def _parsed_as_python(code: str) -> bool:
+    """A code cell whose body is parsed as Python: any but a cell magic other than ``%%time`` and ``%%capture``."""
+    head = next((line.strip() for line in code.splitlines() if line.strip()), "")
+    return not head.startswith("%%") or head[2:].partition(" ")[0] in _PYTHON_CELL_MAGICS
 
 
 def _parse_cell(code: str, number: int, notes: list[str]) -> _Code | _WriteFile | None:
