@@ -30,12 +30,12 @@ from grader.engine import Setup
 from grader.errors import IncompleteError, OutputError, SandboxError, UsageError
 from grader.models import ClassReport, Report, SimilarCluster
 from grader.output import CACHE_DIR, Stamp, write_atomic
-from grader.roster import Roster, Student, open_roster, read_student_files, read_submission
+from grader.roster import Roster, Student, open_roster, parse_submission, read_student_files, read_submission
 from grader.sandbox.client import Zygote, allowed_cpus
 from grader.sandbox.limits import Limits
 from grader.sandbox.scratch import make_root, remove_tree
 from grader.similarity import SIMILARITY_VERSION, find_similar
-from grader.submission import Submission, build_submission, content_digest
+from grader.submission import Submission, content_digest
 
 __all__ = ["CACHE_DIR", "Cache", "Progress", "cache_key", "default_class_dir", "grade_class", "similarity_key"]
 
@@ -294,7 +294,7 @@ def _read_class(
         if hit is not None and hit.report.student == student.id:
             hits.append((hit, key))
         else:  # parsed now, while its files are at hand
-            pending.append(build_submission(raw, assignment, name=student.id, problems=problems))
+            pending.append(parse_submission(raw, assignment, name=student.id, problems=problems))
             keys[student.id] = key
     similar_key = similarity_key(digests, assignment)
     similar = cache.get_similar(similar_key)

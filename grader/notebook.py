@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from grader.bounds import MAX_CELLS, Unreadable, check_json, check_source, parse_reason
 from grader.models import Location
 from grader.sandbox.cells import MAX_WRITE_BYTES, CellStop
 
@@ -54,16 +55,26 @@ def read_notebook(raw: bytes, *, name: str) -> nbformat.NotebookNode:
     except UnicodeDecodeError:
         raise NotebookError("not a notebook: the file is not UTF-8 text") from None
     try:
+        check_json(text)  # before json.loads, which recurses per level and builds every value
         data = json.loads(text)
+    except Unreadable as exc:
+        raise NotebookError(exc.reason) from None
     except json.JSONDecodeError as exc:
         raise NotebookError(
             f"not a valid notebook: the JSON is broken at line {exc.lineno}, column {exc.colno} "
             "(was the file cut short, or edited outside Jupyter?)"
         ) from None
+    except (RecursionError, MemoryError) as exc:
+        raise NotebookError(parse_reason(exc)) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise NotebookError(f"not a valid notebook: {str(exc)[:200]}") from None
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):  # v3 keeps cells in worksheets
         raise NotebookError("not a notebook: the JSON has no 'cells'")
     if not isinstance(data.get("nbformat"), int):
         raise NotebookError("not a notebook: the JSON has no 'nbformat' version number")
+    cells = data.get("cells")
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        raise NotebookError(f"holds {len(cells):,} cells, over the limit of {MAX_CELLS:,}: not read")
     try:
         with warnings.catch_warnings():  # e.g. cells without ids: noise for a student, not a reason to reject
             warnings.simplefilter("ignore")
@@ -145,6 +156,20 @@ def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
     from 1, markdown included.
     """
     notebook = read_notebook(raw, name=name)
+    if len(notebook.cells) > MAX_CELLS:  # v3 keeps its cells in worksheets: counted once converted
+        raise NotebookError(f"holds {len(notebook.cells):,} cells, over the limit of {MAX_CELLS:,}: not read")
+    sources = (str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
+    code = "\n".join(source for source in sources if _parsed_as_python(source))  # %%writefile has its own bounds
+    try:
+        check_source(code.encode("utf-8", "surrogatepass"))
+        return _to_source(notebook, name=name)
+    except Unreadable as exc:
+        raise NotebookError(f"its code cells are {exc.reason}") from None
+    except (RecursionError, MemoryError) as exc:  # the walks over each cell's tree recurse on what the parser built
+        raise NotebookError(parse_reason(exc)) from None
+
+
+def _to_source(notebook: nbformat.NotebookNode, *, name: str) -> NotebookSource:
     cells: list[tuple[int, _Code | _WriteFile]] = []
     notes: list[str] = []
     for number, cell in enumerate(notebook.cells, start=1):
@@ -264,6 +289,12 @@ def _unsafe_path(path: str) -> str:
     if pure.as_posix() in ("", "."):
         return "it names a folder, not a file"
     return ""
+
+
+def _parsed_as_python(code: str) -> bool:
+    """A code cell whose body is parsed as Python: any but a cell magic other than ``%%time`` and ``%%capture``."""
+    head = next((line.strip() for line in code.splitlines() if line.strip()), "")
+    return not head.startswith("%%") or head[2:].partition(" ")[0] in _PYTHON_CELL_MAGICS
 
 
 def _parse_cell(code: str, number: int, notes: list[str]) -> _Code | _WriteFile | None:

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from grader.assignment import Assignment
+from grader.bounds import Unreadable, check_source
 from grader.models import SimilarCluster
 from grader.notebook import without_bookkeeping
 from grader.submission import Submission
@@ -50,10 +51,13 @@ ALL_PAIRS = 20_000
 #: text matches, so unparseable code needs no fallback. Every alternative inside
 #: a string can match a character in one way only: an unterminated string full
 #: of backslashes must fail in linear time, not try every way to split them.
+#: Their repeats are possessive (``*+``): giving characters back never finds
+#: another closing quote, and without it the engine keeps a backtracking point
+#: per character (130 MiB for a 1 MB string literal).
 _TOKEN = re.compile(
     r"(?:#[^\n]*|\\\r?\n)"  # a comment, or a backslash-newline (joins lines, like whitespace): no group
     r"|("
-    r"""[rRbBuUfF]{0,2}(?:\"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*\"\"\"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''|"(?:\\[\s\S]|[^"\\\n])*"|'(?:\\[\s\S]|[^'\\\n])*')"""
+    r"""[rRbBuUfF]{0,2}(?:\"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*+\"\"\"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*+'''|"(?:\\[\s\S]|[^"\\\n])*+"|'(?:\\[\s\S]|[^'\\\n])*+')"""
     r"|0[xXoObB]\w+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?[\d_]+)?[jJ]?"  # a number
     r"|[^\W\d]\w*"  # a name
     r"|\*\*=?|//=?|>>=?|<<=?|->|:=|[-+*/%&|^@<>=!]=|\.\.\.|[^\s\w]"  # an operator
@@ -74,6 +78,15 @@ def shingles(source: bytes) -> set[tuple[str, ...]]:
 
 
 Shingles = frozenset[tuple[str, ...]]
+
+
+def _comparable(source: bytes) -> bool:
+    """Small enough to compare: the bounds of what the grading process parses (its shingles cost memory per token)."""
+    try:
+        check_source(source)
+    except Unreadable:
+        return False
+    return True
 
 
 class _Forest:
@@ -128,7 +141,10 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
             submission = submissions[name]
             if exercise.name not in submission.exercises:
                 continue
-            grams = shingles(without_bookkeeping(submission.files.get(f"{exercise.name}.py", b"")))
+            source = submission.files.get(f"{exercise.name}.py", b"")
+            if not _comparable(source):
+                continue
+            grams = shingles(without_bookkeeping(source))
             grams -= common
             if len(grams) >= MIN_SHINGLES:
                 copies.setdefault(frozenset(grams), []).append(name)

@@ -10,6 +10,7 @@ import ast
 import functools
 import hashlib
 import io
+import os
 import zipfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,14 +18,28 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from grader.assignment import Assignment
+from grader.bounds import (
+    MAX_DIR_DEPTH,
+    MAX_DIR_ENTRIES,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_PARSE_BYTES,
+    MAX_TOTAL_BYTES,
+    MAX_ZIP_BYTES,
+    MAX_ZIP_ENTRIES,
+    Unreadable,
+    check_source,
+    check_zip_entries,
+    name_reason,
+    parse_reason,
+    read_regular,
+    shown,
+)
 from grader.errors import SubmissionError
 from grader.models import Location
 from grader.notebook import NotebookError, NotebookSource, notebook_to_source
 from grader.sandbox.cells import CellStop
 
-MAX_FILE_BYTES = 16 * 1024 * 1024
-MAX_TOTAL_BYTES = 48 * 1024 * 1024
-MAX_FILES = 500
 #: Folders never read as part of a submission (caches, version control, environments).
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv", "venv", "node_modules"}
 
@@ -80,7 +95,7 @@ def load_submission(path: Path, assignment: Assignment, *, name: str | None = No
     not a kind of submission at all.
     """
     raw, problems = read_files(path)
-    return build_submission(raw, assignment, name=name or _student_name(path), problems=problems)
+    return parse_submission(raw, assignment, name=name or _student_name(path), problems=problems)
 
 
 def read_files(path: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -98,8 +113,10 @@ def read_files(path: Path) -> tuple[dict[str, bytes], list[str]]:
 def content_digest(raw: Mapping[str, bytes]) -> str:
     """The sha256 of a submission's raw files, names included, for caching."""
     digest = hashlib.sha256()
-    for rel in sorted(raw):
-        digest.update(rel.encode() + b"\0" + raw[rel] + b"\0")
+    for rel in sorted(raw):  # in pieces: a file is never copied to be hashed
+        digest.update(rel.encode() + b"\0")
+        digest.update(raw[rel])
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -118,31 +135,54 @@ def read_parts(
     raw: dict[str, bytes] = {}
     total = 0
     for where, path in parts:
-        if path.is_dir() or path.suffix.lower() == ".zip":
-            found = _read_dir(path, notes) if path.is_dir() else _read_zip(path, notes)
-            if path.is_dir():  # a student's own zip in the folder an LMS made for them is their work too
-                for archive in _zips_in(path):
-                    base = archive.parent.relative_to(path).as_posix()
-                    for rel, content in _read_zip(archive, notes).items():
-                        found.setdefault(rel if base == "." else f"{base}/{rel}", content)
+        if path.is_dir() and not path.is_symlink():
+            listing = _walk(path, notes)
+            found = _read_dir(path, notes, listing)
+            # A student's own zip in the folder an LMS made for them is their work too.
+            for archive_rel, archive in listing.zips[:MAX_FILES]:
+                base = PurePosixPath(archive_rel).parent.as_posix()
+                for rel, content in _read_zip(archive, notes).items():
+                    found.setdefault(rel if base == "." else f"{base}/{rel}", content)
+            items = [(f"{where}/{rel}" if where else rel, data) for rel, data in found.items()]
+        elif path.suffix.lower() == ".zip":
+            found = _read_zip(path, notes)
             items = [(f"{where}/{rel}" if where else rel, data) for rel, data in found.items()]
         elif PurePosixPath(where).suffix in (".py", ".ipynb"):
             single = _read_file(path, where, notes)
             items = [] if single is None else [(where, single)]
         else:
-            notes.append(f"{where}: not a Python file or notebook, so not graded")
+            notes.append(f"{shown(where)}: not a Python file or notebook, so not graded")
             continue
         for rel, data in items:
             if rel in raw:
-                notes.append(f"{rel}: submitted twice; only the first copy is graded")
+                notes.append(f"{shown(rel)}: submitted twice; only the first copy is graded")
                 continue
             if len(raw) >= MAX_FILES or total + len(data) > MAX_TOTAL_BYTES:
                 limit = MAX_TOTAL_BYTES // 2**20
-                notes.append(f"{rel}: skipped, the submission is over {limit} MiB or {MAX_FILES} files")
+                notes.append(f"{shown(rel)}: skipped, the submission is over {limit} MiB or {MAX_FILES} files")
                 continue
             total += len(data)
             raw[rel] = data
     return raw, notes
+
+
+def parse_submission(raw: Mapping[str, bytes], assignment: Assignment, *, name: str, problems: list[str]) -> Submission:
+    """``build_submission``, total: a failure on one student's files makes an empty submission with the reason.
+
+    A batch relies on this, not on each reader having foreseen every
+    exception: one student's input never stops the class.
+    """
+    try:
+        return build_submission(raw, assignment, name=name, problems=problems)
+    except Exception as exc:  # noqa: BLE001 - whatever one student's files raise is their reason, not the class's
+        return Submission(name=name, files={}, exercises=(), problems=(*problems, unreadable_reason(exc)))
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """A reader's unforeseen failure, in a student's words (the exception's type only: never its text)."""
+    if isinstance(exc, RecursionError | MemoryError):
+        return "the submission is nested too deeply or too large to read: not graded"
+    return f"the submission could not be read ({type(exc).__name__}): not graded"
 
 
 def build_submission(
@@ -171,9 +211,9 @@ def build_submission(
             try:
                 notebook = notebook_to_source(data, name=rel)
             except NotebookError as exc:
-                problems.append(f"{rel}: {exc}")
+                problems.append(f"{shown(rel)}: {exc}")
                 continue
-            problems.extend(f"{rel}: {note}" for note in notebook.notes)
+            problems.extend(f"{shown(rel)}: {note}" for note in notebook.notes)
             pooled.append(_Source(rel, notebook.source.encode(), notebook))
 
     providers: dict[str, list[_Source]] = {name: [source] for name, source in named.items()}
@@ -188,6 +228,10 @@ def build_submission(
             providers[exercise.name] = found
     for exercise_name, sources in providers.items():
         files[f"{exercise_name}.py"] = b"\n\n".join(source.module_source for source in sources)
+    for source in [*named.values(), *pooled]:
+        reason = _unreadable(source.module_source)
+        if reason:
+            problems.append(f"{shown(source.relpath)}: {reason}")
 
     definitions: dict[tuple[str, str], tuple[Location, ...]] = {}
     for exercise_name, sources in providers.items():
@@ -225,7 +269,7 @@ def _student_name(path: Path) -> str:
 
 
 def _read_raw(path: Path, problems: list[str]) -> dict[str, bytes]:
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         return _read_dir(path, problems)
     if path.suffix == ".zip":
         return _read_zip(path, problems)
@@ -237,61 +281,120 @@ def _read_raw(path: Path, problems: list[str]) -> dict[str, bytes]:
 
 def _read_file(path: Path, rel: str, problems: list[str]) -> bytes | None:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            limit = MAX_FILE_BYTES // 2**20
-            problems.append(f"{rel}: skipped, {size / 1e6:.1f} MB is over the {limit} MiB limit per file")
-            return None
-        return path.read_bytes()
-    except OSError as exc:
-        problems.append(f"{rel}: cannot be read ({exc.strerror or exc})")
+        return read_regular(path, limit=MAX_FILE_BYTES)
+    except Unreadable as exc:
+        problems.append(f"{shown(rel)}: {exc.reason}")
         return None
 
 
-def _read_dir(root: Path, problems: list[str]) -> dict[str, bytes]:
+@dataclass
+class _Listing:
+    """What a walk of a student's folder found: its source files and its own .zip files, by relative path."""
+
+    sources: list[tuple[str, Path]] = field(default_factory=list)
+    zips: list[tuple[str, Path]] = field(default_factory=list)
+
+
+def _walk(root: Path, problems: list[str]) -> _Listing:
+    """The folder's regular .py, .ipynb and .zip files, in path order, hidden and skipped folders left out.
+
+    Iterative and bounded in depth and entries, so a folder nested a
+    thousand deep or holding a million entries costs a note, not a crash;
+    links are not followed and special files (FIFOs, sockets, devices) are
+    never opened: both are named when they look like a student's file.
+    """
+    listing = _Listing()
+    seen = 0
+    stack: list[tuple[Path, tuple[str, ...]]] = [(root, ())]
+    found: list[tuple[tuple[str, ...], Path, str]] = []
+    while stack:
+        folder, parts = stack.pop()
+        try:
+            with os.scandir(folder) as scan:
+                children = sorted(scan, key=lambda entry: entry.name)
+        except OSError as exc:
+            where = "/".join(parts) or "the submission"
+            problems.append(f"{shown(where)}: cannot be read ({exc.strerror or type(exc).__name__})")
+            continue
+        seen += len(children)
+        if seen > MAX_DIR_ENTRIES:
+            problems.append(f"more than {MAX_DIR_ENTRIES:,} entries in its folders: the rest were skipped")
+            break
+        for entry in reversed(children):
+            name = entry.name
+            if name in SKIP_DIRS or name.startswith("."):
+                continue
+            rel_parts = (*parts, name)
+            rel = "/".join(rel_parts)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if len(rel_parts) >= MAX_DIR_DEPTH:
+                        problems.append(f"{shown(rel)}: nested more than {MAX_DIR_DEPTH} folders deep, skipped")
+                    else:
+                        stack.append((Path(entry.path), rel_parts))
+                    continue
+                kind = "file" if entry.is_file(follow_symlinks=False) else "link" if entry.is_symlink() else "special"
+            except OSError:
+                kind = "special"
+            suffix = PurePosixPath(name).suffix.lower()
+            if suffix in (".py", ".ipynb", ".zip") or kind == "special":
+                found.append((rel_parts, Path(entry.path), kind))
+    for rel_parts, path, kind in sorted(found):
+        rel = "/".join(rel_parts)
+        if kind == "link":
+            problems.append(f"{shown(rel)}: a symbolic link, not followed")
+        elif kind == "special":
+            problems.append(f"{shown(rel)}: not a regular file, skipped")
+        elif path.suffix.lower() == ".zip":
+            listing.zips.append((rel, path))
+        elif path.suffix in (".py", ".ipynb"):
+            listing.sources.append((rel, path))
+    return listing
+
+
+def _read_dir(root: Path, problems: list[str], listing: _Listing | None = None) -> dict[str, bytes]:
     raw: dict[str, bytes] = {}
     total = 0
-    for path in sorted(root.rglob("*")):
-        rel_parts = path.relative_to(root).parts
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel_parts):
-            continue
-        if path.is_symlink() or not path.is_file() or path.suffix not in (".py", ".ipynb"):
-            continue
+    for rel, path in (listing or _walk(root, problems)).sources:
         if len(raw) >= MAX_FILES:
             problems.append(f"more than {MAX_FILES} source files: the rest were skipped")
             break
-        rel = "/".join(rel_parts)
-        data = _read_file(path, rel, problems)
-        if data is None:
-            continue
-        total += len(data)
-        if total > MAX_TOTAL_BYTES:
+        # Its size as listed first: a file that would go over the total is not even read.
+        fits = total + _listed_size(path) <= MAX_TOTAL_BYTES
+        data = _read_file(path, rel, problems) if fits else None
+        if fits and data is None:
+            continue  # unreadable: _read_file said why
+        if data is None or total + len(data) > MAX_TOTAL_BYTES:
             limit = MAX_TOTAL_BYTES // 2**20
-            problems.append(f"the submission is over {limit} MiB: {rel} and later files were skipped")
+            problems.append(f"the submission is over {limit} MiB: {shown(rel)} and later files were skipped")
             break
+        total += len(data)
         raw[rel] = data
     return raw
 
 
-def _zips_in(root: Path) -> list[Path]:
-    """The .zip files under ``root``, as ``_read_dir`` would walk it (no hidden or skipped folders, no links)."""
-    return [
-        path
-        for path in sorted(root.rglob("*.zip"))
-        if not any(part in SKIP_DIRS or part.startswith(".") for part in path.relative_to(root).parts)
-        and path.is_file()
-        and not path.is_symlink()
-    ][:MAX_FILES]
+def _listed_size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0  # read_regular says why
 
 
 def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
-    except (zipfile.BadZipFile, OSError) as exc:
-        problems.append(f"{path.name}: not a readable zip archive ({exc})")
+        data = read_regular(path, limit=MAX_ZIP_BYTES)
+        handle = io.BytesIO(data)
+        check_zip_entries(handle, MAX_ZIP_ENTRIES)
+        archive = zipfile.ZipFile(handle)
+    except Unreadable as exc:
+        problems.append(f"{shown(path.name)}: {exc.reason}")
+        return {}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, UnicodeError) as exc:
+        problems.append(f"{shown(path.name)}: not a readable zip archive ({exc})")
         return {}
     raw: dict[str, bytes] = {}
     skipped: list[str] = []
+    refused: list[str] = []
     total = 0
     with archive:
         for info in archive.infolist():
@@ -302,16 +405,23 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
                 continue
             if pure.suffix not in (".py", ".ipynb"):
                 continue
+            reason = name_reason(info.filename)
+            if reason is not None:
+                refused.append(f"{shown(info.filename)}: skipped, {reason}")
+                continue
             if info.file_size > MAX_FILE_BYTES or total + info.file_size > MAX_TOTAL_BYTES or len(raw) >= MAX_FILES:
                 skipped.append(info.filename)
                 continue
             try:
                 data = archive.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-                problems.append(f"{info.filename}: cannot be extracted ({exc})")
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError, EOFError) as exc:
+                problems.append(f"{shown(info.filename)}: cannot be extracted ({exc})")
                 continue
             total += len(data)
             raw[str(pure)] = data
+    problems.extend(refused[:3])
+    if len(refused) > 3:
+        problems.append(f"{len(refused) - 3} more entries skipped: their names are too long")
     if skipped:  # one line, however many entries: a zip of 10**5 files must not flood the report
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
         problems.append(f"{', '.join(skipped[:3])}{more}: skipped, the archive is over the size limits")
@@ -323,19 +433,48 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
     return raw
 
 
-@functools.lru_cache(maxsize=256)
 def _definitions(source: bytes) -> Mapping[str, tuple[int, ...]] | None:
-    """Top-level function names -> lines of their definitions, in order; None if the source does not parse.
+    """Top-level function names -> lines of their definitions, in order; None if the source does not parse."""
+    parsed = _parsed(source)
+    return None if isinstance(parsed, str) else parsed
 
-    Cached: each source is asked about once per exercise, and a class's
+
+def _unreadable(source: bytes) -> str:
+    """Why the grading process would not parse ``source`` (too large, nested too deeply); '' if it would.
+
+    A syntax error is not such a reason: the worker reports it, with its line.
+    """
+    parsed = _parsed(source)
+    return parsed if isinstance(parsed, str) else ""
+
+
+def _parsed(source: bytes) -> Mapping[str, tuple[int, ...]] | str:
+    if len(source) > MAX_PARSE_BYTES:  # not cached: the cache would keep it alive
+        return _parse(source)
+    return _parse_cached(source)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(source: bytes) -> Mapping[str, tuple[int, ...]] | str:
+    """Cached: each source is asked about once per exercise, and a class's
     untouched stubs are the same bytes in every submission.
     """
+    return _parse(source)
+
+
+def _parse(source: bytes) -> Mapping[str, tuple[int, ...]] | str:
+    """The definitions of ``source``, or why it is not parsed ('' for a syntax error)."""
     try:
+        check_source(source)
         tree = ast.parse(source)
+        found: dict[str, list[int]] = {}
+        _collect_definitions(tree.body, found)
+    except Unreadable as exc:
+        return exc.reason
     except (SyntaxError, ValueError):
-        return None
-    found: dict[str, list[int]] = {}
-    _collect_definitions(tree.body, found)
+        return ""
+    except (RecursionError, MemoryError) as exc:
+        return parse_reason(exc)
     return MappingProxyType({name: tuple(lines) for name, lines in found.items()})
 
 
@@ -361,9 +500,9 @@ def _collect_definitions(body: list[ast.stmt], found: dict[str, list[int]]) -> N
 def _defines_any(source: bytes, functions: tuple[str, ...]) -> bool:
     defined = _definitions(source)
     if defined is None:
-        # Unparseable: claim it by name so the syntax error reaches the report.
-        text = source.decode("utf-8", errors="replace")
-        return any(f"def {function}" in text for function in functions)
+        # Unparseable: claim it by name so the syntax error reaches the report
+        # (searched as bytes: a 16 MB file is not decoded once per exercise).
+        return any(f"def {function}".encode() in source for function in functions)
     return any(function in defined for function in functions)
 
 

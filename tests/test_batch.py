@@ -101,7 +101,7 @@ def test_a_rerun_of_an_unchanged_class_parses_renders_and_writes_nothing(
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("called on a re-run with nothing changed")
 
-    for name in ("build_submission", "find_similar"):  # no submission parsed, no similarity computed
+    for name in ("parse_submission", "find_similar"):  # no submission parsed, no similarity computed
         monkeypatch.setattr(f"grader.batch.{name}", forbidden)
     for name in ("render_html", "render_class_pages", "render_junit", "render_grades_csv", "write_atomic"):
         monkeypatch.setattr(f"grader.output.{name}", forbidden)

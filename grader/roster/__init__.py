@@ -24,7 +24,7 @@ from grader.models import UnattributedFile
 from grader.roster import blackboard, brightspace, canvas, classroom, folder, gradescope, moodle
 from grader.roster.model import Part, Reading, Roster, Student, separate
 from grader.roster.tree import entries, extract_class, single_folder
-from grader.submission import Submission, build_submission, read_files, read_parts
+from grader.submission import Submission, parse_submission, read_files, read_parts, unreadable_reason
 
 #: Every layout by its ``--layout`` name.
 LAYOUTS: dict[str, ModuleType] = {
@@ -41,6 +41,7 @@ __all__ = [
     "Student",
     "detect_layout",
     "open_roster",
+    "parse_submission",
     "read_student_files",
     "read_submission",
 ]
@@ -113,9 +114,11 @@ def read_student_files(student: Student) -> tuple[dict[str, bytes], list[str]]:
         return read_parts([(part.where, part.path) for part in student.parts], problems=student.notes)
     except SubmissionError as exc:
         return {}, [*student.notes, exc.message]
+    except Exception as exc:  # noqa: BLE001 - whatever one student's files raise is their reason, not the class's
+        return {}, [*student.notes, unreadable_reason(exc)]
 
 
 def read_submission(student: Student, assignment: Assignment) -> Submission:
     """The student's submission; an unreadable one becomes an empty one with the reason, never an exception."""
     raw, problems = read_student_files(student)
-    return build_submission(raw, assignment, name=student.id, problems=problems)
+    return parse_submission(raw, assignment, name=student.id, problems=problems)

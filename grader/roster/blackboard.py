@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.bounds import MAX_METADATA_CHARS, Unreadable, metadata_text, read_regular
 from grader.models import UnattributedFile
 from grader.roster.model import Part, Reading, Student, safe_id
 from grader.roster.tree import entries, relative
@@ -44,9 +45,8 @@ def matches(path: Path) -> bool:
 
 def _read_receipt(path: Path) -> str:
     try:
-        with open(path, "rb") as handle:
-            return handle.read(_RECEIPT_LIMIT).decode("utf-8", errors="replace")
-    except OSError:
+        return read_regular(path, limit=_RECEIPT_LIMIT, cut=True).decode("utf-8", errors="replace")
+    except Unreadable:  # a receipt that is not a file: the attempt is read without it
         return ""
 
 
@@ -55,6 +55,7 @@ def read(root: Path) -> Reading:
     receipts: dict[tuple[str, str], tuple[str, str]] = {}  # (prefix, timestamp) -> (username, display name)
     originals: dict[str, str] = {}  # file name as downloaded -> original name
     found_files: list[tuple[Path, re.Match[str]]] = []
+    cut_names: set[str] = set()  # usernames whose receipt gives a name over MAX_METADATA_CHARS
     for path in entries(root):
         found = _FILE.match(path.name) if path.is_file() and not path.is_symlink() else None
         if found is None:
@@ -66,7 +67,10 @@ def read(root: Path) -> Reading:
             text = _read_receipt(path)
             person = _NAME_LINE.search(text)
             if person and receipt["prefix"].endswith("_" + person["username"]):
-                receipts[receipt["prefix"], receipt["timestamp"]] = (person["username"], person["name"])
+                name, cut = metadata_text(person["name"])
+                receipts[receipt["prefix"], receipt["timestamp"]] = (person["username"], name)
+                if cut:
+                    cut_names.add(person["username"])
             downloaded = [m["filename"] for m in _FILENAME.finditer(text)]
             originals.update(zip(downloaded, (m["original"] for m in _ORIGINAL.finditer(text)), strict=False))
         found_files.append((path, found))
@@ -99,6 +103,8 @@ def read(root: Path) -> Reading:
         latest = max(by_time)
         older = [stamp for stamp in sorted(by_time) if stamp != latest]
         notes = [f"attempt of {_shown(stamp)}: an earlier attempt, not graded" for stamp in older]
+        if username in cut_names:
+            notes.append(f"the export's name is over {MAX_METADATA_CHARS} characters: cut")
         if not by_time[latest].files:
             notes.append(f"attempt of {_shown(latest)}: no file was submitted")
         parts = tuple(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from grader.models import UnattributedFile
 from grader.roster.model import Part, Reading, Student
-from grader.roster.tree import entries, relative
+from grader.roster.tree import entries, is_special, relative
 
 NAME = "folder"
 TITLE = "a folder per student"
@@ -20,6 +20,9 @@ def read(root: Path) -> Reading:
     for path in entries(root):
         if path.is_symlink():
             unattributed.append(UnattributedFile(relative(path, root), "a symbolic link: not followed"))
+            continue
+        if is_special(path):
+            unattributed.append(UnattributedFile(relative(path, root), "not a regular file, skipped"))
             continue
         if path.is_file() and path.suffix not in SUBMISSION_SUFFIXES:
             reason = "not a submission: each entry is a folder, a .py, a .ipynb or a .zip"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
+import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from grader.bounds import MAX_CLASS_ZIP_ENTRIES, MAX_TOTAL_BYTES, Unreadable, check_zip_entries, name_reason, shown
 from grader.errors import UsageError
 from grader.models import UnattributedFile
-from grader.submission import MAX_TOTAL_BYTES
 
 #: Not the students' files: what macOS, Windows, Python and Jupyter leave in a folder.
 JUNK_NAMES = frozenset({"__MACOSX", "__pycache__", ".ipynb_checkpoints", "Thumbs.db", "desktop.ini"})
@@ -26,6 +29,15 @@ def is_junk(name: str) -> bool:
 def entries(folder: Path) -> list[Path]:
     """The folder's entries in name order, junk left out."""
     return sorted((p for p in folder.iterdir() if not is_junk(p.name)), key=lambda p: p.name)
+
+
+def is_special(path: Path) -> bool:
+    """A FIFO, socket or device (never opened: a FIFO would block the grader), or a path gone since listed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return True
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
 
 
 def match_entry(path: Path, *, folder: re.Pattern[str], file: re.Pattern[str]) -> re.Match[str] | None:
@@ -51,11 +63,20 @@ def extract_class(archive_path: Path, target: Path) -> list[UnattributedFile]:
     skipped: list[UnattributedFile] = []
     target.mkdir(parents=True, exist_ok=True)
     try:
-        archive = zipfile.ZipFile(archive_path)
-    except (zipfile.BadZipFile, OSError) as exc:
+        handle = open(archive_path, "rb")  # noqa: SIM115 - closed by the archive below
+    except OSError as exc:
+        raise UsageError(f"{archive_path}: not a readable class archive ({exc.strerror or exc})") from None
+    try:
+        check_zip_entries(handle, MAX_CLASS_ZIP_ENTRIES)
+        archive = zipfile.ZipFile(handle)
+    except Unreadable as exc:
+        handle.close()
+        raise UsageError(f"{archive_path}: not read as a class archive: {exc.reason}") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        handle.close()
         raise UsageError(f"{archive_path}: not a readable class archive ({exc})") from None
     total = 0
-    with archive:
+    with handle, archive:
         for info in archive.infolist():
             name = decoded_name(info)
             pure = PurePosixPath(name)
@@ -63,20 +84,34 @@ def extract_class(archive_path: Path, target: Path) -> list[UnattributedFile]:
                 continue
             if any(is_junk(part) for part in pure.parts):
                 continue
-            if info.file_size > MAX_TOTAL_BYTES or total + info.file_size > CLASS_ZIP_LIMIT:
-                skipped.append(UnattributedFile(name, "skipped: over the size limit for a class archive"))
+            too_long = name_reason(name)
+            if too_long is not None:
+                skipped.append(UnattributedFile(shown(name), f"skipped: {too_long}"))
                 continue
-            destination = target.joinpath(*pure.parts)
-            try:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as source, open(destination, "wb") as sink:
-                    shutil.copyfileobj(source, sink, length=1024 * 1024)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
-                destination.unlink(missing_ok=True)
-                skipped.append(UnattributedFile(name, f"skipped: cannot be extracted ({exc})"))
+            if info.file_size > MAX_TOTAL_BYTES or total + info.file_size > CLASS_ZIP_LIMIT:
+                skipped.append(UnattributedFile(shown(name), "skipped: over the size limit for a class archive"))
+                continue
+            reason = _extract(archive, info, target.joinpath(*pure.parts))
+            if reason:
+                skipped.append(UnattributedFile(shown(name), f"skipped: {reason}"))
                 continue
             total += info.file_size
     return skipped
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path) -> str:
+    """Write one entry at ``destination``; why it could not be ('' when it was), a partial copy removed."""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(info) as source, open(destination, "wb") as sink:
+            shutil.copyfileobj(source, sink, length=1024 * 1024)
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, ValueError) as exc:
+        # The clean-up can fail for the same reason (``a/x.py`` under a file ``a``): it must not raise.
+        with contextlib.suppress(OSError):
+            destination.unlink(missing_ok=True)
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return f"cannot be extracted ({detail})"
+    return ""
 
 
 def decoded_name(info: zipfile.ZipInfo) -> str:

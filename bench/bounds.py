@@ -1,0 +1,137 @@
+"""Benchmark: what one hostile student's files cost the grading process, against an honest student's.
+
+Each case grades a class of two students with ``grader grade --force``, in a
+fresh process: an honest student (the reference solutions) and a second one,
+honest too for the baseline, hostile otherwise (the inputs of
+tests/test_bounds.py, generated). Reported per case: the exit code, the peak
+memory (max RSS) and the CPU time (user+sys) of the ``grader grade`` process
+itself (which reads and parses every submission), and the CPU of its whole
+tree (the zygote, grading processes and workers, from RUSAGE_CHILDREN), each
+with its difference from the baseline measured in the same run.
+
+    python bench/bounds.py [--jobs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAD = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
+
+#: Runs ``grader grade`` in this process, then prints its own and its children's usage as JSON.
+_PROBE = """
+import json, resource, sys
+from grader.cli import cli
+try:
+    cli.main(sys.argv[1:], prog_name="grader", standalone_mode=False)
+    code = 0
+except SystemExit as exc:
+    code = exc.code or 0
+except Exception as exc:
+    code = type(exc).__name__
+own = resource.getrusage(resource.RUSAGE_SELF)
+tree = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": code, "rss_mib": own.ru_maxrss / 1024, "cpu_s": own.ru_utime + own.ru_stime,
+                  "tree_cpu_s": own.ru_utime + own.ru_stime + tree.ru_utime + tree.ru_stime}))
+"""
+
+
+def _yaml_bomb(levels: int = 7) -> str:
+    lines = ["  :lol:", "  - &a0 [" + ", ".join(['"lol"'] * 9) + "]"]
+    lines += [f"  - &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, levels)]
+    return "\n".join(lines) + f"\n  :submitters:\n  - :name: *a{levels - 1}\n    :sid: '22'\n"
+
+
+def _solutions(mark: str = "") -> dict[str, bytes | str]:
+    """The reference solutions; ``mark`` makes a second honest student's files differ (copies are graded once)."""
+    return {p.name: f"# {mark}\n".encode() + p.read_bytes() for p in sorted((ROOT / "solutions").glob("ex*.py"))}
+
+
+def _class(root: Path, second: dict[str, bytes | str]) -> Path:
+    for name, files in (("alice", _solutions("alice")), ("mallory", second)):
+        for rel, content in files.items():
+            path = root / name / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return root
+
+
+def _fifo(root: Path) -> Path:
+    root = _class(root, _solutions("mallory"))
+    os.mkfifo(root / "mallory" / "pipe.py")
+    os.mkfifo(root / "pipe.zip")
+    return root
+
+
+def _gradescope(root: Path) -> Path:
+    for number in (1, 2):
+        folder = root / f"submission_{number}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for rel, content in _solutions(str(number)).items():
+            (folder / rel).write_bytes(content if isinstance(content, bytes) else content.encode())
+    meta = "submission_1:\n  :submitters:\n  - :name: Alice\n    :sid: '11'\nsubmission_2:\n" + _yaml_bomb()
+    (root / "submission_metadata.yml").write_text(meta)
+    return root
+
+
+CASES: dict[str, Callable[[Path], Path]] = {
+    "honest (baseline)": lambda root: _class(root, _solutions("mallory")),
+    "300 KB of 1+1+...": lambda root: _class(root, {"ex05_activations.py": "x = " + "1+" * 150_000 + "1\n"}),
+    "10,000 unary minus": lambda root: _class(root, {"ex05_activations.py": "x = " + "-" * 10_000 + "1\n"}),
+    "120,000 x=1 lines": lambda root: _class(root, {"ex05_activations.py": "x=1\n" * 120_000}),
+    "1 MB string literal": lambda root: _class(root, {"ex05_activations.py": "x = '" + "a" * 1_000_000 + "'\n"}),
+    "notebook 100,000 deep": lambda root: _class(root, {"nb.ipynb": HEAD + "[" * 100_000 + "]" * 100_000 + "}"}),
+    "notebook 1,000,000 cells": lambda root: _class(root, {"nb.ipynb": HEAD + "[" + ",".join(["{}"] * 10**6) + "]}"}),
+    "16 MB of source (5 files)": lambda root: _class(
+        root, {f"w{n}.py": "# " + "x" * (16 * 2**20 - 10) + "\n" for n in range(5)}
+    ),
+    "FIFOs (folder and class)": _fifo,
+    "Gradescope alias bomb": _gradescope,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--build", nargs=2, metavar=("CASE", "FOLDER"), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.build:  # in a process of its own: a child's peak RSS starts from its parent's at fork
+        print(CASES[options.build[0]](Path(options.build[1])))
+        return
+    results = {}
+    scratch = Path(tempfile.mkdtemp(prefix="bench-bounds-"))
+    try:
+        for name in CASES:
+            case = scratch / str(len(results))
+            built = subprocess.run(
+                [sys.executable, __file__, "--build", name, str(case / "class")], capture_output=True, text=True
+            )
+            source = built.stdout.strip()
+            command = ["grade", source, "--out", str(case / "out"), "--jobs", str(options.jobs), "--force"]
+            run = subprocess.run(
+                [sys.executable, "-c", _PROBE, *command], capture_output=True, text=True, cwd=ROOT, timeout=600
+            )
+            results[name] = json.loads(run.stdout.strip().splitlines()[-1])
+            shutil.rmtree(case, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    base = results["honest (baseline)"]
+    print(f"{'case':28} {'exit':>4} {'peak MiB':>9} {'+MiB':>6} {'CPU s':>6} {'+CPU s':>7} {'tree CPU s':>10}")
+    for name, row in results.items():
+        print(
+            f"{name:28} {row['code']!s:>4} {row['rss_mib']:9.0f} {row['rss_mib'] - base['rss_mib']:+6.0f} "
+            f"{row['cpu_s']:6.2f} {row['cpu_s'] - base['cpu_s']:+7.2f} {row['tree_cpu_s']:10.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""How much of a student's input the trusted side reads, and the one safe way to open it.
+
+Every reader of student input (``submission``, ``notebook``, ``roster``)
+applies these numbers where it reads; docs/reference/limits.md lists them
+with what a student sees when one is exceeded. Each bound turns into an
+``Unreadable`` whose message is the student's reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import re
+import stat
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+#: One file of a submission.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: A whole submission (its files together).
+MAX_TOTAL_BYTES = 48 * 1024 * 1024
+#: Source and notebook files in one submission.
+MAX_FILES = 500
+#: A student's own .zip, as stored (it is read into memory whole).
+MAX_ZIP_BYTES = 64 * 1024 * 1024
+#: Entries of a student's .zip, and of a class export's .zip (counted before any is read).
+MAX_ZIP_ENTRIES = 10_000
+MAX_CLASS_ZIP_ENTRIES = 200_000
+#: A path inside a submission or an export, in characters, and one name in it, in UTF-8 bytes.
+MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255
+#: Folders inside a student's folder, and entries looked at there.
+MAX_DIR_DEPTH = 32
+MAX_DIR_ENTRIES = 20_000
+#: Python source parsed in the grading process (to find where functions are defined):
+#: a syntax tree costs several hundred bytes per token, so both size and tokens are capped.
+MAX_PARSE_BYTES = 1024 * 1024
+MAX_PARSE_TOKENS = 100_000
+#: A notebook's JSON: nesting, containers and values (counted before it is parsed), and cells.
+MAX_JSON_DEPTH = 64
+MAX_JSON_CONTAINERS = 200_000
+MAX_JSON_VALUES = 500_000
+MAX_CELLS = 10_000
+#: LMS metadata (Gradescope's YAML): its size, its nodes with every alias expanded, and each text read from it.
+MAX_METADATA_BYTES = 8 * 1024 * 1024  # about 20,000 submissions; PyYAML reads it in pure Python
+MAX_METADATA_NODES = 1_000_000
+MAX_METADATA_CHARS = 200
+#: Nodes one YAML alias may repeat (Ruby aliases a date or a number, never a large structure),
+#: and submitters of one group submission.
+MAX_ALIAS_NODES = 1_000
+MAX_SUBMITTERS = 100
+#: How much of a hostile name a message quotes.
+SHOWN_CHARS = 80
+
+
+class Unreadable(Exception):
+    """A student's input that is not read: the message is the reason, in a student's words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def shown(name: str) -> str:
+    """``name`` as a message quotes it: at most ``SHOWN_CHARS`` characters."""
+    return name if len(name) <= SHOWN_CHARS else f"{name[: SHOWN_CHARS - 3]}..."
+
+
+def mib(size: int) -> str:
+    return f"{size // 2**20} MiB"
+
+
+def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES, cut: bool = False) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (its first ``limit`` if ``cut``).
+
+    Opened without following a symbolic link and without blocking, and
+    checked on the open descriptor: a FIFO, socket or device, or a file
+    swapped for one after it was listed, is refused, never waited on.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise Unreadable(_os_reason(exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable("not a regular file, skipped")
+        if info.st_size > limit and not cut:
+            raise Unreadable(f"skipped, {info.st_size / 1e6:.1f} MB is over the {mib(limit)} limit per file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise Unreadable(_os_reason(exc)) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit and cut:
+        return data[:limit]
+    if len(data) > limit:  # it grew after fstat
+        raise Unreadable(f"skipped, over the {mib(limit)} limit per file")
+    return data
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link, not followed"
+    if exc.errno == errno.ENOENT:
+        return "disappeared before it could be read"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "its name is too long to read"
+    return f"cannot be read ({exc.strerror or type(exc).__name__})"
+
+
+def name_reason(name: str) -> str | None:
+    """Why a path inside a submission or export is refused for its name alone, else None."""
+    if len(name) > MAX_PATH_CHARS:
+        return f"its name is over {MAX_PATH_CHARS} characters"
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in name.split("/")):
+        return f"a name in its path is over {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def zip_entry_count(handle: BinaryIO) -> int | None:
+    """How many entries a zip's central directory holds, counted before ``ZipFile`` builds one object each.
+
+    Counted from the directory's own records, not only the end record's
+    total (which an archive can understate: ``ZipFile`` reads the directory
+    whole, whatever the total says). None if the end record is not found.
+    """
+    try:
+        end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # private: no public way to ask
+        if not end:
+            return None
+        declared = int(end[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+        size = int(end[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
+        if size > _MAX_DIRECTORY_BYTES:
+            return max(declared, size // _DIRECTORY_RECORD_BYTES)
+        start = int(end[zipfile._ECD_LOCATION]) - size  # type: ignore[attr-defined]
+        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # type: ignore[attr-defined]
+            start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator  # type: ignore[attr-defined]
+        handle.seek(max(start, 0))
+        return max(declared, handle.read(size).count(zipfile.stringCentralDir))  # type: ignore[attr-defined]
+    except (OSError, ValueError, EOFError, AttributeError, IndexError, TypeError):
+        return None
+    finally:
+        handle.seek(0)
+
+
+#: The least a central directory record takes, and the most of a directory read to count them.
+_DIRECTORY_RECORD_BYTES = 46
+_MAX_DIRECTORY_BYTES = 32 * 1024 * 1024
+
+
+def check_zip_entries(handle: BinaryIO, limit: int) -> None:
+    count = zip_entry_count(handle)
+    if count is not None and count > limit:
+        raise Unreadable(f"the archive holds {count:,} entries, over the limit of {limit:,}")
+
+
+#: A rough token: a name or number, or one other character (a string's words count too: an over-estimate).
+_TOKEN = re.compile(rb"\w+|[^\w\s]")
+
+
+def check_source(source: bytes) -> None:
+    """Refuse Python source too large to parse in the grading process."""
+    if len(source) > MAX_PARSE_BYTES:
+        raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
+    # Walks up to the first token over the bound, one match at a time: no list of matches is built.
+    if next(itertools.islice(_TOKEN.finditer(source), MAX_PARSE_TOKENS, None), None) is not None:
+        raise Unreadable(f"too long to read (over {MAX_PARSE_TOKENS:,} tokens)")
+
+
+def parse_reason(exc: BaseException) -> str:
+    """What a student is told when ``ast.parse`` gives up on their file for one of the parser's own limits."""
+    if isinstance(exc, RecursionError | MemoryError):  # CPython's parser signals too deep a nesting with either
+        return "nested too deeply to read"
+    return f"cannot be read as Python ({type(exc).__name__})"
+
+
+#: A JSON string (its escapes included), and the characters that shape JSON.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_JSON_SHAPE = re.compile(r"[\[\]{}]")
+
+
+def check_json(text: str) -> None:
+    """Refuse JSON nested or made of more parts than ``json.loads`` may safely build, before it tries."""
+    bare = _JSON_STRING.sub('""', text)
+    containers = bare.count("[") + bare.count("{")
+    if containers > MAX_JSON_CONTAINERS:
+        raise Unreadable(f"too large to read (over {MAX_JSON_CONTAINERS:,} lists and objects)")
+    if containers + bare.count(",") > MAX_JSON_VALUES:
+        raise Unreadable(f"too large to read (over {MAX_JSON_VALUES:,} values)")
+    depth = deepest = 0
+    for match in _JSON_SHAPE.finditer(bare):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                raise Unreadable("nested too deeply to read")
+
+
+def metadata_text(value: str) -> tuple[str, bool]:
+    """A text read from LMS metadata, cut to ``MAX_METADATA_CHARS``; True if it was cut."""
+    if len(value) <= MAX_METADATA_CHARS:
+        return value, False
+    return value[:MAX_METADATA_CHARS], True
