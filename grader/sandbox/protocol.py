@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from grader.codec import collector_paused
 
 _HEADER = struct.Struct(">Q")
 _META = struct.Struct(">I")
@@ -199,3 +200,21 @@ def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) 
     if not isinstance(meta, dict) or not isinstance(meta.get("status"), str):
         raise BadAnswer("an answer has no status")
     return meta, view[_META.size + size :]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a header is parsed and rebuilt.
+
+    Parsing makes one container per node, none of them in a cycle, yet each
+    batch of them triggers a collection that walks every object of the
+    grading process: a megabyte of ``[[],[],...]`` costs 0.5 s with the
+    collector running and 0.04 s without.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
