@@ -1,12 +1,16 @@
-"""binary_classifier returns 5,000 calls of one Linear(2048, 2048) for a check to run."""
+"""binary_classifier returns 5,000 calls of one Linear(256, 256) for a check to run.
+
+Small enough to build and send within a call's budget on a loaded machine; the checks that would run
+it in the grading process refuse by its count of layer calls (bench/hostile_answers.py measures the
+wide version's cost)."""
 
 import torch
 from torch import nn
 
 
 def binary_classifier(n_features):
-    wide = nn.Linear(2048, 2048)
-    return nn.Sequential(nn.Linear(n_features, 2048), *[wide] * 5000, nn.Linear(2048, 1), nn.Sigmoid())
+    wide = nn.Linear(256, 256)
+    return nn.Sequential(nn.Linear(n_features, 256), *[wide] * 5000, nn.Linear(256, 1), nn.Sigmoid())
 
 
 def apply_sigmoid(x):
