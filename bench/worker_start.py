@@ -141,7 +141,7 @@ def measure(kind: str, workers: int, zygote: Zygote, scratch_root: Path) -> dict
             _settle(pid, "S")
             ready = _cpu_ns(pid)
             faults["ready"].append(int(_stat(pid)[7]))
-            worker.request({"op": "init", "files": files}, timeout_s=30)
+            worker.init(files, timeout_s=30)
             for name in modules:
                 answer = worker.request({"op": "import", "module": name}, timeout_s=30)
                 assert answer["status"] == "ok", answer

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path
-from grader.engine import Setup
+from grader.engine import Setup, send_submission
 from grader.errors import IncompleteError, OutputError, SandboxError, UsageError
 from grader.models import ClassReport, Report, SimilarCluster
 from grader.output import CACHE_DIR, Stamp, write_atomic
@@ -393,7 +393,7 @@ def _attempt(
                     continue
                 if kind == "next":
                     try:
-                        channel.send(pending.pop() if pending else None)
+                        send_submission(channel, pending.pop() if pending else None)
                     except OSError:  # it died after asking: its submission is still in ``remaining``
                         live.discard(channel)
                 elif kind == "report":

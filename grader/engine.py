@@ -7,7 +7,8 @@ solutions. It talks to its parent over one channel, pickled both ways
 (both ends are the grader's own code; no student object ever crosses it):
 
 - parent -> engine: ``Setup`` first, then one ``Submission`` (or ``None``: stop)
-  in answer to each ``("next", None)``;
+  in answer to each ``("next", None)``, sent by ``send_submission``: its files
+  travel as raw messages of their own, never pickled with it;
 - engine -> parent: ``("next", None)``, ``("report", <report dict>)``,
   ``("lost", (<student>, <why>))`` for a submission it could not grade because
   helper processes kept dying under it, ``("error", <message>)``, and
@@ -20,6 +21,7 @@ writing while the other is writing too.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import tempfile
@@ -32,6 +34,7 @@ from grader.assignment import Assignment
 from grader.errors import GraderError
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
+from grader.submission import Submission
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,32 @@ class Setup:
     scratch: str
     #: The CPU this process and its workers run on (see ``allowed_cpus``); None: any.
     cpu: int | None = None
+
+
+def send_submission(channel: Connection, submission: Submission | None) -> None:
+    """``submission`` (None: stop) for ``receive_submission``: the rest pickled, then each file's bytes as they are.
+
+    Pickled whole, a submission of 24 MiB (the most ``bounds`` admits) would
+    be held twice on each side while it crossed; this way neither side holds
+    more than the files and one file's worth in transit.
+    """
+    if submission is None:
+        channel.send(None)
+        return
+    channel.send(
+        (dataclasses.replace(submission, files={}), [(rel, len(data)) for rel, data in submission.files.items()])
+    )
+    for data in submission.files.values():
+        channel.send_bytes(data)
+
+
+def receive_submission(channel: Connection) -> Submission | None:
+    """What ``send_submission`` sent."""
+    head = channel.recv()
+    if head is None:
+        return None
+    shell, listed = head
+    return dataclasses.replace(shell, files={rel: channel.recv_bytes(size + 1) for rel, size in listed})
 
 
 def serve(channel_fd: int, control: socket.socket) -> None:
@@ -69,7 +98,7 @@ def serve(channel_fd: int, control: socket.socket) -> None:
         def jobs() -> Iterator[Job]:
             while True:
                 channel.send(("next", None))
-                submission = channel.recv()
+                submission = receive_submission(channel)
                 if submission is None:
                     return
                 yield Job(submission, setup.assignment.names)

@@ -615,7 +615,7 @@ def _in_real_worker(source: bytes, function: str) -> tuple[dict[str, Any], tuple
         with Zygote().start() as zygote:
             worker = Worker(zygote, scratch_root=root, limits=Limits())
             try:
-                assert worker.request({"op": "init", "files": {"probe.py": source}}, timeout_s=30)["status"] == "ok"
+                assert worker.init({"probe.py": source}, timeout_s=30)["status"] == "ok"
                 assert worker.request({"op": "import", "module": "probe"}, timeout_s=30)["status"] == "ok"
                 call = {"op": "call", "module": "probe", "function": function, "seed": 0, "args": (), "kwargs": {}}
                 answer = worker.request(call, timeout_s=30)

@@ -21,7 +21,12 @@ class ChannelClosed(Exception):
 
 def framed(payload: bytes) -> bytes:
     """``payload`` with its length header, ready to send."""
-    return _HEADER.pack(len(payload)) + payload
+    return frame_header(len(payload)) + payload
+
+
+def frame_header(size: int) -> bytes:
+    """The header of a frame of ``size`` bytes: sent before a payload too large to copy into ``framed``'s."""
+    return _HEADER.pack(size)
 
 
 def send_frame(sock: socket.socket, payload: bytes) -> None:

@@ -17,7 +17,7 @@ import select
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -38,6 +38,7 @@ from grader.sandbox.protocol import (
     FrameReader,
     FrameTooLarge,
     OverBound,
+    frame_header,
     framed,
     unpack_answer,
 )
@@ -137,17 +138,26 @@ class Worker:
         return self._clock
 
     def request(
-        self, message: Mapping[str, Any] | bytes, *, timeout_s: float | CallTimer, send: bool = True
+        self,
+        message: Mapping[str, Any] | bytes,
+        *,
+        timeout_s: float | CallTimer,
+        send: bool = True,
+        attached: Iterable[bytes] = (),
     ) -> dict[str, Any]:
         """Send a request (a message, or one already packed) and wait for the answer; kill the worker if it overruns.
 
         ``timeout_s``: seconds of real time, or a ``CallTimer`` (own time, for student code).
+        ``attached``: payloads sent after the request, a frame each, from the caller's own bytes.
         """
         timer = timeout_s if isinstance(timeout_s, CallTimer) else _Deadline(timeout_s)
         try:
             if send:
                 packed = message if isinstance(message, bytes) else pack_request(dict(message))
                 self._send(framed(packed), timer)
+                for data in attached:
+                    self._send(frame_header(len(data)), timer)
+                    self._send(data, timer)
             answer_frame = self._receive(timer)
         except TimeoutError:
             self.kill()
@@ -155,6 +165,17 @@ class Worker:
         except (ChannelClosed, FrameTooLarge, TooManyNotices, OSError) as exc:
             raise self._died(exc) from None
         return self._answer(answer_frame)
+
+    def init(self, files: Mapping[str, bytes], *, timeout_s: float) -> dict[str, Any]:
+        """Hand the worker a submission's files, and wait for its answer.
+
+        The request names the files; each file's bytes follow as a frame of
+        their own, sent from the grader's copy: a submission of 24 MiB is
+        never pickled or framed whole in the grading process, which would hold
+        it two or three times over (issue 24's 64 MiB bound on what one
+        student may add to that process).
+        """
+        return self.request({"op": "init", "files": list(files)}, timeout_s=timeout_s, attached=files.values())
 
     def pipeline(
         self, requests: list[bytes], timer_for: Callable[[int], CallTimer], *, hold_bytes: int = MAX_HELD_BYTES
@@ -843,7 +864,7 @@ class SubmissionRunner:
                 self._lose(exc.message)
             self.layers = worker.layers
             try:
-                answer = worker.request({"op": "init", "files": dict(self.files)}, timeout_s=WORKER_READY_TIMEOUT_S)
+                answer = worker.init(self.files, timeout_s=WORKER_READY_TIMEOUT_S)
             except (WorkerTimeout, WorkerDied):
                 worker.kill()
                 self._lose("a sandbox worker could not receive the submission")

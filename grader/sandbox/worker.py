@@ -247,8 +247,10 @@ class _Server:
 
     # -- operations -------------------------------------------------------------
 
-    def _init(self, files: dict[str, bytes]) -> None:
-        for rel, data in files.items():
+    def _init(self, names: list[str]) -> None:
+        # Each file's bytes follow the request, a frame each (``Worker.init``).
+        for rel in names:
+            data = recv_frame(self.sock, self.inbox)
             path = (self.src / rel).resolve()
             if self.src.resolve() not in path.parents:
                 continue
