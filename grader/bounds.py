@@ -19,8 +19,10 @@ from typing import BinaryIO
 
 #: One file of a submission.
 MAX_FILE_BYTES = 16 * 1024 * 1024
-#: A whole submission (its files together).
-MAX_TOTAL_BYTES = 48 * 1024 * 1024
+#: A whole submission (its files together, as read and as assembled for the workers). The
+#: trusted side holds a submission's files while it grades them, and reads a notebook through
+#: two more copies of it: 24 MiB keeps one student's share of a grading process under 64 MiB.
+MAX_TOTAL_BYTES = 24 * 1024 * 1024
 #: Source and notebook files in one submission.
 MAX_FILES = 500
 #: A student's own .zip, as stored (it is read into memory whole).
@@ -43,6 +45,11 @@ MAX_JSON_DEPTH = 64
 MAX_JSON_CONTAINERS = 200_000
 MAX_JSON_VALUES = 500_000
 MAX_CELLS = 10_000
+#: What reading a notebook may cost in memory, as ``json_cost`` estimates it (the text, what
+#: ``json.loads`` and nbformat build of it): with the submission's own ``MAX_TOTAL_BYTES``, one
+#: student's share of the process that reads it stays under 64 MiB. A notebook of images (few,
+#: long strings) of 16 MiB fits; so do 100,000 printed lines; 300,000 lines do not.
+MAX_JSON_COST_BYTES = 32 * 1024 * 1024
 #: LMS metadata (Gradescope's YAML): its size, its nodes with every alias expanded, and each text read from it.
 MAX_METADATA_BYTES = 8 * 1024 * 1024  # about 20,000 submissions; PyYAML reads it in pure Python
 MAX_METADATA_NODES = 1_000_000
@@ -184,13 +191,25 @@ _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _JSON_SHAPE = re.compile(r"[\[\]{}]")
 
 
+def json_cost(chars: int, values: int, containers: int) -> int:
+    """Bytes that reading JSON of ``chars`` characters, ``values`` values and ``containers`` lists and objects takes.
+
+    An upper estimate, fitted with tracemalloc on notebooks of each shape
+    (long strings, short strings, numbers, empty and small objects, lists):
+    the text and its strings' contents, about 120 bytes a value, about 500
+    more a list or object once nbformat has made it a node and validated it.
+    """
+    return 2 * chars + 128 * values + 512 * containers + 2**20
+
+
 def check_json(text: str) -> None:
     """Refuse JSON nested or made of more parts than ``json.loads`` may safely build, before it tries."""
     bare = _JSON_STRING.sub('""', text)
     containers = bare.count("[") + bare.count("{")
     if containers > MAX_JSON_CONTAINERS:
         raise Unreadable(f"too large to read (over {MAX_JSON_CONTAINERS:,} lists and objects)")
-    if containers + bare.count(",") > MAX_JSON_VALUES:
+    values = containers + bare.count(",")
+    if values > MAX_JSON_VALUES:
         raise Unreadable(f"too large to read (over {MAX_JSON_VALUES:,} values)")
     depth = deepest = 0
     for match in _JSON_SHAPE.finditer(bare):
@@ -199,6 +218,11 @@ def check_json(text: str) -> None:
             deepest = depth
             if deepest > MAX_JSON_DEPTH:
                 raise Unreadable("nested too deeply to read")
+    if json_cost(len(text), values, containers) > MAX_JSON_COST_BYTES:
+        raise Unreadable(
+            f"too large to read: its outputs and cells would take over {mib(MAX_JSON_COST_BYTES)} of memory "
+            "(clear its outputs, as Jupyter's Edit > Clear All Outputs does, and hand it in again)"
+        )
 
 
 def metadata_text(value: str) -> tuple[str, bool]:

@@ -9,6 +9,7 @@ skipped with a note (docs/reference/notebooks.md).
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import re
@@ -22,7 +23,7 @@ from pathlib import PurePosixPath
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.bounds import MAX_CELLS, Unreadable, check_json, check_source, parse_reason
+from grader.bounds import MAX_CELLS, MAX_PARSE_BYTES, Unreadable, check_json, check_source, mib, parse_reason
 from grader.models import Location
 from grader.sandbox.cells import MAX_WRITE_BYTES, CellStop
 
@@ -75,16 +76,32 @@ def read_notebook(raw: bytes, *, name: str) -> nbformat.NotebookNode:
     cells = data.get("cells")
     if isinstance(cells, list) and len(cells) > MAX_CELLS:
         raise NotebookError(f"holds {len(cells):,} cells, over the limit of {MAX_CELLS:,}: not read")
+    del text  # the values are read: a notebook of images need not be held as text too
     try:
         with warnings.catch_warnings():  # e.g. cells without ids: noise for a student, not a reason to reject
             warnings.simplefilter("ignore")
-            return nbformat.reads(text, as_version=4)
+            return _from_data(data)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for malformed notebooks
         notebook = _plain_notebook(data)
         if notebook is None:
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
             raise NotebookError(f"not a valid notebook: {reason}") from None
         return notebook
+
+
+def _from_data(data: dict[str, object]) -> nbformat.NotebookNode:
+    """``nbformat.reads(text, as_version=4)`` from the JSON already parsed, rather than parsing it again.
+
+    As ``reads`` does, a notebook that does not validate is read all the
+    same (``reads`` only logs it); one nbformat cannot convert raises.
+    """
+    major, minor = nbformat.reader.get_version(data)
+    if major not in nbformat.versions:
+        raise nbformat.NBFormatError(f"unsupported nbformat version {major}")
+    notebook = nbformat.convert(nbformat.versions[major].to_notebook_json(data, minor=minor), 4)
+    with contextlib.suppress(nbformat.ValidationError):
+        nbformat.validate(notebook)
+    return notebook
 
 
 def _plain_notebook(data: dict[str, object]) -> nbformat.NotebookNode | None:
@@ -158,10 +175,13 @@ def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
     notebook = read_notebook(raw, name=name)
     if len(notebook.cells) > MAX_CELLS:  # v3 keeps its cells in worksheets: counted once converted
         raise NotebookError(f"holds {len(notebook.cells):,} cells, over the limit of {MAX_CELLS:,}: not read")
-    sources = (str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
-    code = "\n".join(source for source in sources if _parsed_as_python(source))  # %%writefile has its own bounds
+    sources = [str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code"]
+    sources = [source for source in sources if _parsed_as_python(source)]  # %%writefile has its own bounds
     try:
-        check_source(code.encode("utf-8", "surrogatepass"))
+        # Counted before they are joined and encoded (two more copies): a character is at least a byte.
+        if sum(map(len, sources)) > MAX_PARSE_BYTES:
+            raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
+        check_source("\n".join(sources).encode("utf-8", "surrogatepass"))
         return _to_source(notebook, name=name)
     except Unreadable as exc:
         raise NotebookError(f"its code cells are {exc.reason}") from None

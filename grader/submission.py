@@ -226,7 +226,19 @@ def build_submission(
         found = [source for source in pooled if _defines_any(source.module_source, exercise.functions)]
         if found:
             providers[exercise.name] = found
-    for exercise_name, sources in providers.items():
+    assembled = sum(map(len, files.values()))
+    for exercise_name, sources in list(providers.items()):
+        size = sum(len(source.module_source) for source in sources) + 2 * (len(sources) - 1)
+        if len(sources) > 1 and assembled + size > MAX_TOTAL_BYTES:
+            # Joined, these files would be held (and sent to each worker) twice over: the
+            # submission's bound applies to what is assembled from it, not only to what was read.
+            del providers[exercise_name]
+            problems.append(
+                f"{exercise_name}: its functions are defined across {len(sources)} files too large to put "
+                f"together (over the {MAX_TOTAL_BYTES // 2**20} MiB a submission may be): not graded"
+            )
+            continue
+        assembled += size if len(sources) > 1 else 0
         files[f"{exercise_name}.py"] = b"\n\n".join(source.module_source for source in sources)
     for source in [*named.values(), *pooled]:
         reason = _unreadable(source.module_source)

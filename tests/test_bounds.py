@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
+import pickle
 import socket
 import threading
+import tracemalloc
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,24 +22,31 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import grader.bounds as bounds_module
 import grader.roster as roster_module
 import grader.roster.tree as tree_module
+import grader.sandbox.runner as runner_module
 import grader.submission as submission_module
 from grader.assignment import Assignment
 from grader.bounds import (
     MAX_CELLS,
     MAX_DIR_DEPTH,
     MAX_FILE_BYTES,
+    MAX_JSON_COST_BYTES,
     MAX_PARSE_TOKENS,
     Unreadable,
     check_json,
+    json_cost,
     read_regular,
 )
 from grader.cli import cli
+from grader.engine import receive_submission, send_submission
 from grader.errors import UsageError
+from grader.grading import Grader
+from grader.notebook import notebook_to_source
 from grader.roster import open_roster, read_submission
 from grader.roster.tree import extract_class
-from grader.submission import Submission, load_submission
+from grader.submission import Submission, build_submission, load_submission
 
 CORRECT = "def double(x):\n    return x + x\n\n\ndef shout(text):\n    return text.upper() + '!'\n"
 NOTEBOOK_HEAD = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
@@ -76,6 +86,56 @@ def deep_notebook() -> str:
 
 def million_cells() -> str:
     return NOTEBOOK_HEAD + "[" + ",".join(["{}"] * 1_000_000) + "]}"
+
+
+def costly_notebook() -> str:
+    """60,000 empty objects in one output: 200 KB of JSON that json.loads and nbformat would make 30 MiB of."""
+    data = '{"application/json": [' + ",".join(["{}"] * 60_000) + "]}"
+    output = f'{{"output_type": "execute_result", "execution_count": 1, "metadata": {{}}, "data": {data}}}'
+    cell = f'{{"cell_type": "code", "execution_count": 1, "metadata": {{}}, "source": "x = 1", "outputs": [{output}]}}'
+    return NOTEBOOK_HEAD + "[" + cell + "]}"
+
+
+def _notebook(outputs: list[object], cells: int = 1) -> bytes:
+    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": ["x = 1\n"], "outputs": outputs}
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell] * cells}).encode()
+
+
+#: Notebooks of every shape that costs memory to read, each at a size ``json_cost`` admits.
+NOTEBOOK_SHAPES = {
+    "an image": _notebook([{"output_type": "display_data", "metadata": {}, "data": {"image/png": "A" * 12_000_000}}]),
+    "100,000 printed lines": _notebook(
+        [
+            {
+                "output_type": "stream",
+                "name": "stdout",
+                "text": [f"epoch {i:6} loss 0.1234 acc 0.98\n" for i in range(100_000)],
+            }
+        ]
+    ),
+    "numbers": _notebook(
+        [
+            {
+                "output_type": "execute_result",
+                "execution_count": 1,
+                "metadata": {},
+                "data": {"application/json": list(range(150_000))},
+            }
+        ]
+    ),
+    "small objects": _notebook(
+        [
+            {
+                "output_type": "execute_result",
+                "execution_count": 1,
+                "metadata": {},
+                "data": {"application/json": [{"a": 1}] * 40_000},
+            }
+        ]
+    ),
+    "8,000 outputs": _notebook([{"output_type": "stream", "name": "stdout", "text": "a"}] * 8_000),
+    "2,000 cells": _notebook([], cells=2_000),
+}
 
 
 def too_many_cells() -> str:
@@ -158,6 +218,78 @@ def test_a_pooled_file_beyond_the_parser_is_named(tmp_path: Path, tiny: Assignme
     assert sub.problems == ("work.py: nested too deeply to read",)
 
 
+def test_an_exercise_split_across_files_too_large_to_put_together_is_a_reason(
+    tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Put together for the workers, pooled files would be held twice: the submission's bound covers both."""
+    pad = "# " + "x" * 150 + "\n"
+    files = {
+        "a.py": "def double(x):\n    return x + x\n" + pad,
+        "b.py": "def shout(text):\n    return text.upper()\n" + pad,
+    }
+    read = sum(map(len, files.values()))
+    monkeypatch.setattr(submission_module, "MAX_TOTAL_BYTES", 2 * read)  # the files fit; joined, they do not
+    sub = load(student(tmp_path, "s", files), tiny)
+    assert sub.exercises == ()
+    assert sub.problems == (
+        "ex_tiny: its functions are defined across 2 files too large to put together "
+        "(over the 0 MiB a submission may be): not graded",
+    )
+    assert sum(map(len, sub.files.values())) <= 2 * read
+    monkeypatch.setattr(submission_module, "MAX_TOTAL_BYTES", 2 * read + 2)  # the join's separator included
+    sub = load(student(tmp_path, "t", files), tiny)
+    assert sub.exercises == ("ex_tiny",) and sub.problems == ()
+
+
+class _Recording:
+    """A channel's sending end that records how many bytes each object it sends pickles to."""
+
+    def __init__(self, channel: multiprocessing.connection.Connection) -> None:
+        self.channel = channel
+        self.pickled: list[int] = []
+
+    def send(self, obj: object) -> None:
+        self.pickled.append(len(pickle.dumps(obj)))
+        self.channel.send(obj)
+
+    def send_bytes(self, data: bytes) -> None:
+        self.channel.send_bytes(data)
+
+
+def test_a_submissions_files_cross_to_the_grading_process_unpickled(tiny: Assignment) -> None:
+    """Pickled with the rest, a submission's files would be held twice on each side while they cross."""
+    sub = build_submission({"ex_tiny.py": CORRECT.encode() + b"#" * 2_000_000, "data/x.py": b"y = 1\n"}, tiny, name="s")
+    ours, theirs = multiprocessing.Pipe()
+    received: list[Submission | None] = []
+    reader = threading.Thread(target=lambda: received.extend([receive_submission(theirs), receive_submission(theirs)]))
+    reader.start()
+    recording = _Recording(ours)
+    send_submission(recording, sub)  # type: ignore[arg-type]
+    send_submission(recording, None)
+    reader.join(timeout=60)
+    assert received == [sub, None]
+    assert max(recording.pickled) < 64 * 1024
+
+
+def test_a_worker_receives_a_submissions_files_unpickled(
+    tiny: Assignment, tiny_grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grading process sends each file as it holds it: no request to a worker carries the files."""
+    packed: list[int] = []
+    pack = runner_module.pack_request
+
+    def recorded(request: dict[str, object]) -> bytes:
+        data = pack(request)
+        packed.append(len(data))
+        return data
+
+    monkeypatch.setattr(runner_module, "pack_request", recorded)
+    source = CORRECT + "# " + "x" * 900_000 + "\n"
+    report = tiny_grader.grade(build_submission({"ex_tiny.py": source.encode()}, tiny, name="s"))
+    assert report.score == report.max_score
+    assert packed and max(packed) < 64 * 1024
+
+
 # --- notebooks -------------------------------------------------------------------------------
 
 
@@ -166,9 +298,14 @@ def test_a_pooled_file_beyond_the_parser_is_named(tmp_path: Path, tiny: Assignme
     [
         (deep_notebook, "nb.ipynb: nested too deeply to read"),
         (million_cells, "nb.ipynb: too large to read (over 200,000 lists and objects)"),
+        (
+            costly_notebook,
+            "nb.ipynb: too large to read: its outputs and cells would take over 32 MiB of memory "
+            "(clear its outputs, as Jupyter's Edit > Clear All Outputs does, and hand it in again)",
+        ),
         (too_many_cells, f"nb.ipynb: holds {MAX_CELLS + 1:,} cells, over the limit of {MAX_CELLS:,}: not read"),
     ],
-    ids=["deep", "million_cells", "too_many_cells"],
+    ids=["deep", "million_cells", "costly", "too_many_cells"],
 )
 def test_hostile_notebooks_are_a_reason(make: object, reason: str, tmp_path: Path, tiny: Assignment) -> None:
     assert callable(make)
@@ -189,6 +326,24 @@ def test_a_notebook_number_python_will_not_convert_is_a_reason(tmp_path: Path, t
     notebook = NOTEBOOK_HEAD + '[], "x": ' + "1" * 5_000 + "}"
     sub = load(student(tmp_path, "s", {"nb.ipynb": notebook, "ex_tiny.py": CORRECT}), tiny)
     assert len(sub.problems) == 1 and sub.problems[0].startswith("nb.ipynb: not a valid notebook: Exceeds the limit")
+
+
+@pytest.mark.parametrize("shape", list(NOTEBOOK_SHAPES))
+def test_reading_a_notebook_never_takes_more_memory_than_its_estimate(shape: str) -> None:
+    """``json_cost`` is what keeps one student's notebook under its share of the reading process: an upper bound."""
+    raw = NOTEBOOK_SHAPES[shape]
+    text = raw.decode()
+    bare = bounds_module._JSON_STRING.sub('""', text)
+    containers = bare.count("[") + bare.count("{")
+    estimate = json_cost(len(text), containers + bare.count(","), containers)
+    assert estimate <= MAX_JSON_COST_BYTES  # each shape is one a student may hand in
+    tracemalloc.start()
+    try:
+        notebook_to_source(raw, name="nb.ipynb")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate
 
 
 def test_json_depth_is_checked_outside_strings() -> None:

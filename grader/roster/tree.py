@@ -10,7 +10,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from grader.bounds import MAX_CLASS_ZIP_ENTRIES, MAX_TOTAL_BYTES, Unreadable, check_zip_entries, name_reason, shown
+from grader.bounds import MAX_CLASS_ZIP_ENTRIES, MAX_ZIP_BYTES, Unreadable, check_zip_entries, name_reason, shown
 from grader.errors import UsageError
 from grader.models import UnattributedFile
 
@@ -88,7 +88,8 @@ def extract_class(archive_path: Path, target: Path) -> list[UnattributedFile]:
             if too_long is not None:
                 skipped.append(UnattributedFile(shown(name), f"skipped: {too_long}"))
                 continue
-            if info.file_size > MAX_TOTAL_BYTES or total + info.file_size > CLASS_ZIP_LIMIT:
+            # An entry is a student's file or a student's own .zip: the larger of those bounds.
+            if info.file_size > MAX_ZIP_BYTES or total + info.file_size > CLASS_ZIP_LIMIT:
                 skipped.append(UnattributedFile(shown(name), "skipped: over the size limit for a class archive"))
                 continue
             reason = _extract(archive, info, target.joinpath(*pure.parts))
