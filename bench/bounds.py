@@ -6,8 +6,11 @@ honest too for the baseline, hostile otherwise (the inputs of
 tests/test_bounds.py, generated). Reported per case: the exit code, the peak
 memory (max RSS) and the CPU time (user+sys) of the ``grader grade`` process
 itself (which reads and parses every submission), and the CPU of its whole
-tree (the zygote, grading processes and workers, from RUSAGE_CHILDREN), each
-with its difference from the baseline measured in the same run.
+tree (the zygote, grading processes and workers, from RUSAGE_CHILDREN), and
+the peak memory of the grading process (the zygote's longest-lived child,
+its VmHWM sampled every 10 ms), each with its difference from the baseline
+measured in the same run. Goal (issue 24): no case adds more than 64 MiB to
+either process.
 
     python bench/bounds.py [--jobs 1]
 """
@@ -29,8 +32,36 @@ HEAD = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
 
 #: Runs ``grader grade`` in this process, then prints its own and its children's usage as JSON.
 _PROBE = """
-import json, resource, sys
+import json, resource, sys, threading, time
 from grader.cli import cli
+
+seen = {}  # pid of a process the zygote forked -> (first seen, last seen, its peak RSS in MiB)
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+def peak(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return None
+
+def sample():  # the grading process is the zygote's child that lives longest (workers come and go)
+    while True:
+        for zygote in children(os.getpid()):
+            for pid in children(zygote):
+                if (rss := peak(pid)) is not None:
+                    first, _, most = seen.get(pid, (time.monotonic(), 0, 0))
+                    seen[pid] = (first, time.monotonic(), max(most, rss))
+        time.sleep(0.01)
+
+import os
+threading.Thread(target=sample, daemon=True).start()
 try:
     cli.main(sys.argv[1:], prog_name="grader", standalone_mode=False)
     code = 0
@@ -40,7 +71,9 @@ except Exception as exc:
     code = type(exc).__name__
 own = resource.getrusage(resource.RUSAGE_SELF)
 tree = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"code": code, "rss_mib": own.ru_maxrss / 1024, "cpu_s": own.ru_utime + own.ru_stime,
+engine = max(seen.values(), key=lambda v: v[1] - v[0], default=(0, 0, 0))
+print(json.dumps({"code": code, "rss_mib": own.ru_maxrss / 1024, "engine_mib": engine[2],
+                  "cpu_s": own.ru_utime + own.ru_stime,
                   "tree_cpu_s": own.ru_utime + own.ru_stime + tree.ru_utime + tree.ru_stime}))
 """
 
@@ -63,6 +96,16 @@ def _class(root: Path, second: dict[str, bytes | str]) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content.encode() if isinstance(content, str) else content)
     return root
+
+
+def _defining(mib: int) -> str:
+    """A file of ``mib`` MiB that defines one function of ex05_activations."""
+    return "def apply_sigmoid(x):\n    return x\n# " + "x" * (mib * 2**20 - 60) + "\n"
+
+
+def _notebook(source: str) -> str:
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]})
 
 
 def _fifo(root: Path) -> Path:
@@ -93,6 +136,18 @@ CASES: dict[str, Callable[[Path], Path]] = {
     "notebook 1,000,000 cells": lambda root: _class(root, {"nb.ipynb": HEAD + "[" + ",".join(["{}"] * 10**6) + "]}"}),
     "16 MB of source (5 files)": lambda root: _class(
         root, {f"w{n}.py": "# " + "x" * (16 * 2**20 - 10) + "\n" for n in range(5)}
+    ),
+    "24 MB of source (3 files)": lambda root: _class(
+        root, {f"w{n}.py": "# " + "x" * (8 * 2**20 - 10) + "\n" for n in range(3)}
+    ),
+    "12 MB in 2 files, one exercise": lambda root: _class(root, {f"part{n}.py": _defining(6) for n in range(2)}),
+    "24 MB in 3 files, one exercise": lambda root: _class(root, {f"part{n}.py": _defining(8) for n in range(3)}),
+    "notebooks of 16 and 8 MB": lambda root: _class(
+        root,
+        {
+            f"nb{n}.ipynb": _notebook("def apply_sigmoid(x):\n    return x\n# " + "x" * size)
+            for n, size in enumerate((16 * 2**20 - 200, 8 * 2**20 - 300))
+        },
     ),
     "FIFOs (folder and class)": _fifo,
     "Gradescope alias bomb": _gradescope,
@@ -125,11 +180,15 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     base = results["honest (baseline)"]
-    print(f"{'case':28} {'exit':>4} {'peak MiB':>9} {'+MiB':>6} {'CPU s':>6} {'+CPU s':>7} {'tree CPU s':>10}")
+    print(
+        f"{'case':32} {'exit':>4} {'peak MiB':>9} {'+MiB':>6} {'CPU s':>6} {'+CPU s':>7} {'tree CPU s':>10} "
+        f"{'grading MiB':>11} {'+MiB':>6}"
+    )
     for name, row in results.items():
         print(
-            f"{name:28} {row['code']!s:>4} {row['rss_mib']:9.0f} {row['rss_mib'] - base['rss_mib']:+6.0f} "
-            f"{row['cpu_s']:6.2f} {row['cpu_s'] - base['cpu_s']:+7.2f} {row['tree_cpu_s']:10.2f}"
+            f"{name:32} {row['code']!s:>4} {row['rss_mib']:9.0f} {row['rss_mib'] - base['rss_mib']:+6.0f} "
+            f"{row['cpu_s']:6.2f} {row['cpu_s'] - base['cpu_s']:+7.2f} {row['tree_cpu_s']:10.2f} "
+            f"{row['engine_mib']:11.0f} {row['engine_mib'] - base['engine_mib']:+6.0f}"
         )
 
 
