@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,6 +109,16 @@ def _notebook(source: str) -> str:
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]})
 
 
+def _zipped(root: Path) -> Path:
+    """A student's own .zip of the honest solutions and 60 MB of data beside them, stored uncompressed."""
+    _class(root, {})
+    with zipfile.ZipFile(root / "mallory" / "work.zip", "w", zipfile.ZIP_STORED) as archive:
+        for name, content in _solutions("mallory").items():
+            archive.writestr(name, content)
+        archive.writestr("data.bin", os.urandom(60 * 10**6))
+    return root
+
+
 def _fifo(root: Path) -> Path:
     root = _class(root, _solutions("mallory"))
     os.mkfifo(root / "mallory" / "pipe.py")
@@ -149,6 +160,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
             for n, size in enumerate((16 * 2**20 - 200, 8 * 2**20 - 300))
         },
     ),
+    "a .zip of 60 MB (stored)": lambda root: _zipped(root),
     "FIFOs (folder and class)": _fifo,
     "Gradescope alias bomb": _gradescope,
 }

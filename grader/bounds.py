@@ -8,12 +8,14 @@ with what a student sees when one is exceeded. Each bound turns into an
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
 import re
 import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,9 +84,29 @@ def mib(size: int) -> str:
 def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES, cut: bool = False) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (its first ``limit`` if ``cut``).
 
+    Opened as ``open_regular`` opens it.
+    """
+    try:
+        with open_regular(path, limit=None if cut else limit) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise Unreadable(_os_reason(exc)) from None
+    if len(data) > limit and cut:
+        return data[:limit]
+    if len(data) > limit:  # it grew after fstat
+        raise Unreadable(f"skipped, over the {mib(limit)} limit per file")
+    return data
+
+
+@contextlib.contextmanager
+def open_regular(path: Path, *, limit: int | None) -> Iterator[BinaryIO]:
+    """``path`` open for reading if it is a regular file of at most ``limit`` bytes (None: any size).
+
     Opened without following a symbolic link and without blocking, and
     checked on the open descriptor: a FIFO, socket or device, or a file
-    swapped for one after it was listed, is refused, never waited on.
+    swapped for one after it was listed, is refused, never waited on. A
+    reader that needs only part of a large file (a zip's entries) reads it
+    from here rather than holding all of it.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
@@ -95,19 +117,12 @@ def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES, cut: bool = False) 
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Unreadable("not a regular file, skipped")
-        if info.st_size > limit and not cut:
+        if limit is not None and info.st_size > limit:
             raise Unreadable(f"skipped, {info.st_size / 1e6:.1f} MB is over the {mib(limit)} limit per file")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise Unreadable(_os_reason(exc)) from None
+            yield handle
     finally:
         os.close(fd)
-    if len(data) > limit and cut:
-        return data[:limit]
-    if len(data) > limit:  # it grew after fstat
-        raise Unreadable(f"skipped, over the {mib(limit)} limit per file")
-    return data
 
 
 def _os_reason(exc: OSError) -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import io
 import os
 import zipfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
+from typing import BinaryIO
 
 from grader.assignment import Assignment
 from grader.bounds import (
@@ -31,6 +31,7 @@ from grader.bounds import (
     check_source,
     check_zip_entries,
     name_reason,
+    open_regular,
     parse_reason,
     read_regular,
     shown,
@@ -393,9 +394,19 @@ def _listed_size(path: Path) -> int:
 
 
 def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
+    """The source files of a student's own .zip, read from the archive in place: only what is kept is held."""
     try:
-        data = read_regular(path, limit=MAX_ZIP_BYTES)
-        handle = io.BytesIO(data)
+        with open_regular(path, limit=MAX_ZIP_BYTES) as handle:
+            return _read_archive(handle, path, problems)
+    except Unreadable as exc:
+        problems.append(f"{shown(path.name)}: {exc.reason}")
+    except OSError as exc:  # the archive's own reads
+        problems.append(f"{shown(path.name)}: not a readable zip archive ({exc})")
+    return {}
+
+
+def _read_archive(handle: BinaryIO, path: Path, problems: list[str]) -> dict[str, bytes]:
+    try:
         check_zip_entries(handle, MAX_ZIP_ENTRIES)
         archive = zipfile.ZipFile(handle)
     except Unreadable as exc:

@@ -355,6 +355,23 @@ def test_json_depth_is_checked_outside_strings() -> None:
 # --- zips ----------------------------------------------------------------------------------------
 
 
+def test_a_students_zip_is_read_in_place(tmp_path: Path, tiny: Assignment) -> None:
+    """Only the entries kept are held: the archive itself (up to 64 MiB) is read from the disk, not into memory."""
+    path = tmp_path / "s" / "work.zip"
+    path.parent.mkdir()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("ex_tiny.py", CORRECT)
+        archive.writestr("data.bin", b"\0" * 20_000_000)
+    tracemalloc.start()
+    try:
+        sub = load(path, tiny)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sub.exercises == ("ex_tiny",) and sub.files["ex_tiny.py"] == CORRECT.encode()
+    assert peak < 2_000_000
+
+
 def test_zip_entries_with_hostile_names_are_skipped_and_named(tmp_path: Path, tiny: Assignment) -> None:
     archive = tmp_path / "s.zip"
     with zipfile.ZipFile(archive, "w") as out:
