@@ -40,8 +40,13 @@ MAX_DIR_DEPTH = 32
 MAX_DIR_ENTRIES = 20_000
 #: Python source parsed in the grading process (to find where functions are defined):
 #: a syntax tree costs several hundred bytes per token, so both size and tokens are capped.
+#: A syntax tree takes about 900 bytes a token and 5 us of CPU to build: 40,000 tokens (three
+#: times the grader's own largest module, twenty times a long notebook's code) is 35 MiB at
+#: most. A submission's files are parsed, and compared with the class's, up to 60,000 tokens
+#: together; beyond, a file is graded without being parsed (a notebook cannot be: it is refused).
 MAX_PARSE_BYTES = 1024 * 1024
-MAX_PARSE_TOKENS = 100_000
+MAX_PARSE_TOKENS = 40_000
+MAX_SUBMISSION_PARSE_TOKENS = 60_000
 #: A notebook's JSON: nesting, containers and values (counted before it is parsed), and cells.
 MAX_JSON_DEPTH = 64
 MAX_JSON_CONTAINERS = 200_000
@@ -70,6 +75,10 @@ class Unreadable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class OverBudget(Unreadable):
+    """Source that would take the submission past ``MAX_SUBMISSION_PARSE_TOKENS``: the reason says so."""
 
 
 def shown(name: str) -> str:
@@ -185,13 +194,21 @@ def check_zip_entries(handle: BinaryIO, limit: int) -> None:
 _TOKEN = re.compile(rb"\w+|[^\w\s]")
 
 
-def check_source(source: bytes) -> None:
-    """Refuse Python source too large to parse in the grading process."""
+def check_source(source: bytes, *, left: int | None = None) -> int:
+    """Refuse Python source too large to parse in the grading process; its tokens, counted.
+
+    ``left``: what the submission's budget of tokens still allows (``MAX_SUBMISSION_PARSE_TOKENS``).
+    """
     if len(source) > MAX_PARSE_BYTES:
         raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
+    limit = MAX_PARSE_TOKENS if left is None else min(MAX_PARSE_TOKENS, left)
     # Walks up to the first token over the bound, one match at a time: no list of matches is built.
-    if next(itertools.islice(_TOKEN.finditer(source), MAX_PARSE_TOKENS, None), None) is not None:
+    count = sum(1 for _ in itertools.islice(_TOKEN.finditer(source), limit + 1))
+    if count > MAX_PARSE_TOKENS:
         raise Unreadable(f"too long to read (over {MAX_PARSE_TOKENS:,} tokens)")
+    if count > limit:
+        raise OverBudget(f"over the {MAX_SUBMISSION_PARSE_TOKENS:,} tokens a submission's files are read up to")
+    return count
 
 
 def parse_reason(exc: BaseException) -> str:

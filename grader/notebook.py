@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import io
 import json
 import re
@@ -23,7 +24,17 @@ from pathlib import PurePosixPath
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.bounds import MAX_CELLS, MAX_PARSE_BYTES, Unreadable, check_json, check_source, mib, parse_reason
+from grader.bounds import (
+    MAX_CELLS,
+    MAX_PARSE_BYTES,
+    MAX_SUBMISSION_PARSE_TOKENS,
+    OverBudget,
+    Unreadable,
+    check_json,
+    check_source,
+    mib,
+    parse_reason,
+)
 from grader.models import Location
 from grader.sandbox.cells import MAX_WRITE_BYTES, CellStop
 
@@ -41,6 +52,8 @@ class NotebookSource:
     line_map: tuple[tuple[int, int], ...]
     #: What was skipped and why, for the report.
     notes: tuple[str, ...] = ()
+    #: Tokens of its code cells: what reading it took of the submission's ``MAX_SUBMISSION_PARSE_TOKENS``.
+    tokens: int = 0
 
     def locate(self, line: int) -> tuple[int | None, int]:
         if 1 <= line <= len(self.line_map):
@@ -157,7 +170,7 @@ class _WriteFile:
     append: bool
 
 
-def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
+def notebook_to_source(raw: bytes, *, name: str, tokens_left: int = MAX_SUBMISSION_PARSE_TOKENS) -> NotebookSource:
     """The notebook as one module that runs its cells as Jupyter's "Run All" does, less what is not graded.
 
     Each code cell becomes a ``try`` block holding the cell's lines in place
@@ -181,8 +194,10 @@ def notebook_to_source(raw: bytes, *, name: str) -> NotebookSource:
         # Counted before they are joined and encoded (two more copies): a character is at least a byte.
         if sum(map(len, sources)) > MAX_PARSE_BYTES:
             raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
-        check_source("\n".join(sources).encode("utf-8", "surrogatepass"))
-        return _to_source(notebook, name=name)
+        tokens = check_source("\n".join(sources).encode("utf-8", "surrogatepass"), left=tokens_left)
+        return dataclasses.replace(_to_source(notebook, name=name), tokens=tokens)
+    except OverBudget as exc:
+        raise NotebookError(f"its code cells are {exc.reason}: not read") from None
     except Unreadable as exc:
         raise NotebookError(f"its code cells are {exc.reason}") from None
     except (RecursionError, MemoryError) as exc:  # the walks over each cell's tree recurse on what the parser built

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from grader.assignment import Assignment
-from grader.bounds import Unreadable, check_source
+from grader.bounds import MAX_SUBMISSION_PARSE_TOKENS, Unreadable, check_source
 from grader.models import SimilarCluster
 from grader.notebook import without_bookkeeping
 from grader.submission import Submission
@@ -80,15 +80,6 @@ def shingles(source: bytes) -> set[tuple[str, ...]]:
 Shingles = frozenset[tuple[str, ...]]
 
 
-def _comparable(source: bytes) -> bool:
-    """Small enough to compare: the bounds of what the grading process parses (its shingles cost memory per token)."""
-    try:
-        check_source(source)
-    except Unreadable:
-        return False
-    return True
-
-
 class _Forest:
     """Union-find over students, remembering the links (exercise, similarity) that joined each group."""
 
@@ -134,6 +125,8 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
     is found too; a cluster lists the exercises whose copies joined it.
     """
     forest = _Forest()
+    # What each student's sources may still cost to compare, as their parse does (``bounds``).
+    left = dict.fromkeys(submissions, MAX_SUBMISSION_PARSE_TOKENS)
     for exercise in assignment.exercises:
         common = shingles(exercise.stub.read_bytes())
         copies: dict[Shingles, list[str]] = {}
@@ -142,7 +135,9 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
             if exercise.name not in submission.exercises:
                 continue
             source = submission.files.get(f"{exercise.name}.py", b"")
-            if not _comparable(source):
+            try:
+                left[name] -= check_source(source, left=left[name])
+            except Unreadable:
                 continue
             grams = shingles(without_bookkeeping(source))
             grams -= common

@@ -23,10 +23,11 @@ from grader.bounds import (
     MAX_DIR_ENTRIES,
     MAX_FILE_BYTES,
     MAX_FILES,
-    MAX_PARSE_BYTES,
+    MAX_SUBMISSION_PARSE_TOKENS,
     MAX_TOTAL_BYTES,
     MAX_ZIP_BYTES,
     MAX_ZIP_ENTRIES,
+    OverBudget,
     Unreadable,
     check_source,
     check_zip_entries,
@@ -198,6 +199,7 @@ def build_submission(
     files: dict[str, bytes] = {}
     named: dict[str, _Source] = {}
     pooled: list[_Source] = []
+    left = MAX_SUBMISSION_PARSE_TOKENS
     for rel in sorted(raw, key=lambda r: (r.count("/"), r)):
         data = raw[rel]
         pure = PurePosixPath(rel)
@@ -210,12 +212,17 @@ def build_submission(
                 pooled.append(source)
         elif pure.suffix == ".ipynb":
             try:
-                notebook = notebook_to_source(data, name=rel)
+                notebook = notebook_to_source(data, name=rel, tokens_left=left)
             except NotebookError as exc:
                 problems.append(f"{shown(rel)}: {exc}")
                 continue
+            left -= notebook.tokens
             problems.extend(f"{shown(rel)}: {note}" for note in notebook.notes)
             pooled.append(_Source(rel, notebook.source.encode(), notebook))
+    # Each source parsed once, in order, while the submission's budget of tokens lasts.
+    parsed: dict[str, Mapping[str, tuple[int, ...]] | str] = {}
+    for source in [*named.values(), *pooled]:
+        parsed[source.relpath], left = _parsed(source.module_source, left, charged=source.notebook is None)
 
     providers: dict[str, list[_Source]] = {name: [source] for name, source in named.items()}
     for exercise in assignment.exercises:
@@ -224,7 +231,7 @@ def build_submission(
         # Every pooled source defining one of its functions, in order: a student may
         # split an exercise across files or cells; the last definition wins, as if
         # they ran one after the other.
-        found = [source for source in pooled if _defines_any(source.module_source, exercise.functions)]
+        found = [source for source in pooled if _defines_any(source, parsed[source.relpath], exercise.functions)]
         if found:
             providers[exercise.name] = found
     assembled = sum(map(len, files.values()))
@@ -242,14 +249,20 @@ def build_submission(
         assembled += size if len(sources) > 1 else 0
         files[f"{exercise_name}.py"] = b"\n\n".join(source.module_source for source in sources)
     for source in [*named.values(), *pooled]:
-        reason = _unreadable(source.module_source)
-        if reason:
+        reason = parsed[source.relpath]
+        if isinstance(reason, str) and reason:
             problems.append(f"{shown(source.relpath)}: {reason}")
 
     definitions: dict[tuple[str, str], tuple[Location, ...]] = {}
     for exercise_name, sources in providers.items():
+        # The contract's functions only: a module of 30,000 assignments would otherwise be
+        # 30,000 locations to hold, send to the grading process and search (+130 MiB there).
+        functions = set(assignment.exercise(exercise_name).functions)
         for source in sources:
-            for function, lines in (_definitions(source.module_source) or {}).items():
+            found_here = parsed[source.relpath]
+            for function, lines in ({} if isinstance(found_here, str) else found_here).items():
+                if function not in functions:
+                    continue
                 key = (exercise_name, function)
                 definitions[key] = (*definitions.get(key, ()), *(_location(source, line) for line in lines))
     locations = {key: sites[-1] for key, sites in definitions.items()}
@@ -456,44 +469,41 @@ def _read_archive(handle: BinaryIO, path: Path, problems: list[str]) -> dict[str
     return raw
 
 
-def _definitions(source: bytes) -> Mapping[str, tuple[int, ...]] | None:
-    """Top-level function names -> lines of their definitions, in order; None if the source does not parse."""
-    parsed = _parsed(source)
-    return None if isinstance(parsed, str) else parsed
+def _parsed(source: bytes, left: int, *, charged: bool = True) -> tuple[Mapping[str, tuple[int, ...]] | str, int]:
+    """The definitions of ``source``, or why it is not parsed ('' for a syntax error), and the tokens ``left`` after it.
 
-
-def _unreadable(source: bytes) -> str:
-    """Why the grading process would not parse ``source`` (too large, nested too deeply); '' if it would.
-
-    A syntax error is not such a reason: the worker reports it, with its line.
+    A source over the bounds, or over what the submission's budget has
+    ``left``, is not parsed: the reason says which, and the worker grades it
+    all the same. ``charged=False``: already paid for (a notebook, at conversion).
     """
-    parsed = _parsed(source)
-    return parsed if isinstance(parsed, str) else ""
+    try:
+        count = check_source(source, left=left if charged else None)
+    except OverBudget as exc:
+        return f"not read to find where its functions are ({exc.reason}); graded all the same", left
+    except Unreadable as exc:
+        return exc.reason, left
+    return (_parse_cached(source) if len(source) <= MAX_CACHED_BYTES else _parse(source)), left - (
+        count if charged else 0
+    )
 
 
-def _parsed(source: bytes) -> Mapping[str, tuple[int, ...]] | str:
-    if len(source) > MAX_PARSE_BYTES:  # not cached: the cache would keep it alive
-        return _parse(source)
-    return _parse_cached(source)
+#: Sources up to this size are cached when parsed (a class's untouched stubs are the same
+#: bytes in every submission); a larger one would be kept alive by the cache.
+MAX_CACHED_BYTES = 64 * 1024
 
 
 @functools.lru_cache(maxsize=256)
 def _parse_cached(source: bytes) -> Mapping[str, tuple[int, ...]] | str:
-    """Cached: each source is asked about once per exercise, and a class's
-    untouched stubs are the same bytes in every submission.
-    """
+    """Cached: a class's untouched stubs are the same bytes in every submission."""
     return _parse(source)
 
 
 def _parse(source: bytes) -> Mapping[str, tuple[int, ...]] | str:
-    """The definitions of ``source``, or why it is not parsed ('' for a syntax error)."""
+    """The definitions of ``source`` (within the bounds: ``_parsed`` checks), or why it is not parsed."""
     try:
-        check_source(source)
         tree = ast.parse(source)
         found: dict[str, list[int]] = {}
         _collect_definitions(tree.body, found)
-    except Unreadable as exc:
-        return exc.reason
     except (SyntaxError, ValueError):
         return ""
     except (RecursionError, MemoryError) as exc:
@@ -520,13 +530,12 @@ def _collect_definitions(body: list[ast.stmt], found: dict[str, list[int]]) -> N
             _collect_definitions(node.body + [n for h in node.handlers for n in h.body] + node.orelse, found)
 
 
-def _defines_any(source: bytes, functions: tuple[str, ...]) -> bool:
-    defined = _definitions(source)
-    if defined is None:
-        # Unparseable: claim it by name so the syntax error reaches the report
+def _defines_any(source: _Source, parsed: Mapping[str, tuple[int, ...]] | str, functions: tuple[str, ...]) -> bool:
+    if isinstance(parsed, str):
+        # Not parsed: claim it by name so the syntax error reaches the report
         # (searched as bytes: a 16 MB file is not decoded once per exercise).
-        return any(f"def {function}".encode() in source for function in functions)
-    return any(function in defined for function in functions)
+        return any(f"def {function}".encode() in source.module_source for function in functions)
+    return any(function in parsed for function in functions)
 
 
 def _location(source: _Source, line: int) -> Location:

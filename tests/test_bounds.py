@@ -34,6 +34,7 @@ from grader.bounds import (
     MAX_FILE_BYTES,
     MAX_JSON_COST_BYTES,
     MAX_PARSE_TOKENS,
+    MAX_SUBMISSION_PARSE_TOKENS,
     Unreadable,
     check_json,
     json_cost,
@@ -288,6 +289,41 @@ def test_a_worker_receives_a_submissions_files_unpickled(
     report = tiny_grader.grade(build_submission({"ex_tiny.py": source.encode()}, tiny, name="s"))
     assert report.score == report.max_score
     assert packed and max(packed) < 64 * 1024
+
+
+def _assignments(count: int, function: str = "double") -> str:
+    """A module of ``count`` assignments (three tokens each) and one of the tiny exercise's functions."""
+    body = "".join(f"v{i} = {i}\n" for i in range(count))
+    return body + {"double": "def double(x):\n    return x + x\n", "shout": "def shout(t):\n    return t\n"}[function]
+
+
+def test_a_submissions_files_are_parsed_up_to_its_budget_and_graded_beyond(tmp_path: Path, tiny: Assignment) -> None:
+    """Each file is under the bound of one; together they are over the submission's: the later one is not parsed."""
+    files = {"a.py": _assignments(12_000), "b.py": _assignments(12_000, "shout")}  # 36,000 tokens each
+    sub = load(student(tmp_path, "s", files), tiny)
+    assert sub.exercises == ("ex_tiny",)  # b.py is searched by name, as an unparseable file is, and graded
+    assert sub.problems == (
+        f"b.py: not read to find where its functions are (over the {MAX_SUBMISSION_PARSE_TOKENS:,} tokens "
+        "a submission's files are read up to); graded all the same",
+    )
+    assert set(sub.locations) == {("ex_tiny", "double")}
+
+
+def test_a_notebook_past_the_submissions_budget_is_a_reason(tmp_path: Path, tiny: Assignment) -> None:
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": _assignments(12_000)}
+    notebook = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]})
+    sub = load(student(tmp_path, "s", {"a.ipynb": notebook, "b.ipynb": notebook, "ex_tiny.py": CORRECT}), tiny)
+    assert sub.problems == (
+        f"b.ipynb: its code cells are over the {MAX_SUBMISSION_PARSE_TOKENS:,} tokens a submission's files "
+        "are read up to: not read",
+    )
+    assert sub.exercises == ("ex_tiny",)
+
+
+def test_only_the_contracts_functions_are_located(tmp_path: Path, tiny: Assignment) -> None:
+    """A module's other names are not held, sent to the grading process and searched: 30,000 of them cost 130 MiB."""
+    sub = load(student(tmp_path, "s", {"ex_tiny.py": _assignments(5_000) + CORRECT}), tiny)
+    assert set(sub.definitions) == set(sub.locations) == {("ex_tiny", "double"), ("ex_tiny", "shout")}
 
 
 # --- notebooks -------------------------------------------------------------------------------
