@@ -109,6 +109,15 @@ def _notebook(source: str) -> str:
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]})
 
 
+def _names(count: int) -> dict[str, bytes | str]:
+    """The reference solutions, each after ``count`` module-level assignments (three tokens each)."""
+    return {
+        name: "".join(f"v{k}_{i} = {i}\n" for i in range(count)).encode() + content
+        for k, (name, content) in enumerate(_solutions().items())
+        if isinstance(content, bytes)
+    }
+
+
 def _zipped(root: Path) -> Path:
     """A student's own .zip of the honest solutions and 60 MB of data beside them, stored uncompressed."""
     _class(root, {})
@@ -160,6 +169,8 @@ CASES: dict[str, Callable[[Path], Path]] = {
             for n, size in enumerate((16 * 2**20 - 200, 8 * 2**20 - 300))
         },
     ),
+    "6 files of 99,000 tokens": lambda root: _class(root, _names(33_000)),
+    "6 files of 39,000 tokens": lambda root: _class(root, _names(13_000)),
     "a .zip of 60 MB (stored)": lambda root: _zipped(root),
     "FIFOs (folder and class)": _fifo,
     "Gradescope alias bomb": _gradescope,

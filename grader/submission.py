@@ -42,6 +42,9 @@ from grader.models import Location
 from grader.notebook import NotebookError, NotebookSource, notebook_to_source
 from grader.sandbox.cells import CellStop
 
+#: Notes about one submission's files listed in its report; the rest are counted in one more.
+MAX_PROBLEMS = 40
+
 #: Folders never read as part of a submission (caches, version control, environments).
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv", "venv", "node_modules"}
 
@@ -268,6 +271,8 @@ def build_submission(
     locations = {key: sites[-1] for key, sites in definitions.items()}
 
     ordered = tuple(n for n in assignment.names if n in providers)
+    if len(problems) > MAX_PROBLEMS:  # 500 files, each with its note, would flood the report
+        problems[MAX_PROBLEMS - 1 :] = [f"{len(problems) - MAX_PROBLEMS + 1:,} more notes like these"]
     return Submission(
         name=name,
         files=files,

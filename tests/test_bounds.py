@@ -44,10 +44,10 @@ from grader.cli import cli
 from grader.engine import receive_submission, send_submission
 from grader.errors import UsageError
 from grader.grading import Grader
-from grader.notebook import notebook_to_source
+from grader.notebook import MAX_NOTES, notebook_to_source
 from grader.roster import open_roster, read_submission
 from grader.roster.tree import extract_class
-from grader.submission import Submission, build_submission, load_submission
+from grader.submission import MAX_PROBLEMS, Submission, build_submission, load_submission
 
 CORRECT = "def double(x):\n    return x + x\n\n\ndef shout(text):\n    return text.upper() + '!'\n"
 NOTEBOOK_HEAD = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
@@ -380,6 +380,31 @@ def test_reading_a_notebook_never_takes_more_memory_than_its_estimate(shape: str
     finally:
         tracemalloc.stop()
     assert peak <= estimate
+
+
+def test_a_notebooks_notes_are_counted_past_a_dozen(tmp_path: Path, tiny: Assignment) -> None:
+    """A note per print cell, for 2,000 of them, would be 400 KB of report: the rest are counted in one."""
+    cells = [
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": f"print({n})"}
+        for n in range(2_000)
+    ]
+    notebook = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells})
+    sub = load(student(tmp_path, "s", {"nb.ipynb": notebook, "ex_tiny.py": CORRECT}), tiny)
+    assert len(sub.problems) == MAX_NOTES
+    assert sub.problems[0].startswith("nb.ipynb: cell 1: top-level code at line(s) 1 was not run")
+    assert sub.problems[-1] == (
+        f"nb.ipynb: cells {MAX_NOTES} to 2000: {2_000 - MAX_NOTES + 1:,} more notes like these "
+        "(cells skipped, or code in them not run when grading)"
+    )
+
+
+def test_a_submissions_notes_are_counted_past_forty(tmp_path: Path, tiny: Assignment) -> None:
+    files = {f"n{k:03}.ipynb": "{" for k in range(100)}  # each is broken JSON: a note each
+    sub = load(student(tmp_path, "s", {**files, "ex_tiny.py": CORRECT}), tiny)
+    assert len(sub.problems) == MAX_PROBLEMS
+    assert sub.problems[0].startswith("n000.ipynb: not a valid notebook")
+    assert sub.problems[-1] == f"{100 - MAX_PROBLEMS + 1} more notes like these"
+    assert sub.exercises == ("ex_tiny",)
 
 
 def test_json_depth_is_checked_outside_strings() -> None:
