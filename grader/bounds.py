@@ -8,6 +8,7 @@ with what a student sees when one is exceeded. Each bound turns into an
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import itertools
@@ -202,8 +203,10 @@ def check_source(source: bytes, *, left: int | None = None) -> int:
     if len(source) > MAX_PARSE_BYTES:
         raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
     limit = MAX_PARSE_TOKENS if left is None else min(MAX_PARSE_TOKENS, left)
-    # Walks up to the first token over the bound, one match at a time: no list of matches is built.
-    count = sum(1 for _ in itertools.islice(_TOKEN.finditer(source), limit + 1))
+    # Walks up to the first token over the bound, one match at a time, at C speed: the deque keeps
+    # only the last (count, match) pair, so no list of matches is built.
+    last = collections.deque(enumerate(itertools.islice(_TOKEN.finditer(source), limit + 1), 1), maxlen=1)
+    count = last[0][0] if last else 0
     if count > MAX_PARSE_TOKENS:
         raise Unreadable(f"too long to read (over {MAX_PARSE_TOKENS:,} tokens)")
     if count > limit:
