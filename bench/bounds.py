@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hostile_answers import FIGURES, compare, describe, grade_probe  # the script beside this one
+from hostile_answers import FIGURES, TITLES, compare, describe, grade_probe  # the script beside this one
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
@@ -149,10 +149,10 @@ def grading_process(rounds: int) -> None:
     base = runs["honest (baseline)"]
     print(f"baseline ({rounds} rounds): {describe(base)}")
     print("per case, over the baseline of the same round: median [least, most]")
-    print(f"{'case':28}{'+peak MiB':>22}{'+CPU s':>22}{'+CPU in run s':>22}  scores")
+    print(f"{'case':28}" + "".join(f"{title:>22}" for title in TITLES) + "  scores")
     for name, rows in runs.items():
         delta = compare(base, rows)
-        print(f"{name:28}{delta['peak_mib']:>22}{delta['cpu_s']:>22}{delta['run_cpu_s']:>22}  {rows[0]['scores']}")
+        print(f"{name:28}" + "".join(f"{delta[key]:>22}" for key in FIGURES) + f"  {rows[0]['scores']}")
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ graded in a fresh grading process beside an honest student (the reference),
 and the same is done with two honest students, in interleaved rounds (the honest
 pair, then every case, each round); the run prints, per case, the grading
 process's own peak RSS and CPU (user + sys of that process alone: the workers
-and the zygote excluded), whole and within ``Grader.run`` only, over the
+and the zygote excluded), whole and within ``Grader.run`` only (its peak RSS
+also as it stood when ``Grader.run`` returned, before rendering), over the
 honest pair's of the same round (the median and the range over the rounds),
 and the largest report file written (each student's formats and the class's
 files).
@@ -214,6 +215,7 @@ with Grader(assignment) as grader:
     before = cpu()
     grader.run([Job(s, chosen) for s in submissions], reports.append)
     run_cpu = cpu() - before
+    run_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before any report is rendered
 for report in reports:
     folder = out / report.student
     folder.mkdir(parents=True)
@@ -230,12 +232,16 @@ for r in reports:
         counts[0] += c.outcome == "passed"
         counts[1] += 1
 print(json.dumps({"peak_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime, "run_cpu_s": run_cpu,
+                  "run_peak_mib": run_peak,
                   "largest": [str(largest.relative_to(out)), largest.stat().st_size], "scores": scores,
                   "passed": passed}))
 """
 
-#: What ``grade_probe`` reports: peak RSS (MiB), CPU (s), CPU within ``Grader.run`` (s).
-FIGURES = ("peak_mib", "cpu_s", "run_cpu_s")
+#: What ``grade_probe`` reports: peak RSS (MiB), CPU (s), CPU within ``Grader.run`` (s), peak RSS
+#: when ``Grader.run`` returned (MiB, before any report is rendered).
+FIGURES = ("peak_mib", "cpu_s", "run_cpu_s", "run_peak_mib")
+#: Their column titles, as excesses over the honest run's.
+TITLES = ("+peak MiB", "+CPU s", "+CPU in run s", "+peak in run MiB")
 
 
 def _submission(folder: Path, case: str | None) -> Path:
@@ -294,12 +300,12 @@ def main() -> None:
                 print(f"round {round_} {name}: " + ", ".join(f"{k} {row[k]:.2f}" for k in FIGURES), flush=True)
         print(f"honest pair ({args.rounds} rounds): {describe(runs['honest'])}, largest {runs['honest'][0]['largest']}")
         print("per case, over the honest pair of the same round: median [least, most]")
-        print(f"{'case':<26}{'+peak MiB':>22}{'+CPU s':>22}{'+CPU in run s':>22}  largest file (bytes), scores")
+        print(f"{'case':<26}" + "".join(f"{title:>22}" for title in TITLES) + "  largest file (bytes), scores")
         for case in args.cases:
             delta = compare(runs["honest"], runs[case])
             name, size = runs[case][0]["largest"]
             print(
-                f"{case:<26}{delta['peak_mib']:>22}{delta['cpu_s']:>22}{delta['run_cpu_s']:>22}  "
+                f"{case:<26}" + "".join(f"{delta[key]:>22}" for key in FIGURES) + "  "
                 f"{name} {size:,}, {runs[case][0]['scores']}  ({CASES[case][0]})"
             )
 
