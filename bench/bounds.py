@@ -149,10 +149,10 @@ def grading_process(rounds: int) -> None:
     base = runs["honest (baseline)"]
     print(f"baseline ({rounds} rounds): {describe(base)}")
     print("per case, over the baseline of the same round: median [least, most]")
-    print(f"{'case':28}" + "".join(f"{title:>22}" for title in TITLES) + "  scores")
+    print(f"{'case':28}" + "".join(f"{title:>24}" for title in TITLES) + "  scores")
     for name, rows in runs.items():
         delta = compare(base, rows)
-        print(f"{name:28}" + "".join(f"{delta[key]:>22}" for key in FIGURES) + f"  {rows[0]['scores']}")
+        print(f"{name:28}" + "".join(f"{delta[key]:>24}" for key in FIGURES) + f"  {rows[0]['scores']}")
 
 
 def main() -> None:

@@ -177,11 +177,11 @@ def grading_process(rounds: int, flood: int) -> None:
                 print(f"round {round_} {case}: {figures}, apply_softmax {passed} of {run} passed", flush=True)
         print(f"honest student ({rounds} rounds): {describe(runs['honest'])}")
         print("per case, over the honest student of the same round: median [least, most]")
-        print(f"{'case':<10}" + "".join(f"{title:>22}" for title in TITLES) + "  apply_softmax checks passed")
+        print(f"{'case':<10}" + "".join(f"{title:>24}" for title in TITLES) + "  apply_softmax checks passed")
         for case in CASES:
             delta = compare(runs["honest"], runs[case])
             passed = "/".join("{} of {}".format(*r["passed"][case]["apply_softmax"]) for r in runs[case])
-            print(f"{case:<10}" + "".join(f"{delta[key]:>22}" for key in FIGURES) + f"  {passed}")
+            print(f"{case:<10}" + "".join(f"{delta[key]:>24}" for key in FIGURES) + f"  {passed}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -300,12 +300,12 @@ def main() -> None:
                 print(f"round {round_} {name}: " + ", ".join(f"{k} {row[k]:.2f}" for k in FIGURES), flush=True)
         print(f"honest pair ({args.rounds} rounds): {describe(runs['honest'])}, largest {runs['honest'][0]['largest']}")
         print("per case, over the honest pair of the same round: median [least, most]")
-        print(f"{'case':<26}" + "".join(f"{title:>22}" for title in TITLES) + "  largest file (bytes), scores")
+        print(f"{'case':<26}" + "".join(f"{title:>24}" for title in TITLES) + "  largest file (bytes), scores")
         for case in args.cases:
             delta = compare(runs["honest"], runs[case])
             name, size = runs[case][0]["largest"]
             print(
-                f"{case:<26}" + "".join(f"{delta[key]:>22}" for key in FIGURES) + "  "
+                f"{case:<26}" + "".join(f"{delta[key]:>24}" for key in FIGURES) + "  "
                 f"{name} {size:,}, {runs[case][0]['scores']}  ({CASES[case][0]})"
             )
 
