@@ -122,6 +122,15 @@ def binary_classifier(n_features):
     return nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid(), *[nn.Identity() for _ in range(1_500)])
 """,
     ),
+    "shared_children": (
+        "25,000 references to one nn.Identity child in binary_classifier's model (the worker's bounds lifted)",
+        """
+def binary_classifier(n_features):
+    _unbounded()
+    same = nn.Identity()
+    return nn.Sequential(nn.Linear(n_features, 1), nn.Sigmoid(), *[same] * 25_000)
+""",
+    ),
     "empty_parameters": (
         "300,000 empty parameters and buffers on multiclass_classifier's Linear",
         """
@@ -146,11 +155,11 @@ def apply_softmax(x, dim):
 """,
     ),
     "costly_model": (
-        "binary_classifier returns 5,000 calls of one Linear(2048, 2048) for a check to run",
+        "binary_classifier returns 5,000 calls of one Linear(2048, 2048) for a check to run (100 of a block of 50)",
         """
 def binary_classifier(n_features):
-    wide = nn.Linear(2048, 2048)
-    return nn.Sequential(nn.Linear(n_features, 2048), *[wide] * 5000, nn.Linear(2048, 1), nn.Sigmoid())
+    block = nn.Sequential(*[nn.Linear(2048, 2048)] * 50)
+    return nn.Sequential(nn.Linear(n_features, 2048), *[block] * 100, nn.Linear(2048, 1), nn.Sigmoid())
 """,
     ),
     "huge_facts": (
