@@ -13,6 +13,15 @@ measured in the same run. Goal (issue 24): no case adds more than 64 MiB to
 either process.
 
     python bench/bounds.py [--jobs 1]
+    python bench/bounds.py --grading-process [--rounds 5]
+
+``--grading-process``: instead, each class is read as a batch reads it (in a
+process of its own: the roster, every student's submission, copies graded
+once), and what reaches grading is graded in a fresh grading process
+(``hostile_answers.grade_probe``: ``Grader.run`` on every exercise) in
+interleaved rounds; printed: the CPU and peak RSS of that process alone, the
+workers and the zygote excluded, over the baseline's of the same round
+(median and range over the rounds).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -27,6 +37,9 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from hostile_answers import FIGURES, TITLES, compare, describe, grade_probe  # the script beside this one
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
@@ -177,13 +190,65 @@ CASES: dict[str, Callable[[Path], Path]] = {
 }
 
 
+def _read(source: Path, target: Path) -> None:
+    """Pickle into ``target`` the submissions a batch would hand its grading processes for the class ``source``."""
+    from grader.assignment import load_assignment
+    from grader.batch import _distinct
+    from grader.roster import open_roster, read_submission
+
+    assignment = load_assignment()
+    with open_roster(source) as roster:
+        submissions = [read_submission(student, assignment) for student in roster.students]
+    target.write_bytes(pickle.dumps(_distinct(submissions)[0]))
+
+
+def grading_process(rounds: int) -> None:
+    """Every case's class as it reaches grading, graded in a fresh grading process per round, interleaved."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-bounds-"))
+    try:
+        pickles = {}
+        for number, name in enumerate(CASES):
+            case = scratch / str(number)
+            built = subprocess.run(
+                [sys.executable, __file__, "--build", name, str(case / "class")], capture_output=True, text=True
+            )
+            pickles[name] = case / "submissions.pickle"
+            subprocess.run([sys.executable, __file__, "--read", built.stdout.strip(), str(pickles[name])], check=True)
+            shutil.rmtree(case / "class", ignore_errors=True)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in CASES}
+        for round_ in range(rounds):
+            for number, name in enumerate(CASES):
+                runs[name].append(grade_probe(scratch / f"out-{number}-{round_}", [pickles[name]], "all"))
+                row = runs[name][-1]
+                figures = ", ".join(f"{key} {row[key]:.2f}" for key in FIGURES)
+                print(f"round {round_} {name}: {figures}, scores {row['scores']}", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    base = runs["honest (baseline)"]
+    print(f"baseline ({rounds} rounds): {describe(base)}")
+    print("per case, over the baseline of the same round: median [least, most]")
+    print(f"{'case':28}" + "".join(f"{title:>24}" for title in TITLES) + "  scores")
+    for name, rows in runs.items():
+        delta = compare(base, rows)
+        print(f"{name:28}" + "".join(f"{delta[key]:>24}" for key in FIGURES) + f"  {rows[0]['scores']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--build", nargs=2, metavar=("CASE", "FOLDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--read", nargs=2, metavar=("CLASS", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--grading-process", action="store_true", help="measure the grading process alone")
+    parser.add_argument("--rounds", type=int, default=1, help="with --grading-process: interleaved rounds")
     options = parser.parse_args()
     if options.build:  # in a process of its own: a child's peak RSS starts from its parent's at fork
         print(CASES[options.build[0]](Path(options.build[1])))
+        return
+    if options.read:
+        _read(Path(options.read[0]), Path(options.read[1]))
+        return
+    if options.grading_process:
+        grading_process(options.rounds)
         return
     results = {}
     scratch = Path(tempfile.mkdtemp(prefix="bench-bounds-"))

@@ -12,6 +12,13 @@ CPU of the whole ``grader grade`` (grading process, zygote and workers) and
 above the honest student's, and how many ``apply_softmax`` checks passed.
 
     python bench/forged_loading.py [--against OTHER/bin/python] [--rounds 2]
+    python bench/forged_loading.py --grading-process [--rounds 5]
+
+``--grading-process``: instead, each student is graded in a fresh grading
+process of its own (``hostile_answers.grade_probe``: ``Grader.run`` on every
+exercise), and the CPU and peak RSS of that process alone are printed, the
+workers and the zygote excluded, over the honest student's of the same round
+(median and range over the rounds).
 
 ``--against``: the same cases graded by another checkout (an interpreter of
 an environment where it is installed: the zygote it starts does not inherit
@@ -29,8 +36,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from batch import ROOT, children_cpu  # the script beside this one (its folder is on sys.path)
+from batch import ROOT, children_cpu  # the scripts beside this one (their folder is on sys.path)
+from hostile_answers import FIGURES, TITLES, compare, describe, grade_probe
 
 FORGE = r"""
 
@@ -117,7 +126,11 @@ def main() -> None:
     parser.add_argument("--against", metavar="PYTHON", help="also grade with this interpreter (another checkout)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--flood", type=int, default=2_000_000, help="frames the flood case sends per call")
+    parser.add_argument("--grading-process", action="store_true", help="measure the grading process alone")
     args = parser.parse_args()
+    if args.grading_process:
+        grading_process(args.rounds, args.flood)
+        return
     graders = {"this": (sys.executable, dict(os.environ))}
     if args.against:
         graders["against"] = (args.against, dict(os.environ))
@@ -144,6 +157,31 @@ def main() -> None:
                 cpu = min(c for c, _, _ in runs)
                 passed = "/".join(f"{p} of {n}" for _, p, n in runs)
                 print(f"  {case:8} {cpu:6.2f} s  (+{cpu - honest:5.2f} s)  apply_softmax checks passed: {passed}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def grading_process(rounds: int, flood: int) -> None:
+    """Each case graded alone in a fresh grading process, in interleaved rounds; that process's own figures."""
+    work = Path(tempfile.mkdtemp(prefix="grader-bench-forged-"))
+    try:
+        build(work / "cases", kind_of(sys.executable, dict(os.environ)), flood)
+        cases = ["honest", *CASES]
+        runs: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
+        for round_ in range(rounds):
+            for case in cases:
+                runs[case].append(grade_probe(work / f"out-{case}-{round_}", [work / "cases" / case], "all"))
+                row = runs[case][-1]
+                passed, run = row["passed"][case]["apply_softmax"]
+                figures = ", ".join(f"{key} {row[key]:.2f}" for key in FIGURES)
+                print(f"round {round_} {case}: {figures}, apply_softmax {passed} of {run} passed", flush=True)
+        print(f"honest student ({rounds} rounds): {describe(runs['honest'])}")
+        print("per case, over the honest student of the same round: median [least, most]")
+        print(f"{'case':<10}" + "".join(f"{title:>24}" for title in TITLES) + "  apply_softmax checks passed")
+        for case in CASES:
+            delta = compare(runs["honest"], runs[case])
+            passed = "/".join("{} of {}".format(*r["passed"][case]["apply_softmax"]) for r in runs[case])
+            print(f"{case:<10}" + "".join(f"{delta[key]:>24}" for key in FIGURES) + f"  {passed}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -54,10 +54,15 @@ MAX_DEPTH = 64
 #: Parts a value may have, each weighed by what rebuilding it costs here: a plain node
 #: (number, string, list...) counts 1, a tensor, parameter or buffer ``TENSOR_PARTS``, a
 #: module (a child included) ``MODULE_PARTS``: 1,000 layers, or 2,000 tensors, at most.
+#: A reference to a module or parameter already sent weighs as much as what it names:
+#: each is registered again (``add_module``, ``register_parameter``), and every walk of
+#: the model (a check's, ``model_cost``'s) meets it again; 25,000 references to one
+#: ``nn.Identity`` counted 1 each, and cost the grading process 0.2 s per answer.
 MAX_NODES = 40_000
 TENSOR_PARTS = 20
 MODULE_PARTS = 40
 _WEIGHTS = f"a layer counts {MODULE_PARTS}, a tensor {TENSOR_PARTS}"
+_MODULE_KINDS = ("module", "remote", "module_ref")
 MAX_STRING = 1_000_000
 MAX_DIMS = 16
 
@@ -628,7 +633,7 @@ class _Encoder:
 
     def module(self, module: nn.Module, depth: int) -> dict[str, Any]:
         if id(module) in self.module_ids:
-            self.spend(1)
+            self.spend(MODULE_PARTS)  # as the grader counts it: see MAX_NODES
             return {"t": "module_ref", "id": self.module_ids[id(module)]}
         self.spend(MODULE_PARTS)
         base = allowlisted_base(type(module))
@@ -662,7 +667,7 @@ class _Encoder:
             if param is None:
                 continue
             if id(param) in self.param_ids:
-                self.spend(1)
+                self.spend(TENSOR_PARTS)
                 params.append([pname, {"t": "param_ref", "id": self.param_ids[id(param)]}])
             else:
                 self.param_ids[id(param)] = len(self.param_ids)
@@ -724,7 +729,7 @@ class _Decoder:
         if depth > MAX_DEPTH:
             raise DecodeError("message too large or too deep")
         kind = node.get("t") if isinstance(node, dict) else None
-        self.spend(TENSOR_PARTS if kind == "tensor" else MODULE_PARTS if kind in ("module", "remote") else 1)
+        self.spend(TENSOR_PARTS if kind == "tensor" else MODULE_PARTS if kind in _MODULE_KINDS else 1)
         if node is None or isinstance(node, bool):
             return node
         if not isinstance(node, dict):
@@ -837,7 +842,7 @@ class _Decoder:
         got_params: dict[str, nn.Parameter] = {}
         for pname, pnode in _pairs(node.get("params")):
             if isinstance(pnode, dict) and pnode.get("t") == "param_ref":
-                self.spend(1)
+                self.spend(TENSOR_PARTS)
                 ref = pnode.get("id")
                 if ref not in self.params:
                     raise DecodeError("dangling parameter reference")

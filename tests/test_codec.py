@@ -1219,6 +1219,20 @@ def _identities(count: int) -> dict[str, Any]:
     return module_node("Sequential", {}, id=0, children=children)
 
 
+def _shared_child(count: int) -> dict[str, Any]:
+    """``count`` children that are one module: each after the first is a reference to it."""
+    children = [["0", module_node("Identity", {}, id=1)]]
+    children += [[str(i), {"t": "module_ref", "id": 1}] for i in range(1, count)]
+    return module_node("Sequential", {}, id=0, children=children)
+
+
+def _shared_parameter(count: int) -> dict[str, Any]:
+    """``count`` parameters that are one tensor: each after the first is a reference to it."""
+    params = [["p0", tensor_node("float32", [0])]]
+    params += [[f"p{i}", {"t": "param_ref", "id": 0}] for i in range(1, count)]
+    return module_node("Identity", {}, id=0, params=params)
+
+
 def _empty_tensors(kind: str, count: int) -> dict[str, Any]:
     return module_node("Identity", {}, id=0, **{kind: [[f"t{i}", tensor_node("float32", [0])] for i in range(count)]})
 
@@ -1229,8 +1243,11 @@ def _empty_tensors(kind: str, count: int) -> dict[str, Any]:
         (_identities, MAX_NODES // codec.MODULE_PARTS - 1),  # the Sequential is a layer too
         (lambda n: _empty_tensors("params", n), (MAX_NODES - codec.MODULE_PARTS) // codec.TENSOR_PARTS),
         (lambda n: _empty_tensors("buffers", n), (MAX_NODES - codec.MODULE_PARTS) // codec.TENSOR_PARTS),
+        # A reference is registered and walked like what it names, so it weighs as much.
+        (_shared_child, MAX_NODES // codec.MODULE_PARTS - 1),
+        (_shared_parameter, (MAX_NODES - codec.MODULE_PARTS) // codec.TENSOR_PARTS),
     ],
-    ids=["children", "parameters", "buffers"],
+    ids=["children", "parameters", "buffers", "one child many times", "one parameter many times"],
 )
 def test_layers_parameters_and_buffers_count_against_one_bound(make: Callable[[int], Any], fits: int) -> None:
     decode(message(make(fits)))
@@ -1242,6 +1259,10 @@ def test_the_worker_refuses_what_this_side_would() -> None:
     decode(encode(nn.Sequential(*[nn.Identity() for _ in range(MAX_NODES // codec.MODULE_PARTS - 1)])))
     with pytest.raises(Unsupported, match="more than 40000 parts"):
         encode(nn.Sequential(*[nn.Identity() for _ in range(MAX_NODES // codec.MODULE_PARTS)]))
+    same = nn.Identity()
+    decode(encode(nn.Sequential(*[same] * (MAX_NODES // codec.MODULE_PARTS - 1))))
+    with pytest.raises(Unsupported, match="more than 40000 parts"):
+        encode(nn.Sequential(*[same] * (MAX_NODES // codec.MODULE_PARTS)))
     with pytest.raises(Unsupported, match="description is too large"):
         encode(["x" * 1000] * 1100)
 

@@ -10,7 +10,9 @@ the next call must be served as usual.
 
 from __future__ import annotations
 
+import gc
 import textwrap
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,3 +228,35 @@ def test_planned_answers_are_held_up_to_a_bound_and_let_go_once_read(runner: Sub
         assert result.status == "ok" and result.value.shape == (numel,)
         assert all(a.value is None and not a.encoded for a in list(runner._answers.values())[: i + 1])
     assert runner.check_digests() is not None
+
+
+def _big_buffers_in_frames() -> int:
+    """Frames (live, or kept by a traceback) whose locals hold a buffer over 1 MiB: a killed worker's answer."""
+    return sum(
+        1
+        for o in gc.get_objects()
+        if type(o) is types.FrameType  # never isinstance: some of torch's objects warn when asked their class
+        and any(isinstance(v, bytes | bytearray) and len(v) > 2**20 for v in o.f_locals.values())
+    )
+
+
+def test_answers_that_killed_planned_workers_are_let_go_at_once(runner: SubmissionRunner) -> None:
+    # Each planned call forges 2 MiB of facts: its worker is killed and a fresh one serves the next.
+    # The garbage collector is off: whatever kept those answers in a cycle would show.
+    requests = [
+        pack_request(call_request("forger", "facts", (2 * 1024 * 1024,), {}, seed=i, return_args=False))
+        for i in range(4)
+    ]
+    runner.expect([[PlannedCall("forger", "facts", r)] for r in requests])
+    answers = []
+    gc.collect()
+    gc.disable()
+    try:
+        for check in range(4):
+            runner.start_check(check)
+            answers += runner.planned_answers(check)
+        kept = _big_buffers_in_frames()
+    finally:
+        gc.enable()
+    assert [a.status for a in answers] == ["unsupported"] * 4
+    assert kept == 0
