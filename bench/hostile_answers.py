@@ -282,7 +282,7 @@ def _spread(values: list[float], sign: str = "+") -> str:
 
 def compare(honest: list[dict[str, Any]], runs: list[dict[str, Any]]) -> dict[str, str]:
     """Per figure, the median and [least, most] of a case's excess over the honest run of the same round."""
-    return {key: _spread([float(r[key]) - float(h[key]) for h, r in zip(honest, runs)]) for key in FIGURES}
+    return {key: _spread([float(r[key]) - float(h[key]) for h, r in zip(honest, runs, strict=True)]) for key in FIGURES}
 
 
 def describe(honest: list[dict[str, Any]]) -> str:

@@ -207,7 +207,7 @@ def test_a_model_kept_in_the_worker_is_still_callable_after_a_later_call_crashes
 def test_planned_calls_larger_than_the_socket_buffers_travel_in_one_exchange(zygote: Zygote) -> None:
     files = {"big.py": b"def echo(x):\n    return x + 1\n"}
     runner = SubmissionRunner(zygote, files, Limits(), make_root("plan-test-"))
-    inputs = [torch.full((256, 256), float(i)) for i in range(40)]  # 256 KiB each way, per call
+    inputs = [torch.full((256, 256), float(i)) for i in range(24)]  # 256 KiB each way, per call: 6 MiB held
     plan = [
         PlannedCall("big", "echo", pack_request(call_request("big", "echo", (x,), {}, seed=i, return_args=False)))
         for i, x in enumerate(inputs)

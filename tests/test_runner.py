@@ -143,7 +143,7 @@ def _still_serves(runner: SubmissionRunner) -> None:
 def test_a_frame_over_the_answer_bound_is_refused_from_its_header(runner: SubmissionRunner) -> None:
     result = runner.call("forger", "announce", (120,), seed=0)
     assert result.status == "unsupported"
-    assert result.message == "returned 120 MiB, more than the 64 MiB an answer may be"
+    assert result.message == "returned 120 MiB, more than the 16 MiB an answer may be"
     _still_serves(runner)
 
 
@@ -213,7 +213,7 @@ def _planned_zeros(count: int, numel: int) -> list[PlannedCall]:
 
 
 def test_planned_answers_are_held_up_to_a_bound_and_let_go_once_read(runner: SubmissionRunner) -> None:
-    numel = 6 * 1024 * 1024 // 4  # 6 MiB each: two fit in what is held, the rest are read and let go
+    numel = 3 * 1024 * 1024 // 4  # 3 MiB each: two fit in what is held, the rest are read and let go
     plan = _planned_zeros(8, numel)
     runner.expect([plan])
     runner.start_check(0)

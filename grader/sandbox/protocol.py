@@ -34,8 +34,11 @@ def send_frame(sock: socket.socket, payload: bytes) -> None:
 
 
 _MIB = 1024 * 1024
-#: The most bytes one answer of a worker may be: its facts and its value.
-MAX_ANSWER_BYTES = 64 * _MIB
+#: The most bytes one answer of a worker may be: its facts and its value. The grading process
+#: holds an answer's frame while it rebuilds its value, and a check may keep an earlier answer:
+#: 16 MiB keeps one student's share of that process under 64 MiB (a model of 4 million
+#: parameters, or a tensor of 4 million floats; the checks' inputs make answers of kilobytes).
+MAX_ANSWER_BYTES = 16 * _MIB
 #: The most bytes the answers to one submission's calls may be in all.
 MAX_SUBMISSION_BYTES = 256 * _MIB
 #: The most bytes an answer's facts (status, message, output ...) may be: JSON, parsed into Python objects.

@@ -53,7 +53,7 @@ PIPELINE_NAP_S = 0.002
 WORKER_READY_TIMEOUT_S = 30.0
 #: The most bytes of planned answers kept, still encoded, until a check reads them; past it, an
 #: answer is let go (its digest kept) and its call made again when a check asks for it.
-MAX_HELD_BYTES = 16 * 1024 * 1024
+MAX_HELD_BYTES = 8 * 1024 * 1024
 #: What an answer's texts are cut to here, whatever the worker sent (it cuts them too, unless forged).
 MAX_MESSAGE_CHARS = 2000
 MAX_TYPE_CHARS = 200
