@@ -134,7 +134,7 @@ def _names(count: int) -> dict[str, bytes | str]:
 def _zipped(root: Path) -> Path:
     """A student's own .zip of the honest solutions and 60 MB of data beside them, stored uncompressed."""
     _class(root, {})
-    with zipfile.ZipFile(root / "mallory" / "work.zip", "w", zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(root / "mallory.zip", "w", zipfile.ZIP_STORED) as archive:
         for name, content in _solutions("mallory").items():
             archive.writestr(name, content)
         archive.writestr("data.bin", os.urandom(60 * 10**6))
@@ -210,7 +210,10 @@ def grading_process(rounds: int) -> None:
         for number, name in enumerate(CASES):
             case = scratch / str(number)
             built = subprocess.run(
-                [sys.executable, __file__, "--build", name, str(case / "class")], capture_output=True, text=True
+                [sys.executable, __file__, "--build", name, str(case / "class")],
+                capture_output=True,
+                text=True,
+                check=True,  # a case that cannot be built must not grade the current folder instead
             )
             pickles[name] = case / "submissions.pickle"
             subprocess.run([sys.executable, __file__, "--read", built.stdout.strip(), str(pickles[name])], check=True)
@@ -256,7 +259,10 @@ def main() -> None:
         for name in CASES:
             case = scratch / str(len(results))
             built = subprocess.run(
-                [sys.executable, __file__, "--build", name, str(case / "class")], capture_output=True, text=True
+                [sys.executable, __file__, "--build", name, str(case / "class")],
+                capture_output=True,
+                text=True,
+                check=True,  # a case that cannot be built must not grade the current folder instead
             )
             source = built.stdout.strip()
             command = ["grade", source, "--out", str(case / "out"), "--jobs", str(options.jobs), "--force"]
