@@ -301,7 +301,11 @@ def _student_name(path: Path) -> str:
 
 def _read_raw(path: Path, problems: list[str]) -> dict[str, bytes]:
     if path.is_dir() and not path.is_symlink():
-        return _read_dir(path, problems)
+        # A .zip in the folder is the student's work too, as in an LMS's folder for them:
+        # left unread, a student who zipped their files would lose them without a word.
+        raw, notes = read_parts([("", path)])
+        problems.extend(notes)
+        return raw
     if path.suffix == ".zip":
         return _read_zip(path, problems)
     if path.suffix in (".py", ".ipynb"):

@@ -284,6 +284,14 @@ def test_conftest_is_never_pooled(tmp_path: Path, bundled: Assignment) -> None:
 # --------------------------------------------------------------------------- zips
 
 
+def test_a_zip_in_a_students_folder_is_read_with_the_folder(tmp_path: Path, bundled: Assignment) -> None:
+    root = write(tmp_path / "s", {"ex01_tensors.py": "def make_tensor(values):\n    return values\n"})
+    zipped(root / "work.zip", {"ex05_activations.py": "def apply_sigmoid(x):\n    return x\n"})
+    sub = load(root, bundled)
+    assert sub.exercises == ("ex01_tensors", "ex05_activations")
+    assert sub.problems == ()
+
+
 def test_zip_with_one_top_folder_is_that_folder(tmp_path: Path, bundled: Assignment) -> None:
     path = zipped(tmp_path / "bob.zip", {f"bob/{EX05}.py": SIGMOID, "bob/lib/util.py": "X = 1\n", "bob/": ""})
     sub = load(path, bundled)
