@@ -13,15 +13,24 @@ makes 2% of the students hang (an endless ``while`` loop in ``apply_softmax``)
 and 5% hand in the very same copy of the reference. Then the same class is
 graded again with every student cached, and the run reports the wall time of
 both, the size of the class pages, the number of similarity clusters and the
-peak memory (max RSS) of the CLI process itself.
+peak memory (max RSS) of the CLI process itself. ``--mix distinct`` is the
+realistic mix with no two files alike byte for byte, as a real class hands
+in: the copies carry their student's name, and every file has its functions
+in an order and with blank lines of its own (issue 27). Each run also splits
+its CPU by phase: the CLI process (reading, hashing, similarity, rendering,
+writing), the zygote, the grading processes (pytest, checks, memo) and the
+workers (fork, import of the student's modules, calls).
 
-    python bench/batch.py [--students 200 2000 10000] [--jobs 2] [--floor-samples 10] [--mix realistic|plain]
+    python bench/batch.py [--students 200 2000 10000] [--jobs 2] [--floor-samples 10] [--mix realistic|plain|distinct]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import os
+import random
 import resource
 import shutil
 import subprocess
@@ -74,7 +83,42 @@ def own_helper(name: str) -> str:
     )
 
 
+def reworded(source: str, seed: int) -> str:
+    """``source`` with bytes of its own: its functions in another order, other blank lines between them.
+
+    What real students' files differ by beside their answers. The order is
+    kept where it is the meaning: a function defined twice, or statements
+    between the functions (a mutant's ``apply_sigmoid = apply_sigmoid__x``).
+    """
+    rng = random.Random(seed)
+    lines = source.splitlines(keepends=True)
+    body = ast.parse(source).body
+    first = next((k for k, node in enumerate(body) if isinstance(node, ast.FunctionDef)), len(body))
+    defs = body[first:]
+    names = [node.name for node in defs if isinstance(node, ast.FunctionDef)]
+    if not defs or len(names) != len(defs) or len(set(names)) != len(names):
+        return source + "\n" * rng.randint(0, 2)
+    order = list(defs)
+    rng.shuffle(order)
+
+    def start(node: ast.stmt) -> int:
+        decorators = getattr(node, "decorator_list", [])
+        return (decorators[0].lineno if decorators else node.lineno) - 1
+
+    head = "".join(lines[: start(defs[0])]).rstrip() + "\n"
+    blocks = ["".join(lines[start(node) : node.end_lineno]).rstrip() + "\n" for node in order]
+    return head + "".join("\n" * rng.randint(2, 3) + block for block in blocks)
+
+
 def build_class(root: Path, students: int, *, mix: str = "realistic") -> None:
+    """The class of ``mix``: ``realistic`` (hangs and byte-identical copies), ``plain``, or ``distinct``
+    (``realistic`` with every file its own bytes: the copies carry their student's name, and every
+    file's functions are in an order and with blank lines of its own)."""
+    if mix == "distinct":
+        build_class(root, students, mix="realistic")
+        for i, path in enumerate(sorted(root.rglob("*.py"))):
+            path.write_text(f"# {path.parent.name}/{path.name}\n" + reworded(path.read_text(), i))
+        return
     exercises = sorted(p.stem for p in (ROOT / "solutions").glob("ex*.py"))
     for i in range(students):
         kind = i % 5
@@ -137,12 +181,13 @@ def floor_cpu(class_dir: Path, samples: int) -> float:
 
 #: Runs the CLI in this interpreter and, at its exit, writes its own peak RSS (KiB) to argv[1].
 CLI_WITH_PEAK = """
-import atexit, os, resource, sys
+import atexit, json, os, resource, sys
 pid, path = os.getpid(), sys.argv[1]
 def peak():
     if os.getpid() == pid:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         with open(path, "w") as f:
-            f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+            json.dump({"peak_kib": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}, f)
 atexit.register(peak)
 sys.argv = ["grader", *sys.argv[2:]]
 from grader.cli import main
@@ -150,16 +195,76 @@ main()
 """
 
 
-def run_cli(args: list[str], peak_file: Path) -> tuple[float, float, int]:
-    """Wall time, CPU of the whole process tree, and the CLI process's own peak RSS (MiB) of one run."""
+def run_cli(args: list[str], peak_file: Path) -> tuple[float, float, int, dict[str, float]]:
+    """Wall time, CPU of the whole process tree, the CLI process's own peak RSS (MiB), and the CPU by phase.
+
+    Phases: the CLI process itself (reading, hashing, similarity, rendering,
+    writing: its own rusage), the zygote and the grading processes (each
+    sampled from /proc every 10 ms, by the names they give themselves), and
+    the workers: the rest of the tree (exact, from RUSAGE_CHILDREN; a sample
+    misses at most 10 ms of each long-lived process).
+    """
+    sampler = _PhaseSampler()
     before_cpu, before_wall = children_cpu(), time.perf_counter()
-    subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-c", CLI_WITH_PEAK, str(peak_file), *args],
-        check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - before_wall, children_cpu() - before_cpu, int(peak_file.read_text()) // 1024
+    sampler.follow(process)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, args)
+    wall, cpu = time.perf_counter() - before_wall, children_cpu() - before_cpu
+    own = json.loads(peak_file.read_text())
+    phases = {"cli": own["cpu_s"], "zygote": sampler.total("grader-zygote"), "grading": sampler.total("grader-engine")}
+    phases["workers"] = max(cpu - sum(phases.values()), 0.0)
+    return wall, cpu, own["peak_kib"] // 1024, phases
+
+
+class _PhaseSampler:
+    """The CPU of each zygote and grading process under a CLI run, read from /proc until the run ends."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[str, float]] = {}
+
+    def follow(self, process: subprocess.Popen[bytes]) -> None:
+        while process.poll() is None:
+            for pid in self._descendants(process.pid):
+                found = self._stat(pid)
+                if found is not None and found[0] in ("grader-zygote", "grader-engine"):
+                    self.seen[pid] = found
+            time.sleep(0.01)
+
+    def total(self, name: str) -> float:
+        return sum(cpu for kind, cpu in self.seen.values() if kind == name)
+
+    @staticmethod
+    def _descendants(pid: int) -> list[int]:
+        """Children of the CLI, then theirs: the zygote's children are the grading processes and workers."""
+        found: list[int] = []
+        queue = [pid]
+        while queue:
+            parent = queue.pop()
+            try:
+                with open(f"/proc/{parent}/task/{parent}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+            found.extend(children)
+            queue.extend(children)
+        return found
+
+    def _stat(self, pid: int) -> tuple[str, float] | None:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                text = f.read()
+        except OSError:
+            return None
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        return name, (int(fields[11]) + int(fields[12])) / self.TICK  # utime, stime: their own, not their children's
 
 
 def page_sizes(out: Path) -> dict[str, int]:
@@ -176,10 +281,10 @@ def scale_run(work: Path, students: int, jobs: int, mix: str, floor: float) -> d
     build_class(class_dir, students, mix=mix)
     out = work / f"out{students}"
     args = ["grade", str(class_dir), "--out", str(out), "--jobs", str(jobs)]
-    wall, cpu, peak = run_cli([*args, "--force"], work / "peak")
+    wall, cpu, peak, phases = run_cli([*args, "--force"], work / "peak")
     results = json.loads((out / "results.json").read_text())
     graded = len(results["students"])
-    cached_wall, _, cached_peak = run_cli(args, work / "peak")
+    cached_wall, _, cached_peak, _ = run_cli(args, work / "peak")
     return {
         "students": graded,
         "mix": mix,
@@ -189,6 +294,8 @@ def scale_run(work: Path, students: int, jobs: int, mix: str, floor: float) -> d
         "cpu_per_submission_s": round(cpu / graded, 4),
         "floor_cpu_per_submission_s": round(floor, 3),
         "times_less_cpu_than_floor": round(floor / (cpu / graded), 1),
+        "cpu_per_submission_by_phase_s": {phase: round(value / graded, 4) for phase, value in phases.items()},
+        "cpu_share_by_phase": {phase: round(value / cpu, 3) for phase, value in phases.items()},
         "rerun_all_cached_wall_s": round(cached_wall, 2),
         "rerun_share_of_cold_wall": round(cached_wall / wall, 4),
         "cli_peak_rss_mib": peak,
@@ -207,7 +314,7 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--floor-samples", type=int, default=10)
-    parser.add_argument("--mix", choices=["realistic", "plain"], default="realistic")
+    parser.add_argument("--mix", choices=["realistic", "plain", "distinct"], default="realistic")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the classes and reports (printed) for a look")
     args = parser.parse_args()
