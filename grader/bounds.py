@@ -28,7 +28,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 24 * 1024 * 1024
 #: Source and notebook files in one submission.
 MAX_FILES = 500
-#: A student's own .zip, as stored (it is read into memory whole).
+#: A student's own .zip, as stored (read in place: only the entries kept are held).
 MAX_ZIP_BYTES = 64 * 1024 * 1024
 #: Entries of a student's .zip, and of a class export's .zip (counted before any is read).
 MAX_ZIP_ENTRIES = 10_000
@@ -39,12 +39,11 @@ MAX_NAME_BYTES = 255
 #: Folders inside a student's folder, and entries looked at there.
 MAX_DIR_DEPTH = 32
 MAX_DIR_ENTRIES = 20_000
-#: Python source parsed in the grading process (to find where functions are defined):
-#: a syntax tree costs several hundred bytes per token, so both size and tokens are capped.
-#: A syntax tree takes about 900 bytes a token and 5 us of CPU to build: 40,000 tokens (three
-#: times the grader's own largest module, twenty times a long notebook's code) is 35 MiB at
-#: most. A submission's files are parsed, and compared with the class's, up to 60,000 tokens
-#: together; beyond, a file is graded without being parsed (a notebook cannot be: it is refused).
+#: Python source parsed on the trusted side (to find where functions are defined). A syntax
+#: tree takes about 900 bytes a token and 5 us of CPU to build: 40,000 tokens (three times the
+#: grader's own largest module, twenty times a long notebook's code) is 35 MiB at most. A
+#: submission's files are parsed, and compared with the class's, up to 60,000 tokens together;
+#: beyond, a file is graded without being parsed (a notebook cannot be: it is refused).
 MAX_PARSE_BYTES = 1024 * 1024
 MAX_PARSE_TOKENS = 40_000
 MAX_SUBMISSION_PARSE_TOKENS = 60_000
@@ -195,13 +194,18 @@ def check_zip_entries(handle: BinaryIO, limit: int) -> None:
 _TOKEN = re.compile(rb"\w+|[^\w\s]")
 
 
+def check_source_size(size: int) -> None:
+    """Refuse source of ``size`` bytes (or characters: each is at least a byte) as too large to parse."""
+    if size > MAX_PARSE_BYTES:
+        raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
+
+
 def check_source(source: bytes, *, left: int | None = None) -> int:
     """Refuse Python source too large to parse in the grading process; its tokens, counted.
 
     ``left``: what the submission's budget of tokens still allows (``MAX_SUBMISSION_PARSE_TOKENS``).
     """
-    if len(source) > MAX_PARSE_BYTES:
-        raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
+    check_source_size(len(source))
     limit = MAX_PARSE_TOKENS if left is None else min(MAX_PARSE_TOKENS, left)
     # Walks up to the first token over the bound, one match at a time, at C speed: the deque keeps
     # only the last (count, match) pair, so no list of matches is built.

@@ -26,13 +26,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.bounds import (
     MAX_CELLS,
-    MAX_PARSE_BYTES,
     MAX_SUBMISSION_PARSE_TOKENS,
     OverBudget,
     Unreadable,
     check_json,
     check_source,
-    mib,
+    check_source_size,
     parse_reason,
 )
 from grader.models import Location
@@ -191,9 +190,7 @@ def notebook_to_source(raw: bytes, *, name: str, tokens_left: int = MAX_SUBMISSI
     sources = [str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code"]
     sources = [source for source in sources if _parsed_as_python(source)]  # %%writefile has its own bounds
     try:
-        # Counted before they are joined and encoded (two more copies): a character is at least a byte.
-        if sum(map(len, sources)) > MAX_PARSE_BYTES:
-            raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
+        check_source_size(sum(map(len, sources)))  # before they are joined and encoded: two more copies
         tokens = check_source("\n".join(sources).encode("utf-8", "surrogatepass"), left=tokens_left)
         return dataclasses.replace(_to_source(notebook, name=name), tokens=tokens)
     except OverBudget as exc:

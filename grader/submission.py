@@ -428,12 +428,10 @@ def _read_zip(path: Path, problems: list[str]) -> dict[str, bytes]:
 
 
 def _read_archive(handle: BinaryIO, path: Path, problems: list[str]) -> dict[str, bytes]:
+    """``_read_zip``'s work on the open archive; an ``Unreadable`` (too many entries) is its caller's to say."""
     try:
         check_zip_entries(handle, MAX_ZIP_ENTRIES)
         archive = zipfile.ZipFile(handle)
-    except Unreadable as exc:
-        problems.append(f"{shown(path.name)}: {exc.reason}")
-        return {}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, UnicodeError) as exc:
         problems.append(f"{shown(path.name)}: not a readable zip archive ({exc})")
         return {}
@@ -491,9 +489,8 @@ def _parsed(source: bytes, left: int, *, charged: bool = True) -> tuple[Mapping[
         return f"not read to find where its functions are ({exc.reason}); graded all the same", left
     except Unreadable as exc:
         return exc.reason, left
-    return (_parse_cached(source) if len(source) <= MAX_CACHED_BYTES else _parse(source)), left - (
-        count if charged else 0
-    )
+    parsed = _parse_cached(source) if len(source) <= MAX_CACHED_BYTES else _parse(source)
+    return parsed, left - count if charged else left
 
 
 #: Sources up to this size are cached when parsed (a class's untouched stubs are the same
