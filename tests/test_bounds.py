@@ -16,7 +16,7 @@ import socket
 import threading
 import tracemalloc
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -102,10 +102,13 @@ def _notebook(outputs: list[object], cells: int = 1) -> bytes:
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell] * cells}).encode()
 
 
-#: Notebooks of every shape that costs memory to read, each at a size ``json_cost`` admits.
-NOTEBOOK_SHAPES = {
-    "an image": _notebook([{"output_type": "display_data", "metadata": {}, "data": {"image/png": "A" * 12_000_000}}]),
-    "100,000 printed lines": _notebook(
+#: Notebooks of every shape that costs memory to read, each at a size ``json_cost`` admits; made when a
+#: test asks (tens of MB of JSON, which every test process would otherwise build when it collects).
+NOTEBOOK_SHAPES: dict[str, Callable[[], bytes]] = {
+    "an image": lambda: _notebook(
+        [{"output_type": "display_data", "metadata": {}, "data": {"image/png": "A" * 12_000_000}}]
+    ),
+    "100,000 printed lines": lambda: _notebook(
         [
             {
                 "output_type": "stream",
@@ -114,7 +117,7 @@ NOTEBOOK_SHAPES = {
             }
         ]
     ),
-    "numbers": _notebook(
+    "numbers": lambda: _notebook(
         [
             {
                 "output_type": "execute_result",
@@ -124,7 +127,7 @@ NOTEBOOK_SHAPES = {
             }
         ]
     ),
-    "small objects": _notebook(
+    "small objects": lambda: _notebook(
         [
             {
                 "output_type": "execute_result",
@@ -134,8 +137,8 @@ NOTEBOOK_SHAPES = {
             }
         ]
     ),
-    "8,000 outputs": _notebook([{"output_type": "stream", "name": "stdout", "text": "a"}] * 8_000),
-    "2,000 cells": _notebook([], cells=2_000),
+    "8,000 outputs": lambda: _notebook([{"output_type": "stream", "name": "stdout", "text": "a"}] * 8_000),
+    "2,000 cells": lambda: _notebook([], cells=2_000),
 }
 
 
@@ -367,7 +370,7 @@ def test_a_notebook_number_python_will_not_convert_is_a_reason(tmp_path: Path, t
 @pytest.mark.parametrize("shape", list(NOTEBOOK_SHAPES))
 def test_reading_a_notebook_never_takes_more_memory_than_its_estimate(shape: str) -> None:
     """``json_cost`` is what keeps one student's notebook under its share of the reading process: an upper bound."""
-    raw = NOTEBOOK_SHAPES[shape]
+    raw = NOTEBOOK_SHAPES[shape]()
     text = raw.decode()
     bare = bounds_module._JSON_STRING.sub('""', text)
     containers = bare.count("[") + bare.count("{")
