@@ -46,7 +46,7 @@ HEAD = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
 
 #: Runs ``grader grade`` in this process, then prints its own and its children's usage as JSON.
 _PROBE = """
-import json, resource, sys, threading, time
+import json, os, resource, sys, threading, time
 from grader.cli import cli
 
 seen = {}  # pid of a process the zygote forked -> (first seen, last seen, its peak RSS in MiB)
@@ -74,7 +74,6 @@ def sample():  # the grading process is the zygote's child that lives longest (w
                     seen[pid] = (first, time.monotonic(), max(most, rss))
         time.sleep(0.01)
 
-import os
 threading.Thread(target=sample, daemon=True).start()
 try:
     cli.main(sys.argv[1:], prog_name="grader", standalone_mode=False)
@@ -184,10 +183,21 @@ CASES: dict[str, Callable[[Path], Path]] = {
     ),
     "6 files of 99,000 tokens": lambda root: _class(root, _names(33_000)),
     "6 files of 39,000 tokens": lambda root: _class(root, _names(13_000)),
-    "a .zip of 60 MB (stored)": lambda root: _zipped(root),
+    "a .zip of 60 MB (stored)": _zipped,
     "FIFOs (folder and class)": _fifo,
     "Gradescope alias bomb": _gradescope,
 }
+
+
+def _build(name: str, case: Path) -> Path:
+    """Case ``name``'s class, built under ``case`` in a process of its own (see ``--build``)."""
+    built = subprocess.run(
+        [sys.executable, __file__, "--build", name, str(case / "class")],
+        capture_output=True,
+        text=True,
+        check=True,  # a case that cannot be built must not grade the current folder instead
+    )
+    return Path(built.stdout.strip())
 
 
 def _read(source: Path, target: Path) -> None:
@@ -209,14 +219,9 @@ def grading_process(rounds: int) -> None:
         pickles = {}
         for number, name in enumerate(CASES):
             case = scratch / str(number)
-            built = subprocess.run(
-                [sys.executable, __file__, "--build", name, str(case / "class")],
-                capture_output=True,
-                text=True,
-                check=True,  # a case that cannot be built must not grade the current folder instead
-            )
             pickles[name] = case / "submissions.pickle"
-            subprocess.run([sys.executable, __file__, "--read", built.stdout.strip(), str(pickles[name])], check=True)
+            built = _build(name, case)
+            subprocess.run([sys.executable, __file__, "--read", str(built), str(pickles[name])], check=True)
             shutil.rmtree(case / "class", ignore_errors=True)
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in CASES}
         for round_ in range(rounds):
@@ -258,14 +263,8 @@ def main() -> None:
     try:
         for name in CASES:
             case = scratch / str(len(results))
-            built = subprocess.run(
-                [sys.executable, __file__, "--build", name, str(case / "class")],
-                capture_output=True,
-                text=True,
-                check=True,  # a case that cannot be built must not grade the current folder instead
-            )
-            source = built.stdout.strip()
-            command = ["grade", source, "--out", str(case / "out"), "--jobs", str(options.jobs), "--force"]
+            built = _build(name, case)
+            command = ["grade", str(built), "--out", str(case / "out"), "--jobs", str(options.jobs), "--force"]
             run = subprocess.run(
                 [sys.executable, "-c", _PROBE, *command], capture_output=True, text=True, cwd=ROOT, timeout=600
             )
