@@ -55,7 +55,8 @@ MAX_CELLS = 10_000
 #: What reading a notebook may cost in memory, as ``json_cost`` estimates it (the text, what
 #: ``json.loads`` and nbformat build of it): with the submission's own ``MAX_TOTAL_BYTES``, one
 #: student's share of the process that reads it stays under 64 MiB. A notebook of images (few,
-#: long strings) of 16 MiB fits; so do 100,000 printed lines; 300,000 lines do not.
+#: long strings) of 16,000,000 bytes fits, one at the 16 MiB a file may be does not; 100,000
+#: printed lines fit, 300,000 do not.
 MAX_JSON_COST_BYTES = 32 * 1024 * 1024
 #: LMS metadata (Gradescope's YAML): its size, its nodes with every alias expanded, and each text read from it.
 MAX_METADATA_BYTES = 8 * 1024 * 1024  # about 20,000 submissions; PyYAML reads it in pure Python
