@@ -40,13 +40,14 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from grader.sandbox.protocol import collector_paused
+from grader.sandbox.protocol import MAX_ANSWER_BYTES, MAX_FACTS_BYTES, collector_paused
 
 MAGIC = b"GRC1"
 _MIB = 1024 * 1024
-#: Ceiling on one encoded message; a bigger answer is refused, not truncated. A worker's
-#: answer frame (``sandbox/protocol.py``) adds its facts, and may be 64 MiB in all.
-MAX_MESSAGE_BYTES = 63 * _MIB
+#: Ceiling on one encoded message; a bigger answer is refused here, in the worker, which goes on
+#: serving: the grader refuses a larger frame too, but only by stopping the worker. A worker's
+#: answer frame (``sandbox/protocol.py``) adds its facts to the message.
+MAX_MESSAGE_BYTES = MAX_ANSWER_BYTES - MAX_FACTS_BYTES
 #: Ceiling on a message's header (the JSON description of the value): parsing JSON
 #: costs ~20 bytes of Python objects per byte, so this bounds what decoding allocates.
 MAX_HEADER_BYTES = _MIB

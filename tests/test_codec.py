@@ -26,6 +26,7 @@ from torch import nn
 
 from grader import codec
 from grader.codec import MAGIC, MAX_DEPTH, MAX_NODES, MODULE_CLASSES, DecodeError, Unsupported, decode, encode
+from grader.sandbox.protocol import MAX_ANSWER_BYTES, MAX_FACTS_BYTES
 
 pytestmark = pytest.mark.usefixtures("hypothesis_home")
 
@@ -389,6 +390,13 @@ def test_oversized_message_is_refused_not_truncated(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(codec, "MAX_MESSAGE_BYTES", 1000)
     with pytest.raises(Unsupported, match="too large to return"):
         encode(torch.zeros(1000))
+
+
+def test_the_worker_refuses_a_value_the_grader_would_refuse_as_a_frame() -> None:
+    """Refused as an answer frame, a value stops its worker; refused here, the worker serves on."""
+    assert codec.MAX_MESSAGE_BYTES + MAX_FACTS_BYTES <= MAX_ANSWER_BYTES
+    with pytest.raises(Unsupported, match="too large to return"):
+        encode(torch.zeros(MAX_ANSWER_BYTES // 4))
 
 
 def test_huge_int_is_refused_with_unsupported() -> None:

@@ -215,7 +215,7 @@ class Worker:
             return answers, self._died(exc)
         except WorkerDied as died:
             # Returned as a value, so without its traceback and context: their frames hold the answer
-            # that killed the worker (up to 64 MiB), and the caller's local that keeps ``died`` would
+            # that killed the worker (up to MAX_ANSWER_BYTES), and the caller's local that keeps ``died`` would
             # close a cycle through them that only the garbage collector frees: one answer per lost
             # worker piled up in the grading process (69 MiB for ten 9 MB answers, bench/hostile_answers.py).
             died.__context__ = None
