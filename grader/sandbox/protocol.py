@@ -176,6 +176,12 @@ def pack_answer(meta: dict[str, Any], value: bytes = b"") -> bytes:
     return _META.pack(len(text)) + text + value
 
 
+#: Parses an answer's facts (one decoder, made once).
+_FACTS = json.JSONDecoder()
+#: Facts longer than this are parsed with the cyclic collector paused (see ``collector_paused``).
+_PAUSE_ABOVE = 4096
+
+
 def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) -> tuple[dict[str, Any], memoryview]:
     """The facts and the (still encoded, not copied) value of an answer; ``BadAnswer`` if malformed.
 
@@ -200,11 +206,18 @@ def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) 
             )
         budget.facts_bytes -= size
     view = memoryview(frame)
+    # ASCII: the worker writes its facts with ``ensure_ascii``; anything else is not an answer.
+    # Most facts are a few dozen bytes, a handful of objects: the collector is paused only for long ones.
+    enabled = size > _PAUSE_ABOVE and gc.isenabled()
+    if enabled:
+        gc.disable()
     try:
-        with collector_paused():
-            meta = json.loads(bytes(view[_META.size : _META.size + size]))
-    except (ValueError, RecursionError) as exc:
+        meta = _FACTS.decode(str(view[_META.size : _META.size + size], "ascii"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise BadAnswer(f"bad answer: {exc}") from None
+    finally:
+        if enabled:
+            gc.enable()
     if not isinstance(meta, dict) or not isinstance(meta.get("status"), str):
         raise BadAnswer("an answer has no status")
     return meta, view[_META.size + size :]
