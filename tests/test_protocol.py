@@ -6,6 +6,7 @@ import json
 import socket
 import struct
 import threading
+import types
 
 import pytest
 
@@ -115,7 +116,7 @@ def _answer(facts: bytes, value: bytes = b"") -> bytes:
 
 
 def test_facts_over_their_bound_are_refused_unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(protocol.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    monkeypatch.setattr(protocol, "_FACTS", types.SimpleNamespace(decode=lambda *a, **k: pytest.fail("parsed")))
     with pytest.raises(OverBound, match=r"facts .* are 2 MiB, more than the 1 MiB they may be"):
         unpack_answer(_answer(b" " * (2 * 1024 * 1024)))
 
@@ -131,6 +132,12 @@ def test_the_facts_of_a_submission_share_a_budget() -> None:
 
 
 def test_facts_that_are_not_an_answer() -> None:
-    for frame in (b"", _answer(b"[]"), _answer(b'{"status": 1}'), _answer(b"{"), b"\0\0\0\x09{}"):
+    # The worker writes its facts as ASCII JSON: UTF-8, UTF-16 or a byte-order mark is no answer of its.
+    odd = (
+        '{"status": "ok", "output": "\u00e9"}'.encode(),
+        '{"status": "ok"}'.encode("utf-16"),
+        b'\xef\xbb\xbf{"status": "ok"}',
+    )
+    for frame in (b"", _answer(b"[]"), _answer(b'{"status": 1}'), _answer(b"{"), b"\0\0\0\x09{}", *map(_answer, odd)):
         with pytest.raises(BadAnswer):
             unpack_answer(frame)
