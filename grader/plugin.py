@@ -95,6 +95,30 @@ class SessionMemory:
     plans: dict[str, tuple[PlannedCall, ...]] = field(default_factory=dict)
     #: Verdicts by the answers they were reached from (see ``GraderPlugin._recall``).
     memo: dict[bytes, tuple[CheckResult, tuple[str, ...]]] = field(default_factory=dict)
+    #: Whether the verdicts reached here are also kept in ``fresh``, for other grading processes (``learn``).
+    share: bool = False
+    #: The verdicts reached since ``fresh`` was last emptied, when ``share`` is set.
+    fresh: list[tuple[bytes, tuple[CheckResult, tuple[str, ...]]]] = field(default_factory=list)
+
+    def remember(self, key: bytes, verdict: tuple[CheckResult, tuple[str, ...]]) -> None:
+        """Keep a verdict reached here (at most ``MEMO_ENTRIES`` in all)."""
+        if len(self.memo) < MEMO_ENTRIES and key not in self.memo:
+            self.memo[key] = verdict
+            if self.share:
+                self.fresh.append((key, verdict))
+
+    def learn(self, verdicts: Iterable[tuple[bytes, tuple[CheckResult, tuple[str, ...]]]]) -> None:
+        """Keep verdicts another grading process of the batch reached (``fresh`` there): as if reached here.
+
+        A verdict follows from the checks, the reference and the answers
+        alone, so it is the same whichever process reached it; a batch's
+        grading processes, each grading part of the class, then run a check
+        once for an answer the class gives, not once per process.
+        """
+        for key, verdict in verdicts:
+            if len(self.memo) >= MEMO_ENTRIES:
+                return
+            self.memo.setdefault(key, verdict)
 
 
 @dataclass
@@ -453,7 +477,7 @@ class GraderPlugin:
             key = self._memo_digest(item.nodeid, provided)
             for answer in digests:
                 key.update(answer)
-            self._memory.memo[key.digest()] = (_placed(result, 0.0, None), kept_notes)
+            self._memory.remember(key.digest(), (_placed(result, 0.0, None), kept_notes))
         return result
 
     def _recall(
