@@ -8,6 +8,7 @@ shape of ``Report.to_dict`` is the stable machine-readable contract.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,15 +204,19 @@ class Report:
     def display_name(self) -> str:
         return self.name or self.student
 
-    @property
+    # The totals are read by every renderer, the overview, the cache and the JSON, many
+    # times per report: each is summed once. A frozen dataclass without slots lets
+    # ``cached_property`` keep it in the instance's ``__dict__``, which equality, ``repr``
+    # and ``dataclasses.replace`` (a new instance, summed afresh) never look at.
+    @functools.cached_property
     def score(self) -> float:
         return round(sum(c.points for c in self.checks), 6)
 
-    @property
+    @functools.cached_property
     def max_score(self) -> float:
         return round(sum(c.max_points for c in self.checks), 6)
 
-    @property
+    @functools.cached_property
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
 
 import pytest
 
@@ -128,6 +130,20 @@ def test_score_max_and_percent() -> None:
     assert tenths.score == 0.3 and tenths.percent == 100.0
     assert Report("x", ()).percent == 0.0
     assert Report("x", (result("z", max_points=0.0, points=0.0),)).percent == 0.0
+
+
+def test_totals_are_summed_once_yet_follow_the_checks_of_each_report() -> None:
+    r = report()
+    assert (r.score, r.max_score, r.percent) == (1.5, 4.0, 37.5)
+    # A report read back, or made with other checks, sums its own: nothing is carried over.
+    back = Report.from_dict(r.to_dict())
+    assert (back.score, back.max_score, back.percent) == (1.5, 4.0, 37.5)
+    other = dataclasses.replace(r, checks=(result("b", points=0.25, max_points=0.5),))
+    assert (other.score, other.max_score, other.percent) == (0.25, 0.5, 50.0)
+    # What was cached is no field: equality, repr and pickling see the same report as a fresh one.
+    assert r == report() and repr(r) == repr(report())
+    assert pickle.loads(pickle.dumps(r)) == r and pickle.loads(pickle.dumps(r)).score == 1.5
+    assert "score" not in {f.name for f in dataclasses.fields(r)}
 
 
 def test_counts_cover_every_outcome() -> None:
