@@ -88,9 +88,10 @@ def test_check_result_round_trip() -> None:
 
 
 def test_check_result_from_dict_rejects_unknown_outcomes() -> None:
-    data = FULL.to_dict() | {"outcome": "cheated"}
-    with pytest.raises(ValueError):
-        CheckResult.from_dict(data)
+    for outcome in ("cheated", ["passed"], None):
+        with pytest.raises(ValueError):
+            CheckResult.from_dict(FULL.to_dict() | {"outcome": outcome})
+    assert all(CheckResult.from_dict(FULL.to_dict() | {"outcome": o.value}).outcome is o for o in Outcome)
 
 
 def test_report_round_trip() -> None:
