@@ -465,6 +465,12 @@ class ClassReport:
         Failure reasons leave out "not submitted" and "not attempted" (they
         are counted apart), and hidden checks' reasons are only outcome words.
         """
+        return self._check_stats
+
+    @functools.cached_property
+    def _check_stats(self) -> tuple[CheckStats, ...]:
+        # Tallied once: results.json and the overview both read every check of every student
+        # for them. The tuple of frozen records is safe to hand out again.
         tallies: dict[tuple[str, str, str], _Tally] = {}
         for report in self.reports:
             missing = set(report.not_submitted)

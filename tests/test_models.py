@@ -203,6 +203,11 @@ def test_class_report_check_stats_hardest_first() -> None:
     assert stats[0].pass_rate == 0.0 and stats[2].pass_rate == pytest.approx(2 / 3)
     assert stats[0].reasons == (("off by one", 2), ("crashed", 1))
     assert stats[1].reasons == (("wrong", 2),)  # first line only
+    # Tallied once per class report; another class (its own instance) tallies its own.
+    whole = ClassReport("A", reports)
+    assert whole.check_stats() is whole.check_stats() and whole.check_stats() == stats
+    fewer = dataclasses.replace(whole, reports=reports[:1])
+    assert [(s.name, s.passed, s.total) for s in fewer.check_stats()] == [("hard", 0, 1), ("mid", 0, 1), ("easy", 1, 1)]
 
 
 def test_class_report_ties_break_by_exercise_then_name() -> None:
