@@ -14,7 +14,6 @@ import contextlib
 import importlib
 import io
 import os
-import pickle
 import random
 import resource
 import signal
@@ -230,7 +229,7 @@ class _Server:
         builtins.__import__ = _ImportMeter(self.sock, builtins.__import__)
         while True:
             try:
-                request = pickle.loads(recv_frame(self.sock, self.inbox))
+                request = _request.load_request(recv_frame(self.sock, self.inbox))
             except ChannelClosed:
                 return
             op = request.get("op")
