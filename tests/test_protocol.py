@@ -18,6 +18,7 @@ from grader.sandbox.protocol import (
     FrameTooLarge,
     OverBound,
     framed,
+    pack_answer,
     recv_frame,
     unpack_answer,
 )
@@ -134,3 +135,26 @@ def test_facts_that_are_not_an_answer() -> None:
     for frame in (b"", _answer(b"[]"), _answer(b'{"status": 1}'), _answer(b"{"), b"\0\0\0\x09{}"):
         with pytest.raises(BadAnswer):
             unpack_answer(frame)
+
+
+def test_answers_facts_are_the_json_they_always_were() -> None:
+    """The worker's shortcut for the common facts writes ``json.dumps``'s bytes: answers keep their digests."""
+    facts = [
+        {"status": "ok", "output": ""},
+        {"status": "not_implemented", "output": 'printed \x1b[31m \u202e é \ud800 "q" \\ \n'},
+        {"output": "", "status": "ok"},  # another order: its own text
+        {"status": "ok"},
+        {"status": "ok", "output": "x", "stopped": []},
+        {
+            "status": "raised",
+            "type": "ValueError",
+            "bases": ["ValueError"],
+            "message": "m",
+            "traceback": "",
+            "output": "",
+        },
+        {"status": "unsupported", "message": "the value could not be read: boom"},
+    ]
+    for meta in facts:
+        text = json.dumps(meta, ensure_ascii=True, allow_nan=False).encode()
+        assert pack_answer(meta, b"value") == struct.pack(">I", len(text)) + text + b"value"

@@ -172,8 +172,20 @@ def pack_answer(meta: dict[str, Any], value: bytes = b"") -> bytes:
     Only the value needs the codec's typed nodes; the facts around it travel as
     JSON, which both sides read with the C parser.
     """
-    text = json.dumps(meta, ensure_ascii=True, allow_nan=False).encode()
-    return _META.pack(len(text)) + text + value
+    status, output = meta.get("status"), meta.get("output")
+    if len(meta) == 2 and type(status) is str and type(output) is str and next(iter(meta)) == "status":
+        # Most answers' facts ("ok" or "not_implemented", and what the call printed): the text
+        # ``_FACTS_JSON`` writes for them, made without the JSON encoder's work per call.
+        text = f'{{"status": {_JSON_STRING(status)}, "output": {_JSON_STRING(output)}}}'.encode()
+    else:
+        text = _FACTS_JSON.encode(meta).encode()
+    return b"".join((_META.pack(len(text)), text, value))
+
+
+#: The facts' JSON exactly as ``json.dumps(meta, ensure_ascii=True, allow_nan=False)`` writes it, from one
+#: encoder made once (``json.dumps`` makes one per call when given options).
+_FACTS_JSON = json.JSONEncoder(ensure_ascii=True, allow_nan=False)
+_JSON_STRING = json.encoder.encode_basestring_ascii
 
 
 def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) -> tuple[dict[str, Any], memoryview]:
