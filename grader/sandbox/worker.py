@@ -50,6 +50,8 @@ OUTPUT_FILE = ".output"
 #: What a student sees in place of their worker's scratch folder, whose name is random: two runs read the same.
 SCRATCH_NAME = "<scratch>"
 _SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: The arguments ``_Server._resolve`` may change: a module passed back by handle, and the containers that may hold one.
+_HOLDERS = frozenset({codec.HandleRef, list, tuple, dict})
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "DefaultCPUAllocator")
 
 
@@ -336,8 +338,10 @@ class _Server:
         random.seed(seed)
         np.random.seed(seed % 2**32)
         try:
-            args = tuple(self._resolve(a) for a in request["args"])
-            kwargs = {k: self._resolve(v) for k, v in request["kwargs"].items()}
+            args, kwargs = request["args"], request["kwargs"]
+            if any(type(v) in _HOLDERS for v in (*args, *kwargs.values())):  # not the common call's tensors and numbers
+                args = tuple(self._resolve(a) for a in args)
+                kwargs = {k: self._resolve(v) for k, v in kwargs.items()}
             value = function(*args, **kwargs)
         except BaseException as exc:
             self._reply(self._raised(exc))
