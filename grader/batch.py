@@ -384,6 +384,8 @@ def _attempt(
                 channel.send(Setup(assignment, limits, tempfile.gettempdir(), str(scratch), cpu))
         live = set(engines)
         finished: set[Connection] = set()
+        # Verdicts a grading process reached, waiting to go to each other one with its next submission.
+        learned: dict[Connection, list[bytes]] = {channel: [] for channel in engines}
         while live:
             for channel in [ready for ready in wait(list(live)) if isinstance(ready, Connection)]:
                 try:
@@ -393,9 +395,13 @@ def _attempt(
                     continue
                 if kind == "next":
                     try:
-                        send_submission(channel, pending.pop() if pending else None)
+                        send_submission(channel, pending.pop() if pending else None, learned[channel])
                     except OSError:  # it died after asking: its submission is still in ``remaining``
                         live.discard(channel)
+                    learned[channel] = []
+                elif kind == "verdicts":
+                    for other in live - {channel}:
+                        learned[other].append(payload)
                 elif kind == "report":
                     report = Report.from_dict(payload)
                     if remaining.pop(report.student, None) is not None:

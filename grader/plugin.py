@@ -25,7 +25,7 @@ from _pytest.runner import runtestprotocol  # the documented way custom run loop
 from grader.assignment import Assignment, import_file
 from grader.checking import MARKER, CheckFailed, LoadFailed, StudentCodeError
 from grader.errors import AssignmentError, GraderError, HelperLost
-from grader.models import NOT_SUBMITTED_MESSAGE, CheckResult, Outcome
+from grader.models import NOT_SUBMITTED_MESSAGE, CheckResult, Location, Outcome
 from grader.notebook import describe_stop
 from grader.plan import RecordingRunner
 from grader.proxy import CallLog, StudentModule, reference_seconds, seed_rngs
@@ -95,6 +95,30 @@ class SessionMemory:
     plans: dict[str, tuple[PlannedCall, ...]] = field(default_factory=dict)
     #: Verdicts by the answers they were reached from (see ``GraderPlugin._recall``).
     memo: dict[bytes, tuple[CheckResult, tuple[str, ...]]] = field(default_factory=dict)
+    #: Whether the verdicts reached here are also kept in ``fresh``, for other grading processes (``learn``).
+    share: bool = False
+    #: The verdicts reached since ``fresh`` was last emptied, when ``share`` is set.
+    fresh: list[tuple[bytes, tuple[CheckResult, tuple[str, ...]]]] = field(default_factory=list)
+
+    def remember(self, key: bytes, verdict: tuple[CheckResult, tuple[str, ...]]) -> None:
+        """Keep a verdict reached here (at most ``MEMO_ENTRIES`` in all)."""
+        if len(self.memo) < MEMO_ENTRIES and key not in self.memo:
+            self.memo[key] = verdict
+            if self.share:
+                self.fresh.append((key, verdict))
+
+    def learn(self, verdicts: Iterable[tuple[bytes, tuple[CheckResult, tuple[str, ...]]]]) -> None:
+        """Keep verdicts another grading process of the batch reached (``fresh`` there): as if reached here.
+
+        A verdict follows from the checks, the reference and the answers
+        alone, so it is the same whichever process reached it; a batch's
+        grading processes, each grading part of the class, then run a check
+        once for an answer the class gives, not once per process.
+        """
+        for key, verdict in verdicts:
+            if len(self.memo) >= MEMO_ENTRIES:
+                return
+            self.memo.setdefault(key, verdict)
 
 
 @dataclass
@@ -138,6 +162,8 @@ class GraderPlugin:
         self._direct: set[str] = set()
         #: The plans and verdicts this session knows, kept across runs by a ``Grader`` (see ``SessionMemory``).
         self._memory = memory if memory is not None else SessionMemory()
+        #: Each check's memo key hash, seeded once (see ``_memo_digest``).
+        self._memo_seeds: dict[tuple[str, bool], Any] = {}
 
     # -- collection ---------------------------------------------------------------
 
@@ -429,10 +455,10 @@ class GraderPlugin:
         if direct and (known := self._recall(item.nodeid, provided, runner, index)) is not None:
             result, known_notes = known
             notes.update(dict.fromkeys(known_notes))
-            return dataclasses.replace(
+            return _placed(
                 result,
-                duration_s=0.0 if info.hidden else time.perf_counter() - started,
-                location=submission.locations.get((info.exercise, info.function)),
+                0.0 if info.hidden else time.perf_counter() - started,
+                submission.locations.get((info.exercise, info.function)),
             )
         self._current = _Current(runner, submission, info, CallLog())
         seed_rngs(info.seed)
@@ -448,8 +474,10 @@ class GraderPlugin:
         result = self._result(info, exc, log, runner, submission, duration)
         digests = runner.check_digests() if direct and not runner.lost else None
         if digests is not None and len(self._memory.memo) < MEMO_ENTRIES:
-            key = _memo_key(item.nodeid, provided, digests)
-            self._memory.memo[key] = (dataclasses.replace(result, duration_s=0.0, location=None), kept_notes)
+            key = self._memo_digest(item.nodeid, provided)
+            for answer in digests:
+                key.update(answer)
+            self._memory.remember(key.digest(), (_placed(result, 0.0, None), kept_notes))
         return result
 
     def _recall(
@@ -469,7 +497,7 @@ class GraderPlugin:
         if not memo:
             return None
         answers = runner.planned_answers(index) if provided else []
-        digest = hashlib.blake2b(_memo_seed(nodeid, provided), digest_size=16)
+        digest = self._memo_digest(nodeid, provided)
         known = memo.get(digest.digest())
         for answer in answers:
             if known is not None or not answer.digest:
@@ -477,6 +505,15 @@ class GraderPlugin:
             digest.update(answer.digest)
             known = memo.get(digest.digest())
         return known
+
+    def _memo_digest(self, nodeid: str, provided: bool) -> Any:
+        """A fresh hash of a memo key, seeded with the check and whether its exercise was handed in."""
+        seeded = self._memo_seeds.get((nodeid, provided))
+        if seeded is None:
+            seeded = self._memo_seeds[(nodeid, provided)] = hashlib.blake2b(
+                f"{nodeid}\0{int(provided)}\0".encode(), digest_size=16
+            )
+        return seeded.copy()
 
     def _call_directly(self, item: pytest.Item) -> BaseException | None:
         """Run a check that takes only ``student`` and ``reference``, without pytest's set-up state.
@@ -566,15 +603,15 @@ def _after_cell_stops(
     return located, {**dict.fromkeys(describe_stop(stop, submission.cut_off(stop)) for stop in stops), **notes}
 
 
-def _memo_seed(nodeid: str, provided: bool) -> bytes:
-    return f"{nodeid}\0{int(provided)}\0".encode()
+#: What a remembered verdict keeps of a check's result; its time and place are the submission's own.
+_VERDICT_FIELDS = tuple(f.name for f in dataclasses.fields(CheckResult) if f.name not in ("duration_s", "location"))
 
 
-def _memo_key(nodeid: str, provided: bool, digests: list[bytes]) -> bytes:
-    digest = hashlib.blake2b(_memo_seed(nodeid, provided), digest_size=16)
-    for answer in digests:
-        digest.update(answer)
-    return digest.digest()
+def _placed(result: CheckResult, duration: float, location: Location | None) -> CheckResult:
+    """``result`` with another duration and location (``dataclasses.replace`` without its per-call field walk)."""
+    return CheckResult(
+        **{name: getattr(result, name) for name in _VERDICT_FIELDS}, duration_s=duration, location=location
+    )
 
 
 def _first_lines(text: str, limit: int = 2000) -> str:

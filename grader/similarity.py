@@ -172,13 +172,16 @@ def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shi
     overlaps: dict[tuple[int, int], int] = {}
     for key, others in enumerate(_candidates(sets, list(numbers))):
         names, size, part = copies[key][1], sizes[key], parts[key]
+        # Cheapest first: Jaccard <= min/max of the set sizes, which rules out most pairs
+        # (min(a, b) < THRESHOLD * max(a, b), written without calling min and max).
+        low = THRESHOLD * size
         for other in others:
-            other_names, other_size = copies[other][1], sizes[other]
+            other_size = sizes[other]
+            if other_size < low or size < THRESHOLD * other_size:
+                continue
+            other_names = copies[other][1]
             if forest.root(names[0]) == forest.root(other_names[0]):
                 continue  # already one group: no need to measure this link
-            # Cheap bound first: Jaccard <= min/max of the set sizes.
-            if min(size, other_size) < THRESHOLD * max(size, other_size):
-                continue
             pair = (part, parts[other]) if part <= parts[other] else (parts[other], part)
             shared = overlaps.get(pair)
             if shared is None:

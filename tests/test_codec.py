@@ -23,6 +23,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from grader import codec
 from grader.codec import MAGIC, MAX_DEPTH, MAX_NODES, MODULE_CLASSES, DecodeError, Unsupported, decode, encode
@@ -1292,3 +1293,113 @@ def test_an_allowance_is_shared_by_the_messages_it_is_given_to() -> None:
 def test_may_hold_remote_reads_only_the_description() -> None:
     assert not codec.may_hold_remote(encode(torch.zeros(3)))
     assert not codec.may_hold_remote(b"")
+
+
+def _general_encoding(value: Any, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """``value`` as the encoder wrote it before its fast paths: ``tensor_bytes`` and ``json.dumps`` of the tree."""
+    with monkeypatch.context() as patch:
+        patch.setattr(codec, "_plain_tensor", lambda value, offset: None)
+        encoder = codec._Encoder()
+        tree = encoder.encode(value)
+    header = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
+    return MAGIC + struct.pack(">II", len(header), len(encoder.blob)) + header + bytes(encoder.blob)
+
+
+def _fast_path_values() -> list[Any]:
+    x = torch.randn(3, 4)
+    return [
+        0,
+        1,
+        -5,
+        2**70,
+        True,
+        False,
+        None,
+        0.0,
+        -0.0,
+        1.5,
+        1e300,
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        "",
+        "abc",
+        'é \u202e\x1b \ud800 "quoted" \\ \n',
+        x,
+        x.t(),
+        x[:, 1],
+        x[1],
+        x.double(),
+        x.half(),
+        x.bfloat16(),
+        x.bfloat16().t(),
+        torch.tensor(1.5).bfloat16(),
+        x.to(torch.complex64),
+        x.to(torch.complex128).conj(),
+        x._neg_view(),
+        torch.zeros(0, 3),
+        torch.tensor(3.0),
+        torch.tensor(True),
+        torch.tensor([0, 1, 2, 255], dtype=torch.uint8).view(torch.bool),  # bools that are not 0 or 1
+        torch.randn(2, requires_grad=True),
+        torch.randn(2, requires_grad=True) * 2,
+        nn.Parameter(torch.randn(2, 2)),
+        x.expand(2, 3, 4),
+        torch.arange(6).view(1, 6)[:, ::2],
+        torch.arange(3)[None, 0:1],
+        torch.randn(4, 1)[:1, :1],
+        torch.randint(-9, 9, (3,), dtype=torch.int8),
+        torch.randint(0, 9, (2, 2), dtype=torch.int16),
+        torch.randint(0, 9, (2,), dtype=torch.int32),
+        torch.arange(5),
+        torch.tensor(float("nan")),
+        torch.tensor(-1, dtype=torch.int32).view(torch.float32),  # a NaN with a payload, bit for bit
+        torch._efficientzerotensor(3),
+        torch.eye(2).to_sparse(),
+        torch.randn(2).to(torch.float8_e4m3fn),
+        (x, 1, 2.0),
+        [x, x.t(), x],
+        {"a": x, 1: [None, True, "s"]},
+        (),
+        [],
+        {},
+        torch.Size([2, 3]),
+        torch.float32,
+        nn.Linear(3, 2),
+        nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.BatchNorm1d(2)),
+        "x" * (codec.MAX_STRING + 1),
+    ]
+
+
+def test_the_fast_paths_write_what_the_general_path_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Byte for byte: the grader's memo keys on answers' digests, and a value must keep its answer."""
+    for value in _fast_path_values():
+        try:
+            fast: bytes | str = encode(value)
+        except Exception as exc:  # noqa: BLE001 - the worker answers each with its message
+            fast = f"{type(exc).__name__}: {exc}"
+        try:
+            general: bytes | str = _general_encoding(value, monkeypatch)
+        except Exception as exc:  # noqa: BLE001
+            general = f"{type(exc).__name__}: {exc}"
+        assert fast == general, value
+
+
+def test_the_fast_path_reads_the_common_tensors_and_leaves_the_rest() -> None:
+    x = torch.randn(3, 4)
+    for common in (x, x[1], x.bfloat16(), torch.tensor(True), torch.zeros(0), nn.Parameter(x), x.requires_grad_(True)):
+        assert codec._plain_tensor(common, 0) is not None
+    for other in (x.t(), x.to(torch.complex64).conj(), x._neg_view(), torch.eye(2).to_sparse()):
+        assert codec._plain_tensor(other, 0) is None
+
+    class Sub(torch.Tensor):
+        pass
+
+    assert codec._plain_tensor(x.detach().as_subclass(Sub), 0) is None
+
+    class Mode(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            return func(*args, **(kwargs or {}))
+
+    with Mode():  # a student's mode sees every tensor method the general path calls, as it did
+        assert codec._plain_tensor(x, 0) is None

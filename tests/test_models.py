@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
 
 import pytest
 
@@ -86,9 +88,10 @@ def test_check_result_round_trip() -> None:
 
 
 def test_check_result_from_dict_rejects_unknown_outcomes() -> None:
-    data = FULL.to_dict() | {"outcome": "cheated"}
-    with pytest.raises(ValueError):
-        CheckResult.from_dict(data)
+    for outcome in ("cheated", ["passed"], None):
+        with pytest.raises(ValueError):
+            CheckResult.from_dict(FULL.to_dict() | {"outcome": outcome})
+    assert all(CheckResult.from_dict(FULL.to_dict() | {"outcome": o.value}).outcome is o for o in Outcome)
 
 
 def test_report_round_trip() -> None:
@@ -128,6 +131,20 @@ def test_score_max_and_percent() -> None:
     assert tenths.score == 0.3 and tenths.percent == 100.0
     assert Report("x", ()).percent == 0.0
     assert Report("x", (result("z", max_points=0.0, points=0.0),)).percent == 0.0
+
+
+def test_totals_are_summed_once_yet_follow_the_checks_of_each_report() -> None:
+    r = report()
+    assert (r.score, r.max_score, r.percent) == (1.5, 4.0, 37.5)
+    # A report read back, or made with other checks, sums its own: nothing is carried over.
+    back = Report.from_dict(r.to_dict())
+    assert (back.score, back.max_score, back.percent) == (1.5, 4.0, 37.5)
+    other = dataclasses.replace(r, checks=(result("b", points=0.25, max_points=0.5),))
+    assert (other.score, other.max_score, other.percent) == (0.25, 0.5, 50.0)
+    # What was cached is no field: equality, repr and pickling see the same report as a fresh one.
+    assert r == report() and repr(r) == repr(report())
+    assert pickle.loads(pickle.dumps(r)) == r and pickle.loads(pickle.dumps(r)).score == 1.5
+    assert "score" not in {f.name for f in dataclasses.fields(r)}
 
 
 def test_counts_cover_every_outcome() -> None:
@@ -186,6 +203,11 @@ def test_class_report_check_stats_hardest_first() -> None:
     assert stats[0].pass_rate == 0.0 and stats[2].pass_rate == pytest.approx(2 / 3)
     assert stats[0].reasons == (("off by one", 2), ("crashed", 1))
     assert stats[1].reasons == (("wrong", 2),)  # first line only
+    # Tallied once per class report; another class (its own instance) tallies its own.
+    whole = ClassReport("A", reports)
+    assert whole.check_stats() is whole.check_stats() and whole.check_stats() == stats
+    fewer = dataclasses.replace(whole, reports=reports[:1])
+    assert [(s.name, s.passed, s.total) for s in fewer.check_stats()] == [("hard", 0, 1), ("mid", 0, 1), ("easy", 1, 1)]
 
 
 def test_class_report_ties_break_by_exercise_then_name() -> None:

@@ -6,6 +6,7 @@ import json
 import socket
 import struct
 import threading
+import types
 
 import pytest
 
@@ -18,6 +19,7 @@ from grader.sandbox.protocol import (
     FrameTooLarge,
     OverBound,
     framed,
+    pack_answer,
     recv_frame,
     unpack_answer,
 )
@@ -115,7 +117,7 @@ def _answer(facts: bytes, value: bytes = b"") -> bytes:
 
 
 def test_facts_over_their_bound_are_refused_unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(protocol.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    monkeypatch.setattr(protocol, "_FACTS", types.SimpleNamespace(decode=lambda *a, **k: pytest.fail("parsed")))
     with pytest.raises(OverBound, match=r"facts .* are 2 MiB, more than the 1 MiB they may be"):
         unpack_answer(_answer(b" " * (2 * 1024 * 1024)))
 
@@ -131,6 +133,35 @@ def test_the_facts_of_a_submission_share_a_budget() -> None:
 
 
 def test_facts_that_are_not_an_answer() -> None:
-    for frame in (b"", _answer(b"[]"), _answer(b'{"status": 1}'), _answer(b"{"), b"\0\0\0\x09{}"):
+    # The worker writes its facts as ASCII JSON: UTF-8, UTF-16 or a byte-order mark is no answer of its.
+    odd = (
+        '{"status": "ok", "output": "\u00e9"}'.encode(),
+        '{"status": "ok"}'.encode("utf-16"),
+        b'\xef\xbb\xbf{"status": "ok"}',
+    )
+    for frame in (b"", _answer(b"[]"), _answer(b'{"status": 1}'), _answer(b"{"), b"\0\0\0\x09{}", *map(_answer, odd)):
         with pytest.raises(BadAnswer):
             unpack_answer(frame)
+
+
+def test_answers_facts_are_the_json_they_always_were() -> None:
+    """The worker's shortcut for the common facts writes ``json.dumps``'s bytes: answers keep their digests."""
+    facts = [
+        {"status": "ok", "output": ""},
+        {"status": "not_implemented", "output": 'printed \x1b[31m \u202e é \ud800 "q" \\ \n'},
+        {"output": "", "status": "ok"},  # another order: its own text
+        {"status": "ok"},
+        {"status": "ok", "output": "x", "stopped": []},
+        {
+            "status": "raised",
+            "type": "ValueError",
+            "bases": ["ValueError"],
+            "message": "m",
+            "traceback": "",
+            "output": "",
+        },
+        {"status": "unsupported", "message": "the value could not be read: boom"},
+    ]
+    for meta in facts:
+        text = json.dumps(meta, ensure_ascii=True, allow_nan=False).encode()
+        assert pack_answer(meta, b"value") == struct.pack(">I", len(text)) + text + b"value"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import unicodedata
@@ -331,6 +332,30 @@ def test_html_content_and_hidden_checks() -> None:
     assert SECRET not in page
     assert 'href="#check-1"' in page  # failed visible checks link to their details
     assert page.count('<article class="detail') == 4  # hidden check has no details
+
+
+def test_html_rows_shared_between_cards_are_each_cards_own() -> None:
+    """The table's rows are cached across cards: a card reads the same after any other as alone."""
+    from grader.render.html import check_row
+
+    first = make_report()
+    # The same checks with other verdicts and points, so the failed checks' anchors move too:
+    # a row cached under too coarse a key would show the first card's verdict in the second.
+    second = Report(
+        student="bob",
+        checks=tuple(
+            dataclasses.replace(
+                c, outcome=Outcome.PASSED if c.outcome is not Outcome.PASSED else Outcome.FAILED, points=0.25
+            )
+            for c in first.checks
+        ),
+    )
+    check_row.cache_clear()
+    alone = render_html(second)
+    check_row.cache_clear()
+    render_html(first)
+    assert render_html(second) == alone
+    assert SECRET not in render_html(first)
 
 
 def test_html_environment_is_strict_and_escapes_any_template() -> None:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import builtins
+import io
 import pickle
 import warnings
+from collections import OrderedDict
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
-from grader.sandbox.request import pack_request
+from grader.codec import HandleRef
+from grader.sandbox import request as request_module
+from grader.sandbox.request import load_request, pack_request
 
 
 def roundtrip(value: object) -> object:
-    return pickle.loads(pack_request({"args": (value,)}))["args"][0]
+    """``value`` as a worker receives it (``load_request``)."""
+    return load_request(pack_request({"args": (value,)}))["args"][0]
 
 
 @pytest.mark.parametrize(
@@ -117,7 +124,7 @@ def test_a_view_behaves_in_the_worker_as_it_does_for_the_student() -> None:
 def test_views_of_one_storage_still_share_it_and_travel_once() -> None:
     base = torch.arange(6.0).reshape(2, 3)
     request = {"args": (base, base.t(), base[1])}
-    got_base, got_t, got_row = pickle.loads(pack_request(request))["args"]
+    got_base, got_t, got_row = load_request(pack_request(request))["args"]
     got_t[0, 1] = 100.0  # base[1, 0]
     assert got_base[1, 0] == 100.0 and got_row[0] == 100.0
     assert got_base.untyped_storage().data_ptr() == got_row.untyped_storage().data_ptr()
@@ -137,3 +144,71 @@ def test_tensors_without_plain_cpu_data_fall_back_to_torch_pickling() -> None:
     got = roundtrip(sparse)
     assert got.layout == torch.sparse_coo  # type: ignore[union-attr]
     assert torch.equal(got.to_dense(), torch.eye(3))  # type: ignore[union-attr]
+
+
+def _same(got: Any, want: Any) -> None:
+    """Two loaded requests are the same objects: types, values, tensors' views and what they share."""
+    assert type(got) is type(want)
+    if isinstance(want, torch.Tensor) and want.layout != torch.strided:
+        assert got.layout == want.layout and torch.equal(got.to_dense(), want.to_dense())
+    elif isinstance(want, torch.Tensor):
+        assert got.dtype == want.dtype and got.shape == want.shape and got.stride() == want.stride()
+        assert got.storage_offset() == want.storage_offset() and got.requires_grad == want.requires_grad
+        assert torch.equal(got.detach(), want.detach())
+    elif isinstance(want, (tuple, list)):
+        assert len(got) == len(want)
+        for a, b in zip(got, want, strict=True):
+            _same(a, b)
+    elif isinstance(want, dict):
+        assert list(got) == list(want)
+        for key in want:
+            _same(got[key], want[key])
+    elif isinstance(want, HandleRef):
+        assert (got.handle, got.training) == (want.handle, want.training)
+        _same(got.state, want.state)
+    elif not isinstance(want, nn.Module):
+        assert got == want
+
+
+def test_the_worker_loads_a_request_as_pickle_loads_it() -> None:
+    base = torch.arange(6.0).reshape(2, 3)
+    requests = [
+        {"op": "call", "args": (1, 2.5, "x", None), "kwargs": {}},  # no global: pickle.loads itself
+        {"args": (base, base.t(), base[1], torch.tensor(7, dtype=torch.int8)), "kwargs": {"dim": 1}},
+        {"args": (nn.Parameter(torch.ones(2)), torch.ones(2, requires_grad=True), torch.Size([2, 3]))},
+        {"args": ([torch.float16, torch.bfloat16, torch.bool, torch.complex64],)},
+        {"args": (OrderedDict(a=torch.zeros(1)), {1, 2}, slice(1, 3), torch.eye(2).to_sparse())},
+        {"args": (HandleRef(3, [("weight", torch.ones(2, 2))], training=False),)},
+        {"args": (nn.Sequential(nn.Linear(2, 2), nn.ReLU()),)},
+        {"args": (torch.tensor([147.0]),)},  # its data holds STACK_GLOBAL's byte, 0x93: the table gives the same
+    ]
+    for request in requests:
+        packed = pack_request(request)
+        got, want = load_request(packed), pickle.loads(packed)
+        _same(got, want)
+    views = load_request(pack_request(requests[1]))["args"]
+    assert views[0].untyped_storage().data_ptr() == views[2].untyped_storage().data_ptr()
+
+
+def test_the_table_of_globals_holds_what_find_class_finds() -> None:
+    finder = pickle.Unpickler(io.BytesIO(b""))
+    for (module, name), value in request_module._KNOWN_GLOBALS.items():
+        assert finder.find_class(module, name) is value, (module, name)
+
+
+def test_only_the_tables_globals_are_found_without_importing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the worker ``__import__`` is the meter that names modules a call loads: any other global still reaches it."""
+    imported: list[str] = []
+    original = builtins.__import__
+
+    def spy(name: str, *args: Any, **kwargs: Any) -> Any:
+        imported.append(name)
+        return original(name, *args, **kwargs)
+
+    tensors = pack_request({"args": (torch.ones(2, 3).t(), torch.zeros(2, dtype=torch.int64), torch.Size([1]))})
+    others = pack_request({"args": (OrderedDict(a=1),)})
+    monkeypatch.setattr(builtins, "__import__", spy)
+    load_request(tensors)
+    assert imported == []
+    load_request(others)
+    assert imported == ["collections"]

@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from grader.models import Outcome, Report
+from grader.models import CheckResult, Outcome, Report
 from grader.render.escape import excerpt, redacted, visible
 from grader.render.feedback import feedback
 from grader.render.wording import points
@@ -69,6 +69,45 @@ def card_context(report: Report) -> dict[str, Any]:
     }
 
 
+def _rows(checks: tuple[CheckResult, ...], anchors: dict[str, str]) -> Markup:
+    """The "Every check" table's rows of one exercise, each check ``redacted`` first.
+
+    Joined as they are: each is Markup that ``check_row`` rendered, escaped, through the template.
+    """
+    rows = []
+    for raw in checks:
+        check = redacted(raw)
+        rows.append(
+            check_row(
+                anchors.get(check.id),
+                check.description or check.name,
+                bool(check.hidden),
+                check.function,
+                check.outcome.value,
+                check.points,
+                check.max_points,
+            )
+        )
+    return Markup("".join(rows))
+
+
+@functools.lru_cache(maxsize=8192)
+def check_row(
+    anchor: str | None, text: str, hidden: bool, function: str, outcome: str, earned: float, worth: float
+) -> Markup:
+    """One row of the table, rendered by ``_check_row.html.j2`` (autoescaped, through the finalizer).
+
+    Cached: a class's cards repeat the same rows (a check, its verdict and points) for
+    student after student, and rendering them cell by cell was most of a card's cost.
+    The row is a function of these arguments alone; numbers that compare equal print
+    the same, so the cache never hands one row for another.
+    """
+    macro = environment().get_template("_check_row.html.j2").module.check_row  # type: ignore[attr-defined]
+    return Markup(macro(anchor, text, hidden, function, outcome, earned, worth))
+
+
 def render_html(report: Report) -> str:
     """Return the report as a complete HTML5 page: what to fix first, then what is missing, then every check."""
-    return environment().get_template("report.html.j2").render(**card_context(report))
+    context = card_context(report)
+    rows = {exercise.name: _rows(exercise.checks, context["anchors"]) for exercise in context["exercises"]}
+    return environment().get_template("report.html.j2").render(**context, rows=rows)

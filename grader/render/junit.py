@@ -71,13 +71,22 @@ def _properties(out: list[str], indent: str, properties: dict[str, str]) -> None
     out.append(f"{indent}</properties>")
 
 
-def _counts(checks: Sequence[CheckResult]) -> dict[str, str]:
-    return {
-        "tests": str(len(checks)),
-        "failures": str(sum(c.outcome in _FAILURES for c in checks)),
-        "errors": str(sum(c.outcome in _ERRORS for c in checks)),
-        "skipped": str(sum(c.outcome is Outcome.DEFERRED for c in checks)),
-    }
+def _counts(checks: Sequence[CheckResult]) -> tuple[int, int, int, int]:
+    """Tests, failures, errors and skipped among ``checks``, in one pass over them."""
+    failures = errors = skipped = 0
+    for check in checks:
+        outcome = check.outcome
+        if outcome in _FAILURES:
+            failures += 1
+        elif outcome in _ERRORS:
+            errors += 1
+        elif outcome is Outcome.DEFERRED:
+            skipped += 1
+    return len(checks), failures, errors, skipped
+
+
+def _count_attributes(counts: Sequence[int]) -> dict[str, str]:
+    return dict(zip(("tests", "failures", "errors", "skipped"), map(str, counts), strict=True))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -129,13 +138,14 @@ def render_junit(reports: Report | Sequence[Report]) -> str:
     200-student class's junit.xml cost 0.28 s instead of 0.17 s.
     """
     batch = (reports,) if isinstance(reports, Report) else tuple(reports)
-    every_check = [check for report in batch for check in report.checks]
+    counts = [_counts(report.checks) for report in batch]
     names = {report.assignment for report in batch if report.assignment}
-    root = {"name": _xml(names.pop() if len(names) == 1 else "grader"), **_counts(every_check)}
+    totals = [sum(column) for column in zip(*counts, strict=True)] or [0, 0, 0, 0]
+    root = {"name": _xml(names.pop() if len(names) == 1 else "grader"), **_count_attributes(totals)}
     root["time"] = _seconds(sum(report.duration_s for report in batch))
     out = ['<?xml version="1.0" encoding="utf-8"?>', _element("testsuites", root, close=False)]
-    for report in batch:
-        suite = {"name": _xml(report.student), **_counts(report.checks), "time": _seconds(report.duration_s)}
+    for report, suite_counts in zip(batch, counts, strict=True):
+        suite = {"name": _xml(report.student), **_count_attributes(suite_counts), "time": _seconds(report.duration_s)}
         out.append("  " + _element("testsuite", suite, close=False))
         properties = {
             "score": points(report.score, 6),

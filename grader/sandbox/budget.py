@@ -53,6 +53,10 @@ WALL_FACTOR = 10
 #: The shortest wait between two readings of the run delay.
 _MIN_WAIT_S = 0.005
 
+#: When a request started, as a ``CallTimer`` reads it: ``time.monotonic()``, then the worker's CPU
+#: time and run delay (``OwnClock.sample``), all in seconds.
+Start = tuple[float, float, float]
+
 
 class OwnClock:
     """A process's run delay: how long it has waited for a CPU while ready to run."""
@@ -72,6 +76,10 @@ class OwnClock:
 
     def run_delay_s(self) -> float:
         return self.sample()[1]
+
+    def start(self) -> Start:
+        """Now, as the start of a request: what ``CallTimer`` reads when it is made (see its ``start``)."""
+        return (time.monotonic(), *self.sample())
 
     def sample(self) -> tuple[float, float]:
         """The process's CPU time and run delay, in seconds: one pread of a file kept open."""
@@ -117,6 +125,7 @@ class CallTimer:
     time never runs faster than real time); only then does it read the run
     delay, and once the floor is spent it asks ``reference_s`` (at most once)
     whether the exercise deserves more. One is made per call: slots, no dataclass.
+    ``start`` (``OwnClock.start``) dates it from an earlier moment than its making.
     """
 
     __slots__ = (
@@ -144,6 +153,7 @@ class CallTimer:
         reference_s: Callable[[], float | None] | None = None,
         now: Callable[[], float] = time.monotonic,
         cpu_fraction: float = CPU_FRACTION,
+        start: Start | None = None,
     ) -> None:
         self.clock = clock
         self.budget_s = min(budget_s, cap_s)
@@ -158,8 +168,11 @@ class CallTimer:
         #: Why the request ran out: "budget" (its own time), "cpu" (computing) or "wall" (the real-time backstop).
         self.expired = ""
         self.now = now
-        self.started = now()
-        self._cpu_at_start, self._delay_at_start = clock.sample()
+        if start is None:
+            self.started = now()
+            self._cpu_at_start, self._delay_at_start = clock.sample()
+        else:
+            self.started, self._cpu_at_start, self._delay_at_start = start
         self._waited = 0.0
 
     @property

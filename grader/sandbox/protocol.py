@@ -172,8 +172,26 @@ def pack_answer(meta: dict[str, Any], value: bytes = b"") -> bytes:
     Only the value needs the codec's typed nodes; the facts around it travel as
     JSON, which both sides read with the C parser.
     """
-    text = json.dumps(meta, ensure_ascii=True, allow_nan=False).encode()
-    return _META.pack(len(text)) + text + value
+    status, output = meta.get("status"), meta.get("output")
+    if len(meta) == 2 and type(status) is str and type(output) is str and next(iter(meta)) == "status":
+        # Most answers' facts ("ok" or "not_implemented", and what the call printed): the text
+        # ``_FACTS_JSON`` writes for them, made without the JSON encoder's work per call.
+        text = f'{{"status": {_JSON_STRING(status)}, "output": {_JSON_STRING(output)}}}'.encode()
+    else:
+        text = _FACTS_JSON.encode(meta).encode()
+    return b"".join((_META.pack(len(text)), text, value))
+
+
+#: The facts' JSON exactly as ``json.dumps(meta, ensure_ascii=True, allow_nan=False)`` writes it, from one
+#: encoder made once (``json.dumps`` makes one per call when given options).
+_FACTS_JSON = json.JSONEncoder(ensure_ascii=True, allow_nan=False)
+_JSON_STRING = json.encoder.encode_basestring_ascii
+
+
+#: Parses an answer's facts (one decoder, made once).
+_FACTS = json.JSONDecoder()
+#: Facts longer than this are parsed with the cyclic collector paused (see ``collector_paused``).
+_PAUSE_ABOVE = 4096
 
 
 def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) -> tuple[dict[str, Any], memoryview]:
@@ -200,11 +218,18 @@ def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) 
             )
         budget.facts_bytes -= size
     view = memoryview(frame)
+    # ASCII: the worker writes its facts with ``ensure_ascii``; anything else is not an answer.
+    # Most facts are a few dozen bytes, a handful of objects: the collector is paused only for long ones.
+    enabled = size > _PAUSE_ABOVE and gc.isenabled()
+    if enabled:
+        gc.disable()
     try:
-        with collector_paused():
-            meta = json.loads(bytes(view[_META.size : _META.size + size]))
-    except (ValueError, RecursionError) as exc:
+        meta = _FACTS.decode(str(view[_META.size : _META.size + size], "ascii"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise BadAnswer(f"bad answer: {exc}") from None
+    finally:
+        if enabled:
+            gc.enable()
     if not isinstance(meta, dict) or not isinstance(meta.get("status"), str):
         raise BadAnswer("an answer has no status")
     return meta, view[_META.size + size :]

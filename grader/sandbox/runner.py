@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from grader import codec
 from grader.errors import HelperLost, SandboxError
-from grader.sandbox.budget import CallTimer, OwnClock, describe_timeout, repeat_floor
+from grader.sandbox.budget import CallTimer, OwnClock, Start, describe_timeout, repeat_floor
 from grader.sandbox.cells import CellStop, read_stops
 from grader.sandbox.client import Zygote
 from grader.sandbox.death import Exit, explain, open_process, wait_for_end
@@ -178,36 +178,50 @@ class Worker:
         return self.request({"op": "init", "files": list(files)}, timeout_s=timeout_s, attached=files.values())
 
     def pipeline(
-        self, requests: list[bytes], timer_for: Callable[[int], CallTimer], *, hold_bytes: int = MAX_HELD_BYTES
+        self,
+        requests: list[bytes],
+        timer_for: Callable[[int, Start | None], CallTimer],
+        *,
+        hold_bytes: int = MAX_HELD_BYTES,
     ) -> tuple[list[dict[str, Any]], WorkerTimeout | WorkerDied | None]:
         """Send packed requests back to back and read their answers in order, each on its own timer.
 
         The worker serves them one after the other, so request ``i``'s timer
-        (``timer_for(i)``) starts when answer ``i - 1`` arrives. Sending and
-        reading interleave: a batch larger than the socket's buffers cannot
-        deadlock with a worker that is writing answers. Returns the answers
-        read and, if the worker overran or died on the next request, why;
-        the worker is then killed. Values are kept encoded, up to ``hold_bytes``
-        of them in all; an answer past that is let go (``"evicted"``).
+        (``timer_for(i, start)``) starts when answer ``i - 1`` arrives: ``start``
+        is the moment the bytes that completed it were read (None: now). A
+        timer is made only for the request the grader then waits on, not for
+        each of the answers read together in one go. Sending and reading
+        interleave: a batch larger than the socket's buffers cannot deadlock
+        with a worker that is writing answers. Returns the answers read and,
+        if the worker overran or died on the next request, why; the worker is
+        then killed. Values are kept encoded, up to ``hold_bytes`` of them in
+        all; an answer past that is let go (``"evicted"``).
         """
         data = memoryview(b"".join(framed(r) for r in requests))
         answers: list[dict[str, Any]] = []
-        timer = timer_for(0)
+        total = len(requests)
+        timer, timed = timer_for(0, None), 0  # the timer, and the request it times
+        arrived: Start | None = None  # when the bytes read last came in
         try:
-            while len(answers) < len(requests):
+            while len(answers) < total:
                 if data:
                     with contextlib.suppress(BlockingIOError):
                         data = data[self.sock.send(data) :]
-                while len(answers) < len(requests) and (frame := self._next_answer()) is not None:
+                while len(answers) < total and (frame := self._next_answer()) is not None:
                     answer = self._answer(frame, rebuild=False, hold_bytes=hold_bytes)
                     hold_bytes -= len(answer.get("encoded", b""))
                     answers.append(answer)
-                    if len(answers) < len(requests):
-                        timer = timer_for(len(answers))
-                if len(answers) < len(requests) and not (not data and self._nap(timer)):
-                    self._wait(select.POLLIN | (select.POLLOUT if data else 0), timer)
-                    with contextlib.suppress(BlockingIOError):
-                        self._inbox.receive(self.sock)
+                if len(answers) == total:
+                    break
+                if timed != len(answers):
+                    timer, timed = timer_for(len(answers), arrived), len(answers)
+                if not data and self._nap(timer):
+                    arrived = self.clock.start()
+                    continue
+                self._wait(select.POLLIN | (select.POLLOUT if data else 0), timer)
+                with contextlib.suppress(BlockingIOError):
+                    self._inbox.receive(self.sock)
+                    arrived = self.clock.start()
         except TimeoutError:
             self.kill()
             return answers, WorkerTimeout()
@@ -594,18 +608,20 @@ class SubmissionRunner:
         """Send ``frames`` to the worker in one exchange and keep each step's answer (see ``_run_ahead``)."""
         worker = self._ensure_worker()
         timeout = self.limits.timeout_s
-        last: list[tuple[CallTimer, int, float]] = []  # the latest step's timer, earlier timeouts, start
+        last: list[tuple[int, CallTimer, int]] = []  # the latest timer: its step, itself, the earlier timeouts
 
-        def timer_for(step: int) -> CallTimer:
+        def timer_for(step: int, start: Start | None) -> CallTimer:
             module, key = steps[step]
             if key is None:  # module-level code gets the whole limit, as in ``_import``
-                timer, before = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout), 0
+                timer, before = CallTimer(worker.clock, budget_s=timeout, cap_s=timeout, start=start), 0
             else:
                 call = self._plan[key[0]][key[1]]
                 before = self._timed_out.get((module, call.function), 0)
                 floor = repeat_floor(self.limits.budget_s, before)
-                timer = CallTimer(worker.clock, budget_s=floor, cap_s=timeout, reference_s=call.reference_s)
-            last[:] = [(timer, before, time.perf_counter())]
+                timer = CallTimer(
+                    worker.clock, budget_s=floor, cap_s=timeout, reference_s=call.reference_s, start=start
+                )
+            last[:] = [(step, timer, before)]
             return timer
 
         held = sum(len(result.encoded) for result in self._answers.values())
@@ -618,7 +634,9 @@ class SubmissionRunner:
         if stopped is None:
             return
         module, key = steps[len(answers)]
-        timer, before, started = last[0]
+        if last[0][0] != len(answers):  # its answer came with earlier ones and was refused: never waited on
+            timer_for(len(answers), None)
+        _, timer, before = last[0]
         self._discard()
         if key is None:
             self._load_failures[module] = self._import_failure(module, stopped, timeout)
@@ -629,7 +647,7 @@ class SubmissionRunner:
                 retried = self._retry_loaded(worker, module, call.function, call.request, None, call.reference_s)
                 if retried is None:
                     self._count_timeout((module, call.function))
-            self._answers[key] = retried or self._lost(stopped, timer, before, time.perf_counter() - started)
+            self._answers[key] = retried or self._lost(stopped, timer, before, time.monotonic() - timer.started)
         self._forget_stale(first)
 
     def _forget_stale(self, asked: tuple[int, int]) -> None:
