@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import multiprocessing
+import pickle
 from collections.abc import Callable
 
 import pytest
 
 from grader.assignment import Assignment
+from grader.engine import receive_submission, send_submission
 from grader.grading import Grader
 from grader.models import Outcome, Report
-from grader.plugin import HIDDEN_MESSAGE, Job
+from grader.plugin import HIDDEN_MESSAGE, GraderPlugin, Job
 from grader.submission import Submission, build_submission
 
 pytestmark = pytest.mark.slow
@@ -236,3 +240,48 @@ def test_checks_may_use_pytest_fixtures_and_parametrize(make_assignment: Callabl
         "shout_parametrized[torch]": Outcome.FAILED,
         "shout_reference_only": Outcome.PASSED,
     }
+
+
+def test_verdicts_a_session_learned_from_another_are_its_own(
+    tiny: Assignment, tiny_grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's grading processes share verdicts (``engine.serve``): taught ones give the same report, no check run."""
+    source = b"def double(x):\n    return x\n\ndef shout(text):\n    return text.upper() + '!'\n"
+    ran: list[str] = []
+    original = GraderPlugin._call_directly
+
+    def counting(self: GraderPlugin, item: pytest.Item) -> BaseException | None:
+        if self._current is not None and self._current.submission.name != "reference":
+            ran.append(item.name)
+        return original(self, item)
+
+    monkeypatch.setattr(GraderPlugin, "_call_directly", counting)
+    teacher, learner, control = (tiny_grader.sharing(tiny) for _ in range(3))
+    teacher.share_verdicts()
+    first = teacher.grade(submit(tiny, source, "first"))
+    taught = teacher.reached_verdicts()
+    assert taught and teacher.reached_verdicts() == []  # handed out once
+    for session in (learner, control):
+        session.run([], lambda report: None)  # collected, plans recorded: its memory is this assignment's
+    learner.learn_verdicts(pickle.loads(pickle.dumps(taught)))  # as they cross between processes
+    ran.clear()
+    learned = learner.grade(submit(tiny, source, "second"))
+    assert ran == []
+    control.grade(submit(tiny, source, "third"))
+    assert ran  # without them, the same answers run the checks
+    assert [dataclasses.replace(c, duration_s=0) for c in learned.checks] == [
+        dataclasses.replace(c, duration_s=0) for c in first.checks
+    ]
+
+
+def test_a_submission_carries_the_verdicts_learned_elsewhere() -> None:
+    ours, theirs = multiprocessing.Pipe()
+    sent = Submission(name="s", files={"a.py": b"x = 1\n", "b.py": b""}, exercises=("a",))
+    send_submission(ours, sent, [b"one", b"two"])
+    heard: list[list[bytes]] = []
+    assert receive_submission(theirs, heard.append) == sent
+    assert heard == [[b"one", b"two"]]
+    send_submission(ours, sent)
+    assert receive_submission(theirs, heard.append) == sent and len(heard) == 1  # nothing learned: no call
+    send_submission(ours, None)
+    assert receive_submission(theirs) is None
