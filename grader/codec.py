@@ -611,9 +611,10 @@ class _Encoder:
 
     def tensor(self, value: torch.Tensor) -> dict[str, Any]:
         self.spend(TENSOR_PARTS)
-        node = _plain_tensor(value, len(self.blob))
-        if node is not None:
-            self.blob += node.pop("raw")
+        plain = _plain_tensor(value, len(self.blob))
+        if plain is not None:
+            node, raw = plain
+            self.blob += raw
             return node
         with torch._C.DisableTorchFunctionSubclass():
             if value.layout != torch.strided:
@@ -625,16 +626,9 @@ class _Encoder:
             plain, raw = tensor_bytes(value)
             shape = [int(d) for d in plain.shape]
             requires_grad = bool(value.requires_grad)
-        offset = len(self.blob)
+        node = _tensor_node(_DTYPE_NAMES[plain.dtype], shape, len(self.blob), len(raw), requires_grad)
         self.blob += raw
-        return {
-            "t": "tensor",
-            "dtype": _DTYPE_NAMES[plain.dtype],
-            "shape": shape,
-            "off": offset,
-            "len": len(raw),
-            "grad": requires_grad,
-        }
+        return node
 
     def module(self, module: nn.Module, depth: int) -> dict[str, Any]:
         if id(module) in self.module_ids:
@@ -705,8 +699,13 @@ _FUNCTION_MODES = torch._C._len_torch_function_stack
 _DISPATCH_MODES = torch._C._len_torch_dispatch_stack
 
 
-def _plain_tensor(value: torch.Tensor, offset: int) -> dict[str, Any] | None:
-    """``_Encoder.tensor``'s node, with its data as ``"raw"``, for the common tensor; None for any other.
+def _tensor_node(dtype: str, shape: list[int], offset: int, length: int, grad: bool) -> dict[str, Any]:
+    """A tensor's node in the header: its data is ``length`` bytes of the blob from ``offset``."""
+    return {"t": "tensor", "dtype": dtype, "shape": shape, "off": offset, "len": length, "grad": grad}
+
+
+def _plain_tensor(value: torch.Tensor, offset: int) -> tuple[dict[str, Any], bytes] | None:
+    """``_Encoder.tensor``'s node and the tensor's data, for the common tensor; None for any other.
 
     The common tensor: a plain, contiguous CPU one, with no conjugate or
     negative bit, and no torch function or dispatch mode active (nothing of a
@@ -734,15 +733,7 @@ def _plain_tensor(value: torch.Tensor, offset: int) -> dict[str, Any] | None:
         shape = list(value.shape)
     except Exception:  # noqa: BLE001 - an exotic tensor is the general path's to read (or refuse)
         return None
-    return {
-        "t": "tensor",
-        "dtype": name,
-        "shape": shape,
-        "off": offset,
-        "len": len(raw),
-        "grad": requires_grad,
-        "raw": raw,
-    }
+    return _tensor_node(name, shape, offset, len(raw), requires_grad), raw
 
 
 #: The header's JSON exactly as ``json.dumps(tree, separators=(",", ":"), allow_nan=False)`` writes it,
@@ -761,14 +752,15 @@ def _leaf_header(value: Any) -> tuple[str, bytes] | None:
     """
     kind = type(value)
     if kind is torch.Tensor:
-        node = _plain_tensor(value, 0)
-        if node is None:
+        plain = _plain_tensor(value, 0)
+        if plain is None:
             return None
+        node, raw = plain
         shape = ",".join(map(str, node["shape"]))
         grad = "true" if node["grad"] else "false"
         return (
             f'{{"t":"tensor","dtype":"{node["dtype"]}","shape":[{shape}],"off":0,"len":{node["len"]},"grad":{grad}}}',
-            node["raw"],
+            raw,
         )
     if kind is int:
         try:
