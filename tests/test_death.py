@@ -225,6 +225,47 @@ def test_a_zygote_that_keeps_dying_leaves_the_student_ungraded_not_failed(
     assert forks >= 2
 
 
+def test_a_worker_whose_zygote_died_before_it_could_look_serves_nothing(tmp_path: Path) -> None:
+    # The zygote reads its own pid before it forks: a zygote killed before its new worker has
+    # set its parent-death signal has already been replaced as the worker's parent, and a
+    # worker that asked for its parent then would take the new one for the zygote. Here the
+    # worker is told of a parent that is not its own, as if that had happened.
+    import socket
+
+    from grader.sandbox import isolation, libc, privilege, worker, zygote
+    from grader.sandbox.protocol import WORKER_BROKEN_EXIT
+
+    ours, theirs = socket.socketpair()
+    scratch = tmp_path / "w"
+    scratch.mkdir()
+    read_paths = zygote.readable_paths()
+    setup = worker.Setup(  # as the zygote makes it: told of its true parent, this worker would serve
+        read_paths=tuple(read_paths),
+        identity=privilege.plan(read_paths, temp=str(tmp_path)),
+        seccomp=isolation.prepare_seccomp(group_leader=True),
+        close_range=libc.has_close_range(),
+    )
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            ours.close()
+            gone = os.getpid()  # never this process's parent
+            worker.run(theirs, scratch=scratch, limits=Limits(), setup=setup, parent=gone)
+        finally:
+            os._exit(99)
+    theirs.close()
+    ours.settimeout(30)
+    try:
+        said = ours.recv(1024)  # b"" once it is gone; its "ready" had it served
+    finally:
+        ours.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # a no-op unless it did
+        _, status = os.waitpid(pid, 0)
+    assert said == b""
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == WORKER_BROKEN_EXIT
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", ["grading process", "zygote"])
 def test_a_batch_loses_nothing_when_a_helper_is_killed_mid_call(

@@ -69,9 +69,14 @@ class Setup:
     close_range: bool
 
 
-def run(sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, cpus: Sequence[int] = ()) -> None:
+def run(
+    sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, parent: int, cpus: Sequence[int] = ()
+) -> None:
     """Entry point in the forked child; never returns (always ``os._exit``).
 
+    ``parent``: the zygote's pid, as the zygote read it before the fork. Read here, after
+    it, a zygote that died in between would already have been replaced as the parent,
+    and the worker would take its new parent for the zygote and serve on without one.
     ``cpus``: the CPUs of the grading process that asked for this worker (see ``client.allowed_cpus``).
     """
     code = 0
@@ -79,8 +84,9 @@ def run(sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, cpu
         if cpus:
             with contextlib.suppress(OSError, ValueError):
                 os.sched_setaffinity(0, cpus)
-        parent = os.getppid()
         output_fd = _prepare(sock, scratch=scratch, limits=limits, close_range=setup.close_range)
+        if os.getppid() != parent:  # the zygote died before the parent-death signal was set: none will come
+            raise RuntimeError("the zygote died")
         layers = _lock_down(scratch=scratch, setup=setup, parent=parent)
         _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
     except BaseException:  # the worker must never fall back into the zygote's loop

@@ -172,6 +172,7 @@ def _handle(
             for fd in fds:
                 os.close(fd)
             return {"error": "fork needs exactly one socket"}
+        zygote = os.getpid()  # before the fork: the worker checks it is still its parent (``worker.run``)
         pid = os.fork()
         if pid == 0:
             for control in controls:
@@ -182,6 +183,7 @@ def _handle(
                 scratch=Path(request["scratch"]),
                 limits=Limits.from_dict(request["limits"]),
                 setup=setup,
+                parent=zygote,
                 cpus=[int(cpu) for cpu in request.get("cpus", ())],
             )
             os._exit(WORKER_BROKEN_EXIT)  # worker.run never returns; belt and braces
