@@ -238,10 +238,10 @@ def test_a_worker_whose_zygote_died_before_it_could_look_serves_nothing(tmp_path
     ours, theirs = socket.socketpair()
     scratch = tmp_path / "w"
     scratch.mkdir()
-    read_paths = zygote.readable_paths()
     setup = worker.Setup(  # as the zygote makes it: told of its true parent, this worker would serve
-        read_paths=tuple(read_paths),
-        identity=privilege.plan(read_paths, temp=str(tmp_path)),
+        read_paths=tuple(zygote.readable_paths()),
+        # Not ``privilege.plan``: as root, it may make this process a private mount namespace.
+        identity=privilege.Plan(None, "a test: the worker keeps this uid, without capabilities"),
         seccomp=isolation.prepare_seccomp(group_leader=True),
         close_range=libc.has_close_range(),
     )
