@@ -115,3 +115,29 @@ def _zygote_huge_kib(pid: int) -> int:
     with open(f"/proc/{pid}/smaps_rollup") as f:
         found = re.search(r"^AnonHugePages:\s+(\d+) kB", f.read(), re.M)
     return int(found.group(1)) if found else 0
+
+
+def test_a_worker_gets_its_new_memory_on_ordinary_pages_while_the_zygote_keeps_huge_ones() -> None:
+    # A huge page is zeroed whole at first touch, or found by compacting memory: what a student's
+    # large buffer costs would depend on the machine's fragmentation (``isolation.disable_huge_pages``).
+    scratch = make_root("grader-test-")
+    try:
+        with Zygote().start() as zygote:
+            assert zygote.pid is not None
+            worker = Worker(zygote, scratch_root=scratch, limits=Limits())
+            try:
+                ours = _thp_enabled(worker.pid)
+                zygotes = _thp_enabled(zygote.pid)
+            finally:
+                worker.kill()
+    finally:
+        remove_tree(scratch)
+    if ours is None or zygotes is None:
+        pytest.skip("this kernel does not show THP_enabled in /proc/<pid>/status")
+    assert (ours, zygotes) == (0, 1)
+
+
+def _thp_enabled(pid: int) -> int | None:
+    with open(f"/proc/{pid}/status") as f:
+        found = re.search(r"^THP_enabled:\s+(\d+)", f.read(), re.M)
+    return int(found.group(1)) if found else None

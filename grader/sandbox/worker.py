@@ -99,6 +99,7 @@ def _prepare(sock: socket.socket, *, scratch: Path, limits: Limits, close_range:
     os.setsid()
     isolation.set_process_name("grader-worker")
     isolation.set_parent_death_signal(signal.SIGKILL)
+    isolation.disable_huge_pages()  # a student's memory costs the same on every machine
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails with EFBIG, not death
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
