@@ -123,6 +123,22 @@ def test_a_slow_reference_raises_the_budget_to_a_round_multiple() -> None:
     assert call.remaining() == 0.0 and call.expired == "budget"
 
 
+def test_a_call_found_late_while_the_reference_was_timed_says_the_grader_looked_away() -> None:
+    clock, now = FakeClock(), Now()
+
+    def slow_to_time() -> float:
+        now.t += 1.5  # the grader, starved, took this long to time the reference: own time ran on meanwhile
+        return 0.15
+
+    call = CallTimer(clock, budget_s=1.0, cap_s=5.0, reference_s=slow_to_time, now=now)
+    now.t += 1.0
+    assert call.remaining() == 0.0 and call.budget_s == 2.0 and call.looked_away
+    assert call.remaining() == 0.0 and not call.looked_away  # only the call that timed the reference says so
+    plain, _, now = timer()
+    now.t += 1.0
+    assert plain.remaining() == 0.0 and not plain.looked_away
+
+
 def test_the_teachers_timeout_caps_every_budget() -> None:
     call, _, now = timer(reference=30.0)
     now.t += 1.0
@@ -365,6 +381,37 @@ def test_a_slow_exercise_gets_ten_times_its_references_time(tmp_path: Path) -> N
     assert patient["double_values"].outcome is Outcome.PASSED  # 1.3 s > the 1 s floor, < 2 s = 10 x 0.15 s
     assert hung["double_values"].outcome is Outcome.TIMEOUT
     assert hung["double_values"].message.startswith("double timed out after 2 s, 10 times what the reference")
+
+
+@pytest.mark.slow
+def test_an_answer_that_came_while_the_reference_was_timed_is_read_not_timed_out(tmp_path: Path) -> None:
+    # A 1.3 s sleeper against a 1 s floor: the grader times the reference at 1 s and, starved here
+    # for 1.5 s, finds own time (2.5 s) past the raised budget (2 s) when it looks again. The answer
+    # came at 1.3 s, while it was not watching: it is read, not taken for a timeout.
+    import time
+
+    from grader.sandbox.client import Zygote
+    from grader.sandbox.limits import Limits
+    from grader.sandbox.request import pack_request
+    from grader.sandbox.runner import Worker, call_request
+
+    def starved_timing() -> float:
+        time.sleep(1.5)
+        return 0.15
+
+    source = b"import time\n\ndef nap():\n    time.sleep(1.3)\n    return 7\n"
+    with Zygote().start() as zygote:
+        worker = Worker(zygote, scratch_root=tmp_path, limits=Limits())
+        try:
+            worker.init({"napper.py": source}, timeout_s=30)
+            assert worker.request({"op": "import", "module": "napper"}, timeout_s=30)["status"] == "ok"
+            call = CallTimer(worker.clock, budget_s=1.0, cap_s=5.0, reference_s=starved_timing)
+            request = pack_request(call_request("napper", "nap", (), None, seed=0, return_args=False))
+            answer = worker.request(request, timeout_s=call)
+        finally:
+            worker.kill()
+    assert answer["status"] == "ok" and answer["value"] == 7
+    assert call.budget_s == 2.0 and call.expired == "budget"  # it was late by the clock, and looked for
 
 
 # -- loading a library is not the student's time -------------------------------------

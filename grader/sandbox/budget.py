@@ -16,7 +16,10 @@ limits, the reference solution is timed on the same arguments, and a slow
 exercise gets ``REFERENCE_FACTOR`` times the reference's time instead (own
 time and computing alike),
 rounded up to 1, 2 or 5 times a power of ten; never more than
-``Limits.timeout_s``, the teacher's upper bound. A function that timed out
+``Limits.timeout_s``, the teacher's upper bound. Timing the reference takes
+the grader's own time, in which it does not watch the worker and the call's
+own time runs on: a call found out of time right after it (``looked_away``)
+is read if its answer came meanwhile, not taken for a timeout. A function that timed out
 once in a submission gets a tenth of its floors on its later calls, and a
 fiftieth once it has timed out twice (``REPEAT_FRACTIONS``): those that return
 at once still earn their points, and an endless loop costs the class about one
@@ -137,6 +140,7 @@ class CallTimer:
         "clock",
         "cpu_s",
         "expired",
+        "looked_away",
         "now",
         "raised",
         "reference",
@@ -167,6 +171,9 @@ class CallTimer:
         self.raised = False
         #: Why the request ran out: "budget" (its own time), "cpu" (computing) or "wall" (the real-time backstop).
         self.expired = ""
+        #: Whether the ``remaining`` that last said 0 timed the reference first: the grader was not watching the
+        #: channel then, and an answer that came meanwhile must be looked for before the call is said to be late.
+        self.looked_away = False
         self.now = now
         if start is None:
             self.started = now()
@@ -185,6 +192,7 @@ class CallTimer:
 
     def remaining(self) -> float:
         """Seconds to wait before asking again; 0 once the request has run out of time."""
+        self.looked_away = False
         now = self.now()
         wall_left = self.started + self.wall_s - now
         if wall_left <= 0:
@@ -200,7 +208,9 @@ class CallTimer:
         left = self._left(self.now())
         computing_left = math.inf if self.cpu_s is None else self.cpu_s - (cpu - self._cpu_at_start)
         if (left <= 0 or computing_left <= 0) and self._raise_budget():
-            return self.remaining()
+            left = self.remaining()
+            self.looked_away = True  # timing the reference took the grader's time, in which own time ran on
+            return left
         if computing_left <= 0:
             self.expired = "cpu"
             return 0.0
