@@ -217,19 +217,17 @@ def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) 
                 f"{size_text(MAX_SUBMISSION_FACTS_BYTES)} the answers of one submission may have in all"
             )
         budget.facts_bytes -= size
-    view = memoryview(frame)
     # ASCII: the worker writes its facts with ``ensure_ascii``; anything else is not an answer.
-    # Most facts are a few dozen bytes, a handful of objects: the collector is paused only for long ones.
-    enabled = size > _PAUSE_ABOVE and gc.isenabled()
-    if enabled:
-        gc.disable()
+    view = memoryview(frame)
+    facts = view[_META.size : _META.size + size]
     try:
-        meta = _FACTS.decode(str(view[_META.size : _META.size + size], "ascii"))
+        if size > _PAUSE_ABOVE:
+            with collector_paused():
+                meta = _FACTS.decode(str(facts, "ascii"))
+        else:  # a few dozen bytes, a handful of objects: pausing would cost more than the parse
+            meta = _FACTS.decode(str(facts, "ascii"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise BadAnswer(f"bad answer: {exc}") from None
-    finally:
-        if enabled:
-            gc.enable()
     if not isinstance(meta, dict) or not isinstance(meta.get("status"), str):
         raise BadAnswer("an answer has no status")
     return meta, view[_META.size + size :]
