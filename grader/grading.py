@@ -52,8 +52,6 @@ class Grader:
         #: Plans and remembered verdicts, kept while the checks and solutions stay as they were.
         self._memory = SessionMemory()
         self._memory_of = ""
-        #: Whether verdicts are shared with other grading processes (``share_verdicts``).
-        self._sharing = False
         self._fingerprint = ""
 
     def sharing(self, assignment: Assignment) -> Grader:
@@ -95,7 +93,8 @@ class Grader:
 
         fingerprint = self._fingerprint = self.assignment.fingerprint()
         if fingerprint != self._memory_of:
-            self._memory, self._memory_of = SessionMemory(share=self._sharing), fingerprint
+            # A new assignment's memory, sharing its verdicts if this session's did (``share_verdicts``).
+            self._memory, self._memory_of = SessionMemory(share=self._memory.share), fingerprint
         plugin = GraderPlugin(
             self.assignment,
             jobs,
@@ -127,7 +126,7 @@ class Grader:
 
     def share_verdicts(self) -> None:
         """Keep the verdicts this session reaches for ``reached_verdicts``, from its next run on."""
-        self._sharing = self._memory.share = True
+        self._memory.share = True
 
     def reached_verdicts(self) -> list[tuple[bytes, tuple[CheckResult, tuple[str, ...]]]]:
         """The verdicts reached since the last call (``share_verdicts``), for ``learn_verdicts`` elsewhere."""
