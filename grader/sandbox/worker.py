@@ -74,9 +74,9 @@ def run(
 ) -> None:
     """Entry point in the forked child; never returns (always ``os._exit``).
 
-    ``parent``: the zygote's pid, as the zygote read it before the fork. Read here, after
-    it, a zygote that died in between would already have been replaced as the parent,
-    and the worker would take its new parent for the zygote and serve on without one.
+    ``parent``: the zygote's pid, as the zygote read it before the fork, for ``_lock_down``
+    to check. Read here, after it, a zygote that died in between would already have been
+    replaced as the parent, and the worker would take its new parent for the zygote.
     ``cpus``: the CPUs of the grading process that asked for this worker (see ``client.allowed_cpus``).
     """
     code = 0
@@ -85,8 +85,6 @@ def run(
             with contextlib.suppress(OSError, ValueError):
                 os.sched_setaffinity(0, cpus)
         output_fd = _prepare(sock, scratch=scratch, limits=limits, close_range=setup.close_range)
-        if os.getppid() != parent:  # the zygote died before the parent-death signal was set: none will come
-            raise RuntimeError("the zygote died")
         layers = _lock_down(scratch=scratch, setup=setup, parent=parent)
         _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
     except BaseException:  # the worker must never fall back into the zygote's loop
@@ -141,7 +139,8 @@ def _lock_down(*, scratch: Path, setup: Setup, parent: int) -> list[str]:
         raise RuntimeError("could not drop privileges")  # never run student code with them
     layers.append(f"{dropped} (uid {os.getuid()}, no capabilities)")
     # A change of credentials clears the parent-death signal: set it again, and leave if the zygote
-    # died in between (the kernel would then never send it).
+    # has died since the fork (before either setting, the kernel never sends it: the worker has
+    # another parent by now, which is why the zygote's pid comes from the zygote).
     isolation.set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != parent:
         raise RuntimeError("the zygote died")
