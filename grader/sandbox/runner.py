@@ -299,7 +299,7 @@ class Worker:
                 return
         # Out of time, found while timing the reference solution (``CallTimer.looked_away``): the worker
         # may have answered while the grader was busy, and its own time ran on while it waited to be read.
-        if isinstance(timer, CallTimer) and timer.looked_away and self._poll.poll(0):
+        if timer.looked_away and self._poll.poll(0):
             return
         raise TimeoutError
 
@@ -375,6 +375,9 @@ STALE_MESSAGE = (
 
 class _Deadline:
     """A plain real-time deadline, for the grader's own requests (start-up, receiving the files)."""
+
+    #: Never: only a ``CallTimer`` times a reference solution (see ``Worker._wait``).
+    looked_away = False
 
     def __init__(self, seconds: float) -> None:
         self.at = time.monotonic() + seconds
