@@ -83,10 +83,10 @@ def disable_huge_pages() -> None:
 
     The zygote's heap is on transparent huge pages (``memory.py``), and the
     malloc it forks keeps asking for them. In a worker, a huge page is zeroed
-    whole when first touched, and found by compacting memory when none is free:
-    a student's 200 MiB buffer cost 0.62 s of CPU to fill on huge pages here,
-    0.14 s on ordinary ones, and how much depends on how fragmented the
-    machine's memory is, not on the student. Pages inherited from the zygote are
+    whole when first touched, and found by reclaiming or compacting memory when
+    none is free: a student's 200 MiB buffer cost 0.62 s of CPU to fill on huge
+    pages here, 0.14 s on ordinary ones, and what huge pages cost depends on the
+    state of the machine's memory, not on the student. Pages inherited from the zygote are
     left as they are (a write still copies 4 KiB).
     """
     if _libc is not None:

@@ -17,8 +17,8 @@ class is being graded, and it will likely fork as many again. A student's
 A worker that writes to such a page still copies only the 4 KiB it writes:
 the kernel splits the huge page's entry in the child alone. Its own new
 memory is on ordinary pages (``isolation.disable_huge_pages``): on huge
-pages, what a student's allocations cost would depend on how fragmented the
-machine's memory is. The zygote's own
+pages, what a student's allocations cost would depend on the state of the
+machine's memory. The zygote's own
 writes, while workers share its memory, split some ranges again in the zygote
 (measured: of about 44 MiB collapsed, 16 to 22 MiB stay on huge pages). It
 collapses before a fork, not after: next to a worker that has just started,
