@@ -50,6 +50,18 @@ def run_batch(class_dir: Path, out: Path, tiny: Assignment, **options: object) -
     return seen, (out / "results.json").read_bytes()
 
 
+def _in_a_process(script: str, *args: Path, hung: str = "the batch hung") -> Any:
+    """Run ``script`` (a batch that prints its outcome as JSON) in a fresh Python with ``args``; that outcome."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(hung)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_outputs_cache_and_identical_rerun(tmp_path: Path, tiny: Assignment) -> None:
     class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG, "carol": CORRECT})
     out = tmp_path / "out"
@@ -368,17 +380,9 @@ def test_zygote_that_cannot_start_is_a_clear_error_not_a_hang(tmp_path: Path, ti
         "result = grade_class(Path(sys.argv[1]), Path(sys.argv[2]), load_assignment(Path(sys.argv[3])), jobs=2)\n"
         "print(json.dumps({'graded': len(result.reports), 'errors': list(result.errors)}))\n"
     )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(class_dir), str(tmp_path / "out"), str(tiny.root)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("the grader hung after its zygote failed to start")
-    assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout)
+    outcome = _in_a_process(
+        script, class_dir, tmp_path / "out", tiny.root, hung="the grader hung after its zygote failed to start"
+    )
     assert outcome["graded"] == 0
     (error,) = outcome["errors"]
     assert "could not grade s000, s001" in error
@@ -398,14 +402,7 @@ def test_the_batch_parent_never_imports_torch(tmp_path: Path, tiny: Assignment) 
         "scores = {r.student: r.score for r in result.reports}\n"
         "print(json.dumps({'scores': scores, 'torch': 'torch' in sys.modules, 'errors': list(result.errors)}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(class_dir), str(tmp_path / "out"), str(tiny.root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout)
+    outcome = _in_a_process(script, class_dir, tmp_path / "out", tiny.root)
     assert outcome == {"scores": {"ann": 5.0, "bob": 2.0}, "torch": False, "errors": []}
 
 
