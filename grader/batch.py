@@ -1,9 +1,10 @@
 """Grade a whole class: parallel grading processes, a per-student cache, nothing lost on interruption.
 
-One zygote per batch forks the grading processes (``grader.engine``) as well
-as every worker, so torch is imported once per batch, by the zygote: this
-process never imports it. Each grading process runs its own ``Grader``
-(checks collected once) on the submissions it asks for. This process only
+One zygote per batch forks the first grading process (``grader.engine``) as
+well as every worker, so torch is imported once per batch, by the zygote:
+this process never imports it. The first grading process collects the
+checks and forks the others, and each runs its own ``Grader`` on the
+submissions it asks for. This process only
 reads submissions, which runs no student code, and writes outputs: each
 student's files as soon as their report arrives, atomically, then a cache
 entry, so a batch killed at any moment resumes with only the missing students.
@@ -33,6 +34,7 @@ from grader.output import CACHE_DIR, Stamp, write_atomic
 from grader.roster import Roster, Student, open_roster, parse_submission, read_student_files, read_submission
 from grader.sandbox.client import Zygote, allowed_cpus
 from grader.sandbox.limits import Limits
+from grader.sandbox.protocol import MAX_ENGINES
 from grader.sandbox.scratch import make_root, remove_tree
 from grader.similarity import SIMILARITY_VERSION, find_similar
 from grader.submission import Submission, content_digest
@@ -327,8 +329,8 @@ def _grade_parallel(
 ) -> Iterator[Report]:
     """Hand submissions out to ``workers`` grading processes; yield reports as they arrive.
 
-    The grading processes are forked by the zygote (see ``grader.engine``), so
-    this process never imports torch. A submission whose grading process died
+    The zygote forks the first grading process, which forks the others (see
+    ``grader.engine``), so this process never imports torch. A submission whose grading process died
     (or lost its workers to something it did not do) is retried once on fresh
     processes; if that fails too, the batch goes on and an ``IncompleteError``
     names it at the end: nothing of it is cached, so a re-run grades it.
@@ -362,28 +364,37 @@ def _attempt(
     # Every worker folder of this round lives here; removed below even if a
     # grading process was killed (Ctrl-C) before it could remove its own.
     scratch = make_root("grader-batch-")
+    #: Each grading process's channel, and the pid of the first of its group (``Zygote.fork_engines``).
     engines: dict[Connection, int] = {}
+    #: The channels still open: their grading process has neither said it is done nor died.
+    live: set[Connection] = set()
     try:
-        for index in range(min(workers, len(pending))):
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        count = min(workers, len(pending))
+        for first in range(0, count, MAX_ENGINES):
+            pairs = [
+                socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(min(MAX_ENGINES, count - first))
+            ]
             try:
-                pid = zygote.fork_engine(theirs)
+                leader = zygote.fork_engines([theirs for _, theirs in pairs])
             except SandboxError as exc:
-                ours.close()
+                for ours, _ in pairs:
+                    ours.close()
                 errors.append(exc.message)
                 break
             finally:
-                theirs.close()
-            channel = Connection(ours.detach())
-            # One CPU per grading process, shared with its workers, when there are
-            # enough: each call's hand-over is then a context switch, not a wake-up
-            # on another CPU.
-            cpu = cpus[index % len(cpus)] if cpus and workers <= len(cpus) else None
-            engines[channel] = pid
-            with contextlib.suppress(OSError):  # one that died at once is seen below, as closed
-                channel.send(Setup(assignment, limits, tempfile.gettempdir(), str(scratch), cpu))
-        live = set(engines)
-        finished: set[Connection] = set()
+                for _, theirs in pairs:
+                    theirs.close()
+            for index, (ours, _) in enumerate(pairs, start=first):
+                channel = Connection(ours.detach())
+                # One CPU per grading process, shared with its workers, when there are
+                # enough: each call's hand-over is then a context switch, not a wake-up
+                # on another CPU.
+                cpu = cpus[index % len(cpus)] if cpus and workers <= len(cpus) else None
+                engines[channel] = leader
+                live.add(channel)
+                # Each reads its own: the first at once, the others once it has forked them.
+                with contextlib.suppress(OSError):  # one that died at once is seen below, as closed
+                    channel.send(Setup(assignment, limits, tempfile.gettempdir(), str(scratch), cpu))
         # Verdicts a grading process reached, waiting to go to each other one with its next submission.
         learned: dict[Connection, list[bytes]] = {channel: [] for channel in engines}
         while live:
@@ -413,16 +424,20 @@ def _attempt(
                     errors.append(str(payload))
                 elif kind == "done":
                     live.discard(channel)
-                    finished.add(channel)
     finally:
-        for channel, pid in engines.items():
+        for channel in engines:
             channel.close()
-            if channel not in finished:  # a finished one is exiting: let it clean up
+        for leader in dict.fromkeys(engines.values()):
+            # A channel leaves ``live`` when its grading process said it is done, or died
+            # (only it holds its end): one still there (Ctrl-C, an error here) may be running.
+            # Its whole process group is killed: the first of the group and those it forked,
+            # its children, or orphans if the first died.
+            if any(engines[channel] == leader for channel in live):
                 with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            # Reaped by the zygote, its parent: its CPU time then counts in the
-            # zygote's, which this process waits for.
-            zygote.reap(pid)
+                    os.killpg(leader, signal.SIGKILL)
+            # Reaped by the zygote, its parent, once it has reaped those it forked: their CPU
+            # time then counts in the zygote's, which this process waits for.
+            zygote.reap(leader)
         zygote.close()  # which kills the workers of any grading process killed above
         remove_tree(scratch)
 

@@ -1,10 +1,12 @@
-"""A batch's grading process: forked by the zygote, it grades the submissions its parent hands it.
+"""A batch's grading process: forked by the zygote or the first one, it grades what its parent hands it.
 
-The zygote forks it torch-warm (``Zygote.fork_engine``), so neither the
-batch's parent nor the grading process pays for a torch import: only the
+The zygote forks the first torch-warm (``Zygote.fork_engines``), so neither
+the batch's parent nor a grading process pays for a torch import: only the
 zygote does, once. Only after the fork does it load the checks and the
-solutions. It talks to its parent over one channel, pickled both ways
-(both ends are the grader's own code; no student object ever crosses it):
+solutions; it then forks the batch's other grading processes, which so
+start with the checks collected and their plans recorded (``serve``). Each
+talks to the parent over a channel of its own, pickled both ways (both ends
+are the grader's own code; no student object ever crosses it):
 
 - parent -> engine: ``Setup`` first, then one ``Submission`` (or ``None``: stop)
   in answer to each ``("next", None)``, sent by ``send_submission``: its files
@@ -90,9 +92,18 @@ def receive_submission(channel: Connection, learn: Callable[[list[bytes]], None]
     return dataclasses.replace(shell, files={rel: channel.recv_bytes(size + 1) for rel, size in listed})
 
 
-def serve(channel_fd: int, control: socket.socket) -> None:
-    """Grade what the parent sends on ``channel_fd``, forking workers through ``control``."""
-    channel = Connection(channel_fd)
+def serve(channel_fds: Sequence[int], controls: Sequence[socket.socket]) -> None:
+    """Grade what the parent sends on the first channel, forking workers through the first control channel.
+
+    Each further channel and control channel is another grading process's:
+    this one forks it where the first submission is asked for, once the checks
+    are collected and their plans recorded (``_fork_others``), so that work is
+    done once a batch. It waits for them before it returns: their CPU time
+    then counts in its own when its parent, the zygote, reaps it.
+    """
+    channel = Connection(channel_fds[0])
+    others = [(Connection(fd), control) for fd, control in zip(channel_fds[1:], controls[1:], strict=True)]
+    forked: list[int] = []
     try:
         setup = channel.recv()
     except (EOFError, OSError):
@@ -103,10 +114,7 @@ def serve(channel_fd: int, control: socket.socket) -> None:
         from grader.grading import Grader
         from grader.plugin import Job
 
-        tempfile.tempdir = setup.tempdir
-        if setup.cpu is not None:
-            with contextlib.suppress(OSError, ValueError):
-                os.sched_setaffinity(0, {setup.cpu})
+        _settle(setup)
 
         def learn(blobs: list[bytes]) -> None:
             for blob in blobs:
@@ -120,12 +128,20 @@ def serve(channel_fd: int, control: socket.socket) -> None:
             channel.send(("report", report.to_dict()))
 
         def jobs() -> Iterator[Job]:
+            nonlocal channel, setup
             # Asked for the first job once the checks are collected and their plans recorded: what this
             # process holds from here on (torch, pytest, the checks, the solutions, ~200,000 objects) is
             # set aside from the cyclic collector, whose full collections walked all of it a few times a
             # class (2 ms of CPU per student, measured). Freed by then: what collecting left behind.
             gc.collect()
             gc.freeze()
+            mine = _fork_others(others, forked)
+            if mine is not None:  # a fork: from here on a grading process of its own, on its own channels
+                channel.close()
+                channel, control = mine
+                setup = _own_setup(channel, setup)
+                grader.zygote.close()  # the first one's control channel, not the zygote
+                grader.zygote = Zygote.adopt(control)
             while True:
                 channel.send(("next", None))
                 submission = receive_submission(channel, learn)
@@ -133,7 +149,7 @@ def serve(channel_fd: int, control: socket.socket) -> None:
                     return
                 yield Job(submission, setup.assignment.names)
 
-        zygote = Zygote.adopt(control)
+        zygote = Zygote.adopt(controls[0])
         with Grader(setup.assignment, limits=setup.limits, zygote=zygote, scratch=Path(setup.scratch)) as grader:
             grader.share_verdicts()
             grader.run(
@@ -151,4 +167,60 @@ def serve(channel_fd: int, control: socket.socket) -> None:
         channel.send(("error", exc.message))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries
         channel.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        _close(others)  # not forked (this one failed first): the parent sees their channels close
+        for pid in forked:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
     channel.send(("done", None))
+
+
+def _settle(setup: Setup) -> None:
+    """Take this grading process's place: the parent's temporary folder, and its CPU."""
+    tempfile.tempdir = setup.tempdir
+    if setup.cpu is not None:
+        with contextlib.suppress(OSError, ValueError):
+            os.sched_setaffinity(0, {setup.cpu})
+
+
+def _fork_others(
+    others: list[tuple[Connection, socket.socket]], forked: list[int]
+) -> tuple[Connection, socket.socket] | None:
+    """Fork a grading process for each of ``others`` (its channel, its control channel); in a fork, its pair.
+
+    Called before the first submission is asked for: each fork starts with
+    the checks collected and their plans recorded, and with nothing learned
+    of any submission, as if it had done that itself. Returns None in this
+    process, which lists the forks' pids in ``forked`` and closes what it
+    handed over. A fork that fails leaves its channel closed: the parent
+    hands its share to the others.
+    """
+    mine = None
+    for pair in others:
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            forked.clear()  # the first one's children, not this one's
+            mine = pair
+            break
+        forked.append(pid)
+    _close([pair for pair in others if pair is not mine])
+    others.clear()
+    return mine
+
+
+def _own_setup(channel: Connection, first: Setup) -> Setup:
+    """The ``Setup`` the parent sent a forked grading process, settled in: only its CPU may differ from the first's."""
+    setup = channel.recv()
+    if not isinstance(setup, Setup) or dataclasses.replace(setup, cpu=None) != dataclasses.replace(first, cpu=None):
+        raise GraderError("a grading process was sent another set-up than the one it was forked with")
+    _settle(setup)
+    return setup
+
+
+def _close(pairs: Sequence[tuple[Connection, socket.socket]]) -> None:
+    for other_channel, other_control in pairs:
+        other_channel.close()
+        other_control.close()

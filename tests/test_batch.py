@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +321,186 @@ def test_a_student_who_could_not_be_graded_is_not_cached_and_the_cli_exits_7(
     cached = [json.loads(p.read_text())["report"]["student"] for p in (out / CACHE_DIR).glob("*.json")]
     assert cached == ["ann"]
     assert not list(out.rglob("*.tmp"))
+
+
+#: Checks that say which grading process ran them: each line of ``SEEN`` is what one did.
+ENGINE_CHECKS = """
+import os
+import signal
+from pathlib import Path
+
+from grader.checking import check, fail
+
+SEEN = Path({seen!r})
+with SEEN.open("a") as seen:  # collecting the checks
+    seen.write(f"collected {{os.getpid()}}\\n")
+
+
+@check("shout", points=1)
+def check_shout(student, reference):
+    got = student.shout("hi")
+    cpus = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    with SEEN.open("a") as seen:
+        seen.write(f"graded {{os.getpid()}} {{os.getppid()}} {{cpus}} {{got}}\\n")
+    if got == "DIE!":  # once a test: kill the grading process ``victim`` names, this one or the other
+        try:
+            os.close(os.open(SEEN.with_name("killed"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            pass
+        else:
+            victim = SEEN.with_name("victim").read_text()
+            first = Path(f"/proc/{{os.getppid()}}/comm").read_text().strip() != "grader-engine"
+            if first == (victim == "first"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif first:  # the victim is the grading process this one forked
+                (child,) = Path(f"/proc/self/task/{{os.getpid()}}/children").read_text().split()
+                os.kill(int(child), signal.SIGKILL)
+            else:
+                os.kill(os.getppid(), signal.SIGKILL)
+    if got != reference.shout("hi"):
+        fail("wrong")
+"""
+
+
+def _answering(answer: str) -> str:
+    """Slow to import, so that every grading process of a batch gets some of the class; ``shout`` says ``answer``."""
+    return SLOW.replace("text.upper() + '!'", repr(answer))
+
+
+def _engine_groups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pid of the first grading process of each group the batches in this test start (``fork_engines``)."""
+    leaders: list[int] = []
+    real_fork = batch.Zygote.fork_engines
+
+    def fork_engines(self: batch.Zygote, channels: Any) -> int:
+        leader = real_fork(self, channels)
+        leaders.append(leader)
+        return leader
+
+    monkeypatch.setattr(batch.Zygote, "fork_engines", fork_engines)
+    return leaders
+
+
+def _left_in(groups: list[int]) -> list[int]:
+    """The groups that still hold a process, dead (a zombie: not reaped) or alive, once given time to go.
+
+    Those a grading process forked and outlived are reaped by init, not by
+    this process: that takes a moment.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        left = []
+        for group in groups:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                continue
+            left.append(group)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def _comparable(reports: tuple[Report, ...]) -> list[Report]:
+    """Reports without the times they took: what must not depend on how many grading processes there were."""
+    return [replace(r, duration_s=0.0, checks=tuple(replace(c, duration_s=0.0) for c in r.checks)) for r in reports]
+
+
+@pytest.mark.parametrize("most", [3, 2])
+def test_a_class_graded_by_forked_grading_processes_gets_the_reports_one_process_gives(
+    tmp_path: Path, tiny: Assignment, monkeypatch: pytest.MonkeyPatch, most: int
+) -> None:
+    # Three grading processes: the first forks the two others, or (two at most per group) one, and
+    # the zygote forks a second group of one.
+    students = {"right": CORRECT, "wrong": WRONG, "slow": SLOW, "half": CORRECT.replace("x + x", "x")}
+    students |= {"raising": "def double(x):\n    raise ValueError('no')\n", "empty": "# nothing yet\n"}
+    class_dir = make_class(tmp_path / "class", students)
+    alone = grade_class(class_dir, tmp_path / "alone", tiny, jobs=1)
+    monkeypatch.setattr(batch, "MAX_ENGINES", most)
+    leaders = _engine_groups(monkeypatch)
+    forked = grade_class(class_dir, tmp_path / "forked", tiny, jobs=3)
+    assert len(leaders) == -(-3 // most)
+    assert alone.errors == forked.errors == ()
+    assert _comparable(forked.reports) == _comparable(alone.reports)
+    assert {r.student: r.score for r in forked.reports}["half"] == 2.0  # graded, not all alike
+
+
+def test_the_other_grading_processes_are_forked_by_the_first_once_it_has_collected_the_checks(
+    tmp_path: Path, make_assignment: Callable[[str], Assignment]
+) -> None:
+    seen = tmp_path / "seen"
+    assignment = make_assignment(ENGINE_CHECKS.format(seen=str(seen)))
+    # Each its own answer, so that no verdict is remembered: every student's check runs and says where.
+    class_dir = make_class(tmp_path / "class", {f"s{i}": _answering(f"HI{i}") for i in range(6)})
+    allowed = sorted(os.sched_getaffinity(0))
+    result = grade_class(class_dir, tmp_path / "out", assignment, jobs=2)
+    assert result.errors == ()
+    assert len(result.reports) == 6
+    lines = [line.split() for line in seen.read_text().splitlines()]
+    collected = [int(line[1]) for line in lines if line[0] == "collected"]
+    assert len(collected) == 1, "each grading process collected the checks itself"
+    (first,) = collected
+    graded = {int(line[1]): (int(line[2]), line[3]) for line in lines if line[0] == "graded"}
+    others = set(graded) - {first}
+    assert len(others) == 1, "the second grading process graded no one"
+    assert all(graded[pid][0] == first for pid in others)  # the first one's children
+    if len(allowed) >= 2:  # each on a CPU of its own, from its own set-up
+        assert {cpus for _, cpus in graded.values()} == {str(allowed[0]), str(allowed[1])}
+
+
+@pytest.mark.parametrize("victim", ["first", "forked"])
+def test_a_grading_process_killed_mid_batch_loses_nothing_and_every_one_is_reaped(
+    tmp_path: Path, make_assignment: Callable[[str], Assignment], monkeypatch: pytest.MonkeyPatch, victim: str
+) -> None:
+    # The first dies: the one it forked goes on grading, an orphan; the forked one dies: the first reaps it.
+    seen = tmp_path / "seen"
+    (tmp_path / "victim").write_text(victim)
+    assignment = make_assignment(ENGINE_CHECKS.format(seen=str(seen)))
+    students = {f"s{i}": _answering(f"HI{i}") for i in range(6)} | {"s2": _answering("DIE!")}
+    class_dir = make_class(tmp_path / "class", students)
+    leaders = _engine_groups(monkeypatch)
+    result = grade_class(class_dir, tmp_path / "out", assignment, jobs=2)
+    assert (tmp_path / "killed").exists()
+    assert result.errors == ()
+    assert sorted(r.student for r in result.reports) == sorted(students)  # the killed one's student graded again
+    assert leaders and _left_in(leaders) == []  # neither zombie nor orphan left, of any round
+
+
+def test_a_first_grading_process_that_dies_before_forking_leaves_no_one_waiting(
+    tmp_path: Path, tiny: Assignment
+) -> None:
+    # Collecting the checks kills it: the channels it held for the others close with it.
+    checks = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    assignment_root = tmp_path / "assignment"
+    shutil.copytree(tiny.root, assignment_root)
+    (assignment_root / "checks" / "check_ex_tiny.py").write_text(checks)
+    class_dir = make_class(tmp_path / "class", {"ann": CORRECT, "bob": WRONG, "cy": SLOW})
+    script = (
+        "import json, os, sys\n"
+        "from pathlib import Path\n"
+        "from grader import batch\n"
+        "from grader.assignment import load_assignment\n"
+        "leaders = []\n"
+        "real_fork = batch.Zygote.fork_engines\n"
+        "batch.Zygote.fork_engines = lambda self, channels: leaders.append(real_fork(self, channels)) or leaders[-1]\n"
+        "result = batch.grade_class(Path(sys.argv[1]), Path(sys.argv[2]), load_assignment(Path(sys.argv[3])), jobs=3)\n"
+        "print(json.dumps({'graded': len(result.reports), 'errors': list(result.errors), 'groups': leaders}))\n"
+    )
+    outcome = _in_a_process(
+        script, class_dir, tmp_path / "out", assignment_root, hung="the batch hung after its first grading process died"
+    )
+    assert outcome["graded"] == 0
+    assert outcome["errors"] == ["could not grade ann, bob, cy: its grading process died"]
+    assert len(outcome["groups"]) == 2
+    assert _left_in(outcome["groups"]) == []
+
+
+def test_one_zygote_starts_a_bounded_number_of_grading_processes() -> None:
+    from grader.errors import SandboxError
+    from grader.sandbox.client import Zygote
+
+    with pytest.raises(SandboxError, match="1 to 253 grading processes, not 0"):
+        Zygote().fork_engines([])  # refused before any zygote is started
 
 
 def test_unreadable_entries_get_a_reason_not_a_traceback(tmp_path: Path, tiny: Assignment) -> None:

@@ -290,14 +290,14 @@ def test_a_batch_loses_nothing_when_a_helper_is_killed_mid_call(
 
         monkeypatch.setattr(Zygote, "start", start)
     else:
-        real_fork = Zygote.fork_engine
+        real_fork = Zygote.fork_engines
 
-        def fork_engine(self: Zygote, channel: object) -> int:
-            pid = real_fork(self, channel)  # type: ignore[arg-type]
+        def fork_engines(self: Zygote, channels: object) -> int:
+            pid = real_fork(self, channels)  # type: ignore[arg-type]
             pids.append(pid)
             return pid
 
-        monkeypatch.setattr(Zygote, "fork_engine", fork_engine)
+        monkeypatch.setattr(Zygote, "fork_engines", fork_engines)
     class_dir = tmp_path / "class"
     for name, source in (("ann", MARKING), ("bob", CORRECT)):
         (class_dir / name).mkdir(parents=True)

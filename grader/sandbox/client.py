@@ -1,7 +1,7 @@
 """The grader's handle on the sandbox's zygote: start it, ask it to fork, reap what it forked.
 
 No torch here: a batch's parent process uses this module only to start the
-zygote and have it fork the grading processes, and never imports torch itself.
+zygote and have it fork the first grading process, and never imports torch itself.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -21,7 +22,7 @@ from grader.errors import SandboxError
 from grader.sandbox import privilege
 from grader.sandbox.death import Exit
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import ChannelClosed
+from grader.sandbox.protocol import MAX_ENGINES, ChannelClosed
 
 #: How long a cold zygote may take to import torch (first start on a slow disk).
 ZYGOTE_START_TIMEOUT_S = 180.0
@@ -70,7 +71,7 @@ class Zygote:
 
     @classmethod
     def adopt(cls, control: socket.socket) -> Zygote:
-        """A client on a control channel this process was born with (a grading process the zygote forked).
+        """A client on a control channel this process was given at birth (a grading process of a batch).
 
         It owns no process: closing it closes the channel. If the zygote dies,
         the client starts a private one.
@@ -160,21 +161,25 @@ class Zygote:
             return int(answer["pid"]), ours
         raise AssertionError("unreachable")
 
-    def fork_engine(self, channel: socket.socket) -> int:
-        """Have the zygote fork a grading process that serves ``grader.engine`` on ``channel``; its pid.
+    def fork_engines(self, channels: Sequence[socket.socket]) -> int:
+        """Have the zygote fork grading processes that serve ``grader.engine``, one on each channel; the first's pid.
 
-        The grading process starts torch-warm without this process importing
-        torch: a batch's parent never does. It inherits only its end of
-        ``channel`` and a fresh control channel to the zygote, and loads the
-        checks and solutions itself, after the fork, so the zygote never sees them.
+        The zygote forks the first, torch-warm, without this process importing
+        torch: a batch's parent never does. It loads the checks and solutions
+        itself, after the fork, so the zygote never sees them, and forks the
+        others once it has (``engine.serve``): they are its children, and all
+        are in its process group, whose id is the pid returned. Each has its
+        end of its channel and a control channel to the zygote of its own.
         """
+        if not 1 <= len(channels) <= MAX_ENGINES:
+            raise SandboxError(f"one zygote starts 1 to {MAX_ENGINES} grading processes, not {len(channels)}")
         try:
-            answer = self._request({"op": "engine"}, [channel.fileno()])
+            answer = self._request({"op": "engine", "engines": len(channels)}, [c.fileno() for c in channels])
         except (ChannelClosed, OSError):
             why = (self._origin.last_words() if self._origin else "") or "no message"
             raise SandboxError(f"the sandbox's zygote died ({why})") from None
         if "pid" not in answer:
-            raise SandboxError(f"the zygote refused to start a grading process: {answer.get('error')}")
+            raise SandboxError(f"the zygote refused to start grading processes: {answer.get('error')}")
         return int(answer["pid"])
 
     def reap(self, pid: int, *, generation: int | None = None) -> Exit:

@@ -161,6 +161,10 @@ def recv_frame(sock: socket.socket, reader: FrameReader) -> bytes | bytearray:
 #: the process it ran in (closed its descriptors, replaced builtins...).
 WORKER_BROKEN_EXIT = 70
 
+#: The most grading processes one request to the zygote starts: their channels travel in one
+#: message, and the kernel passes at most 253 descriptors in one (``SCM_MAX_FD``).
+MAX_ENGINES = 253
+
 
 class BadAnswer(Exception):
     """A worker's answer frame is not an answer (a broken or hostile worker)."""

@@ -10,6 +10,7 @@ here keep forked children from hanging on a half-initialised thread pool.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -42,7 +43,7 @@ import torch.utils._device  # noqa: E402  (the codec's meta-device rebuild of a 
 
 from grader.sandbox import isolation, libc, memory, privilege, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
-from grader.sandbox.protocol import WORKER_BROKEN_EXIT  # noqa: E402
+from grader.sandbox.protocol import MAX_ENGINES, WORKER_BROKEN_EXIT  # noqa: E402
 
 MAX_CONTROL_BYTES = 64 * 1024
 
@@ -86,7 +87,7 @@ def serve(controls: list[socket.socket]) -> None:
     """Answer requests on ``controls`` until every channel is closed.
 
     The channels given at start-up belong to the grader's main process: only
-    they may ask for a grading process (``engine``). Each grading process gets
+    they may ask for grading processes (``engine``). Each grading process gets
     a control channel of its own, for its workers.
     """
     read_paths = readable_paths()
@@ -108,7 +109,7 @@ def serve(controls: list[socket.socket]) -> None:
         ready, _, _ = select.select(live, [], [])
         for control in ready:
             try:
-                message, fds, _, _ = socket.recv_fds(control, MAX_CONTROL_BYTES, 4)
+                message, fds, _, _ = socket.recv_fds(control, MAX_CONTROL_BYTES, MAX_ENGINES)
             except OSError:
                 message, fds = b"", []
             if not message:
@@ -117,8 +118,8 @@ def serve(controls: list[socket.socket]) -> None:
                 continue
             request = json.loads(message)
             if request.get("op") == "engine" and control in admins:
-                answer, engine_control = _fork_engine(fds, live)
-                if engine_control is not None:
+                answer, engine_controls = _fork_engines(fds, request.get("engines", 1), live)
+                for engine_control in engine_controls:
                     engine_control.sendall(hello)
                     live.append(engine_control)
             else:
@@ -132,32 +133,49 @@ def _hello() -> dict[str, Any]:
     return {"status": "ready", "pid": os.getpid(), "landlock_abi": isolation.landlock_abi()}
 
 
-def _fork_engine(fds: list[int], controls: list[socket.socket]) -> tuple[dict[str, Any], socket.socket | None]:
-    """Fork a grading process on the channel in ``fds``; return the answer and our end of its control channel."""
-    if len(fds) != 1:
+def _fork_engines(
+    fds: list[int], count: object, controls: list[socket.socket]
+) -> tuple[dict[str, Any], list[socket.socket]]:
+    """Fork a batch's first grading process on the channels in ``fds``; the answer and our ends of their controls.
+
+    One control channel per channel: the first pair is the first grading
+    process's own; it forks a grading process for each of the others once it
+    has collected the checks and recorded their plans (``engine.serve``), so
+    that work is done once a batch, and this process never does it. They all
+    lead one process group, the first's: the batch kills them with it
+    (``batch._attempt``).
+    """
+    if not fds or len(fds) != count:  # none, or more than one message carries (``MAX_ENGINES``)
         for fd in fds:
             os.close(fd)
-        return {"error": "a grading process needs exactly one channel"}, None
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        return {"error": f"{count!r} grading processes asked for, with {len(fds)} channels"}, []
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in fds]
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
+            os.setpgid(0, 0)
             for control in controls:
                 control.close()
-            ours.close()
+            for ours, _ in pairs:
+                ours.close()
             privilege.leave_private_view()  # the checks read the assignment wherever it lives
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             isolation.set_process_name("grader-engine")
             from grader import engine  # here: the checks' machinery never enters the zygote
 
-            engine.serve(fds[0], theirs)
+            engine.serve(fds, [theirs for _, theirs in pairs])
             code = 0
         finally:
             os._exit(code)  # never fall back into the zygote's loop
-    os.close(fds[0])
-    theirs.close()
-    return {"pid": pid}, ours
+    # Here too: the batch may kill the group before the child has made it.
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)
+    for fd in fds:
+        os.close(fd)
+    for _, theirs in pairs:
+        theirs.close()
+    return {"pid": pid}, [ours for ours, _ in pairs]
 
 
 def _handle(
