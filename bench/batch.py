@@ -242,7 +242,10 @@ class _PhaseSampler:
 
     @staticmethod
     def _descendants(pid: int) -> list[int]:
-        """Children of the CLI, then theirs: the zygote's children are the grading processes and workers."""
+        """Children of the CLI, then theirs: the zygote, its workers and first grading process, then the others.
+
+        The first grading process forks the others: a fork whose parent died is init's, and missed here.
+        """
         found: list[int] = []
         queue = [pid]
         while queue:
