@@ -8,7 +8,7 @@ import json
 import os
 import re
 import stat as statmode
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from grader.errors import OutputError, OutputLocked
@@ -29,8 +29,11 @@ CLASS_MANIFEST = "class/outputs.json"
 _STUDENT_PAGE = re.compile(r"students-[0-9]+\.html")
 
 
-def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+def write_atomic(path: Path, data: str | bytes | Iterable[str], *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half of one.
+
+    ``data`` may come in pieces (an iterable of text), written as they come
+    so that a file of hundreds of megabytes is never held whole.
 
     ``durable`` also forces the data to disk before the rename, so that a power
     cut cannot leave an empty file in its place. A student's report card, JSON
@@ -41,7 +44,6 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
     (Ctrl-C). One left by a run killed outright is removed by the next run on
     the same folder (``claim_output``).
     """
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     path = Path(path)
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     try:
@@ -52,9 +54,10 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
     try:
         try:
             os.fchmod(fd, 0o644)  # whatever the umask: reports are read by a web server or a TA
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
+            if isinstance(data, str | bytes):
+                _write_all(fd, data.encode("utf-8") if isinstance(data, str) else data)
+            else:
+                _write_pieces(fd, data)
             if durable:
                 os.fsync(fd)
         finally:
@@ -66,6 +69,27 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+#: How much of a file given in pieces ``write_atomic`` gathers before each write.
+_WRITE_BYTES = 1 << 20
+
+
+def _write_all(fd: int, payload: bytes | bytearray) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_pieces(fd: int, pieces: Iterable[str]) -> None:
+    """Write text given in pieces, gathered into writes of about ``_WRITE_BYTES``, not one system call each."""
+    pending = bytearray()
+    for piece in pieces:
+        pending += piece.encode("utf-8")
+        if len(pending) >= _WRITE_BYTES:
+            _write_all(fd, pending)
+            pending.clear()
+    _write_all(fd, pending)
 
 
 #: The temporary files ``write_atomic`` makes: ``.<name>.<pid>.tmp``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,28 @@ def test_a_symlink_or_folder_in_place_of_a_file_is_not_current(tmp_path: Path) -
     assert stamp(tmp_path / "report.html") is None
     write_student_outputs(tmp_path, REPORT, written=stamps)
     assert not (tmp_path / "report.html").is_symlink() and "<html" in (tmp_path / "report.html").read_text()
+
+
+def test_a_file_given_in_pieces_is_written_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grader.output, "_WRITE_BYTES", 10)  # several writes, a piece split across none
+    pieces = ["{", '"é": ', "x" * 25, "", "}\n"]
+    grader.output.write_atomic(tmp_path / "f.json", iter(pieces))
+    assert (tmp_path / "f.json").read_text(encoding="utf-8") == "".join(pieces)
+
+
+def test_pieces_that_fail_halfway_leave_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grader.output, "_WRITE_BYTES", 4)
+    target = tmp_path / "results.json"
+    target.write_text("old")
+
+    def pieces() -> Iterator[str]:
+        yield "new and longer than a write"
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        grader.output.write_atomic(target, pieces())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    assert target.read_text() == "old"
 
 
 # -- interruptions and concurrent runs ----------------------------------------------
