@@ -105,10 +105,15 @@ class Cache:
             outputs = {}  # the report is sound; its files are simply written again
         return Cached(report, outputs, digest)
 
-    def put(self, key: str, report: Report, outputs: Mapping[str, Stamp] | None = None) -> str:
-        """Store an entry; returns its digest, as ``get`` will give it."""
+    def put(self, key: str, report: str, outputs: Mapping[str, Stamp] | None = None) -> str:
+        """Store an entry: ``report`` is the report's ``Report.to_json()``. Returns its digest, as ``get`` will give it.
+
+        The entry is ``json.dumps({"key": ..., "report": report.to_dict(), "outputs": ...})``, its
+        report put in as already encoded: an object's JSON is its members' JSON, joined by ", ".
+        """
+        outputs_json = json.dumps(dict(outputs or {}))
+        raw = f'{{"key": {json.dumps(key)}, "report": {report}, "outputs": {outputs_json}}}'.encode()
         # Not durable: a torn or lost entry is a miss (get() checks the key), never a wrong grade.
-        raw = json.dumps({"key": key, "report": report.to_dict(), "outputs": dict(outputs or {})}).encode()
         write_atomic(self.root / f"{key}.json", raw, durable=False)
         return hashlib.sha256(raw).hexdigest()
 
@@ -201,12 +206,15 @@ def grade_class(
         # A cache entry's report is the one its files were written from: the roster may have renamed them since.
         current = hit if hit is not None and hit.report == report else None
         entry = current.digest if current else ""
+        # A report without a current entry gets one, written after its files (it records their stamps). Its text
+        # is made first: the same dict then makes ``report.result_json``, their result.json and results.json's.
+        text = report.to_json() if current is None else None
         if write_student is not None:
             outputs = write_student(out_dir / report.student, report, written=current.outputs if current else None)
             if current is None or outputs != current.outputs:
-                entry = cache.put(key, report, outputs)
-        elif current is None:
-            entry = cache.put(key, report)
+                entry = cache.put(key, report.to_json() if text is None else text, outputs)
+        elif text is not None:
+            entry = cache.put(key, text)
         reports[report.student] = report
         stored[report.student] = entry
         done += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -265,11 +266,32 @@ class Report:
     def to_dict(self, *, timings: bool = True) -> dict[str, Any]:
         """The stable JSON shape; ``timings=False`` drops durations so reruns compare equal."""
         data = self._to_dict()
-        if not timings:
-            data.pop("duration_s")
-            for check in data["checks"]:
-                check.pop("duration_s")
-        return data
+        return data if timings else _without_timings(data)
+
+    def to_json(self) -> str:
+        """``to_dict()`` as compact JSON (``ensure_ascii``), and ``result_json`` from the same dict if not made yet.
+
+        A batch writes both texts of every report it grades: its cache entry
+        keeps the timings, the student's files leave them out. Asked for
+        first, this makes the two from one ``to_dict``; asked for after
+        ``result_json``, it makes its own.
+        """
+        data = self.to_dict()
+        text = _json(data)
+        if "result_json" not in self.__dict__:
+            # Where ``cached_property`` keeps its value: ``result_json`` is then read, not made again.
+            self.__dict__["result_json"] = _json(_without_timings(data))
+        return text
+
+    @functools.cached_property
+    def result_json(self) -> str:
+        """``to_dict(timings=False)`` as compact JSON (``ensure_ascii``): what result.json and results.json hold.
+
+        Kept, as the totals are: a batch writes it to the student's folder as
+        their report arrives and into results.json once the class is graded,
+        so a class holds about as much text as results.json until then.
+        """
+        return _json(self.to_dict(timings=False))
 
     def _to_dict(self) -> dict[str, Any]:
         return {
@@ -312,6 +334,23 @@ class Report:
             fingerprint=str(data.get("fingerprint", "")),
             student_copy=bool(data.get("student_copy", False)),
         )
+
+
+def _without_timings(data: dict[str, Any]) -> dict[str, Any]:
+    """A dict ``Report.to_dict`` just made, its durations dropped in place (what ``timings=False`` gives)."""
+    data.pop("duration_s")
+    for check in data["checks"]:
+        check.pop("duration_s")
+    return data
+
+
+def _json(data: dict[str, Any]) -> str:
+    """Compact JSON, every non-ASCII character escaped: each file written from a report is encoded so.
+
+    With ``indent``, json falls back to its pure-Python encoder, which was the
+    batch's largest cost after grading itself (jq or any viewer pretty-prints).
+    """
+    return json.dumps(data, ensure_ascii=True)
 
 
 def _not_submitted(checks: tuple[CheckResult, ...]) -> tuple[str, ...]:
@@ -511,14 +550,18 @@ class ClassReport:
 
         return tuple(sorted(stats, key=hardest))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, students: bool = True) -> dict[str, Any]:
+        """results.json's shape; ``students=False`` leaves an empty list where each student's ``to_dict`` goes.
+
+        A writer that has every student's already encoded (``Report.result_json``) puts them there.
+        """
         return {
             "schema_version": SCHEMA_VERSION,
             "assignment": self.assignment,
             "exercises": [{"name": n, "title": t} for n, t in self.exercise_titles.items()],
             "layout": self.layout,
             "layout_detected": self.layout_detected,
-            "students": [r.to_dict(timings=False) for r in self.reports],
+            "students": [r.to_dict(timings=False) for r in self.reports] if students else [],
             "unattributed": [item.to_dict() for item in self.unattributed],
             **({"clashes": list(self.clashes)} if self.clashes else {}),
             "similar": [cluster.to_dict() for cluster in self.similar],

@@ -173,9 +173,7 @@ def stamp(path: Path) -> Stamp | None:
 
 
 def _result_json(report: Report) -> str:
-    # Compact JSON: with indent, json falls back to its pure-Python encoder, which was
-    # the batch's largest cost after grading itself (jq or any viewer pretty-prints).
-    return json.dumps(report.to_dict(timings=False), ensure_ascii=True) + "\n"
+    return report.result_json + "\n"
 
 
 def student_renderers(formats: tuple[str, ...] = ()) -> dict[str, Callable[[Report], str]]:
@@ -242,11 +240,8 @@ def write_class_outputs(out_dir: Path, result: ClassReport) -> None:
         return
     with contextlib.suppress(OSError):
         manifest.unlink()  # whatever happens below, an old manifest must not vouch for new files
-    files = {
-        "results.json": json.dumps(result.to_dict(), ensure_ascii=True) + "\n",
-        "grades.csv": render_grades_csv(result),
-        **render_class_pages(result),
-    }
+    files = {"grades.csv": render_grades_csv(result), **render_class_pages(result)}
+    write_atomic(out_dir / "results.json", results_json(result))
     for name, text in files.items():
         write_atomic(out_dir / name, text)
     for stale in out_dir.glob("students-*.html"):
@@ -255,8 +250,30 @@ def write_class_outputs(out_dir: Path, result: ClassReport) -> None:
                 stale.unlink()
     write_atomic(out_dir / "junit.xml", render_junit(result.reports))
     if result.fingerprint:
-        stamps = {name: stamp(out_dir / name) for name in [*files, "junit.xml"]}
+        stamps = {name: stamp(out_dir / name) for name in ["results.json", *files, "junit.xml"]}
         write_atomic(manifest, json.dumps({"fingerprint": result.fingerprint, "files": stamps}), durable=False)
+
+
+def results_json(result: ClassReport) -> Iterator[str]:
+    """results.json, ``result.to_dict()`` as compact JSON, in pieces: each student's is their ``result_json``.
+
+    Those were made as each student's files were written: the class's file
+    reuses them rather than turning every report into a dict and JSON again,
+    and is written piece by piece, never held whole.
+    """
+    yield "{"
+    for index, (key, value) in enumerate(result.to_dict(students=False).items()):
+        yield f"{', ' if index else ''}{json.dumps(key)}: "
+        if key == "students":
+            yield "["
+            for number, report in enumerate(result.reports):
+                if number:
+                    yield ", "
+                yield report.result_json
+            yield "]"
+        else:
+            yield json.dumps(value, ensure_ascii=True)
+    yield "}\n"
 
 
 def _class_outputs_current(out_dir: Path, manifest: Path, fingerprint: str) -> bool:

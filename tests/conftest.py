@@ -202,6 +202,20 @@ def json_results_match_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
         pytest.fail("JSON output breaks grader/schemas:\n" + "\n".join(dict.fromkeys(violations)), pytrace=False)
 
 
+@pytest.fixture
+def dicts_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The student of each report turned into a dict from now on, in this process, whichever method asked."""
+    made: list[str] = []
+    original = Report._to_dict
+
+    def counted(self: Report) -> dict[str, Any]:
+        made.append(self.student)
+        return original(self)
+
+    monkeypatch.setattr(Report, "_to_dict", counted)
+    return made
+
+
 # --- the Nu Html Checker ------------------------------------------------------
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from grader.assignment import Assignment
 from grader.batch import CACHE_DIR, Progress, grade_class
 from grader.errors import OutputError, UsageError
 from grader.grading import Grader
-from grader.models import Outcome, Report
+from grader.models import CheckResult, Outcome, Report
 from grader.output import write_atomic, write_class_outputs, write_student_outputs
 from grader.plugin import Job
 from grader.roster import open_roster
@@ -187,6 +187,44 @@ def test_identical_submissions_are_graded_once_and_each_gets_the_report_under_it
     assert students["cy"]["score"] == students["ana"]["score"] == 0.0
     assert json.loads((out / "cy" / "result.json").read_text())["student"] == "cy"
     assert "cy" in (out / "cy" / "report.html").read_text()
+
+
+def test_each_report_becomes_a_dict_once_for_its_cache_entry_its_files_and_results_json(
+    tmp_path: Path, tiny: Assignment, dicts_made: list[str]
+) -> None:
+    # cy's files are ana's: graded once, each report their own (their id is in it).
+    class_dir = make_class(tmp_path / "class", {"ana": WRONG, "bo": CORRECT, "cy": WRONG})
+    out = tmp_path / "out"
+    _, results = run_batch(class_dir, out, tiny)
+    assert sorted(dicts_made) == ["ana", "bo", "cy"]
+    students = json.loads(results)["students"]
+    for entry in students:  # what results.json and the student's own JSON hold: the same text
+        text = (out / entry["student"] / "result.json").read_text()
+        assert text == json.dumps(entry, ensure_ascii=True) + "\n"
+    for path in (out / CACHE_DIR).glob("*.json"):  # each entry laid out as json.dumps of it whole
+        data = json.loads(path.read_bytes())
+        report = Report.from_dict(data["report"])
+        assert (
+            path.read_bytes()
+            == json.dumps({"key": data["key"], "report": report.to_dict(), "outputs": data["outputs"]}).encode()
+        )
+        assert report.to_dict(timings=False) == next(s for s in students if s["student"] == report.student)
+
+
+def test_a_cache_entry_is_the_report_with_its_timings(tmp_path: Path) -> None:
+    report = Report(
+        "zoë",
+        (CheckResult("ex", "f", 'check "ü"', Outcome.FAILED, 0.0, 1.0, message="a\n\\b", duration_s=0.125),),
+        duration_s=2.5,
+    )
+    cache = batch.Cache(tmp_path)
+    stamps = {"report.html": (1, 2, 3, 4)}
+    digest = cache.put("k", report.to_json(), stamps)
+    raw = (tmp_path / "k.json").read_bytes()
+    assert raw == json.dumps({"key": "k", "report": report.to_dict(), "outputs": stamps}).encode()
+    cached = cache.get("k")
+    assert cached is not None and cached.report == report and cached.outputs == stamps and cached.digest == digest
+    assert cache.put("k", report.to_json()) and json.loads((tmp_path / "k.json").read_bytes())["outputs"] == {}
 
 
 def test_corrupt_cache_entry_is_regraded(tmp_path: Path, tiny: Assignment) -> None:

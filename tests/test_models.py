@@ -147,6 +147,39 @@ def test_totals_are_summed_once_yet_follow_the_checks_of_each_report() -> None:
     assert "score" not in {f.name for f in dataclasses.fields(r)}
 
 
+def awkward_report() -> Report:
+    """Text JSON escapes, or that looks like a report's own keys, in every free-text field."""
+    tricky = 'Ünïcode \u202e "quoted" \\ back\nslash \x00\x1f, "duration_s": 1.5, } ] \ud800'
+    check = dataclasses.replace(FULL, message=tricky, hint=tricky, output=tricky, description=tricky)
+    return report(checks=(check, *report().checks), name='Zoë "Z"', problems=(tricky,), duration_s=float("nan"))
+
+
+@pytest.mark.parametrize("first", ["to_json", "result_json"])
+def test_both_json_texts_are_to_dict_encoded_whichever_is_made_first(first: str) -> None:
+    r = awkward_report()
+    if first == "to_json":
+        timed = r.to_json()
+        untimed = r.result_json
+    else:
+        untimed = r.result_json
+        timed = r.to_json()
+    assert timed == json.dumps(r.to_dict())
+    assert untimed == json.dumps(r.to_dict(timings=False), ensure_ascii=True)
+    assert timed.isascii() and untimed.isascii()
+    assert r.to_json() == timed and r.result_json is untimed
+
+
+def test_to_json_turns_the_report_into_a_dict_once_for_both_texts(dicts_made: list[str]) -> None:
+    r = report()
+    r.to_json()
+    assert r.result_json == json.dumps(report().to_dict(timings=False))  # read, not made again
+    assert dicts_made == ["alice", "alice"]  # to_json's one, and the fresh report's to_dict above
+    # A report made from it (a copy under another name) has texts of its own.
+    other = dataclasses.replace(r, student="bob")
+    assert json.loads(other.result_json)["student"] == "bob"
+    assert r == report() and "result_json" not in {f.name for f in dataclasses.fields(r)}
+
+
 def test_counts_cover_every_outcome() -> None:
     counts = report().counts()
     assert set(counts) == set(Outcome)

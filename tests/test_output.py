@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +12,8 @@ import pytest
 
 import grader.output
 from grader.errors import OutputLocked
-from grader.models import CheckResult, Outcome, Report
-from grader.output import stamp, write_student_outputs
+from grader.models import CheckResult, ClassReport, Outcome, Report, SimilarCluster, UnattributedFile
+from grader.output import results_json, stamp, write_class_outputs, write_student_outputs
 
 REPORT = Report(
     student="alice",
@@ -75,6 +77,64 @@ def test_a_symlink_or_folder_in_place_of_a_file_is_not_current(tmp_path: Path) -
     assert stamp(tmp_path / "report.html") is None
     write_student_outputs(tmp_path, REPORT, written=stamps)
     assert not (tmp_path / "report.html").is_symlink() and "<html" in (tmp_path / "report.html").read_text()
+
+
+# -- the class files, from what each student's files were written from ---------------
+
+
+def a_class() -> ClassReport:
+    """Three students (one named, one with text JSON escapes), a cluster, an unattributed file and a clash."""
+    tricky = 'Zoë "Z" \\ \u202e\x00, "students": []'
+    checks = (
+        CheckResult("ex01", "add", "check_add", Outcome.FAILED, 0.0, 1.0, message=tricky, duration_s=0.25),
+        CheckResult("ex01", "add", "check_big", Outcome.PASSED, 2.0, 2.0, hidden=True, duration_s=1.5),
+    )
+    reports = tuple(
+        dataclasses.replace(REPORT, student=student, checks=checks, name=name, duration_s=3.25)
+        for student, name in (("alice", ""), ("bob", tricky), ("carol", "Carol"))
+    )
+    return ClassReport(
+        "A",
+        reports,
+        exercise_titles={"ex01": "Tensors"},
+        similar=(SimilarCluster(("alice", "bob"), 0.9, ("ex01",)),),
+        unattributed=(UnattributedFile("stray.txt", "not a student's"),),
+        clashes=(tricky,),
+        layout="canvas",
+        fingerprint="f" * 64,
+    )
+
+
+@pytest.mark.parametrize("shape", ["full", "bare", "empty"])
+def test_results_json_is_the_class_report_encoded_whole(tmp_path: Path, shape: str) -> None:
+    result = a_class()
+    if shape == "bare":  # no clashes (the key is then left out), nothing unattributed, no cluster
+        result = dataclasses.replace(result, similar=(), unattributed=(), clashes=())
+    elif shape == "empty":
+        result = dataclasses.replace(result, reports=())
+    expected = json.dumps(result.to_dict(), ensure_ascii=True) + "\n"
+    write_class_outputs(tmp_path, result)
+    assert (tmp_path / "results.json").read_text() == expected
+    assert "".join(results_json(result)) == expected
+
+
+def test_results_json_reuses_what_each_students_result_json_was_written_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = a_class()
+    for report in result.reports:
+        write_student_outputs(tmp_path / report.student, report)
+
+    def forbidden(self: Report, *, timings: bool = True) -> dict[str, object]:
+        raise AssertionError("a report turned into a dict again for results.json")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Report, "to_dict", forbidden)
+        write_class_outputs(tmp_path, result)
+    data = json.loads((tmp_path / "results.json").read_text())
+    for report, entry in zip(result.reports, data["students"], strict=True):
+        assert (tmp_path / report.student / "result.json").read_text() == json.dumps(entry, ensure_ascii=True) + "\n"
+    assert (tmp_path / "results.json").read_text() == json.dumps(result.to_dict(), ensure_ascii=True) + "\n"
 
 
 def test_a_file_given_in_pieces_is_written_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
