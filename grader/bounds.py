@@ -199,10 +199,12 @@ def check_source_size(size: int) -> None:
         raise Unreadable(f"too long to read (over {mib(MAX_PARSE_BYTES)} of source)")
 
 
-def check_source(source: bytes, *, left: int | None = None) -> int:
+def check_source(source: bytes, *, left: int | None = None, tokens: int | None = None) -> int:
     """Refuse Python source too large to parse in the grading process; its tokens, counted.
 
     ``left``: what the submission's budget of tokens still allows (``MAX_SUBMISSION_PARSE_TOKENS``).
+    ``tokens``: the source's tokens where an earlier check counted them all (it returned them): the
+    same judgement, without counting again.
     """
     check_source_size(len(source))
     limit = MAX_PARSE_TOKENS if left is None else min(MAX_PARSE_TOKENS, left)
@@ -211,7 +213,7 @@ def check_source(source: bytes, *, left: int | None = None) -> int:
     # Counts up to the first token over the bound, at C speed: ``subn`` stops after ``count``
     # matches and makes no match objects (2.5x faster than walking ``finditer``); what it builds
     # is the source without its tokens, a copy of at most MAX_PARSE_BYTES, checked above.
-    count = _TOKEN.subn(b"", source, count=limit + 1)[1]
+    count = _TOKEN.subn(b"", source, count=limit + 1)[1] if tokens is None else min(tokens, limit + 1)
     if count > MAX_PARSE_TOKENS:
         raise Unreadable(f"too long to read (over {MAX_PARSE_TOKENS:,} tokens)")
     if count > limit:

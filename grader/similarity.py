@@ -135,8 +135,8 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
             if exercise.name not in submission.exercises:
                 continue
             source = submission.files.get(f"{exercise.name}.py", b"")
-            try:
-                left[name] -= check_source(source, left=left[name])
+            try:  # bounded as reading the submission bounded it, from the tokens it counted
+                left[name] -= check_source(source, left=left[name], tokens=submission.tokens.get(exercise.name))
             except Unreadable:
                 continue
             grams = shingles(without_bookkeeping(source))

@@ -67,6 +67,9 @@ class Submission:
     digest: str = ""
     #: (exercise, function) -> every place it is defined, in the order they run; the last is ``locations``'.
     definitions: Mapping[tuple[str, str], tuple[Location, ...]] = field(default_factory=dict)
+    #: Exercise -> the tokens of its module (``files[f"{exercise}.py"]``), where reading the submission
+    #: counted them all (``bounds.check_source``): the similarity check judges it without counting again.
+    tokens: Mapping[str, int] = field(default_factory=dict)
 
     def location_after(self, key: tuple[str, str], stops: Collection[CellStop]) -> Location | None:
         """Where the definition in force is once ``stops`` cut their cells short: the last one that ran.
@@ -224,8 +227,12 @@ def build_submission(
             pooled.append(_Source(rel, notebook.source.encode(), notebook))
     # Each source parsed once, in order, while the submission's budget of tokens lasts.
     parsed: dict[str, Mapping[str, tuple[int, ...]] | str] = {}
+    counted: dict[str, int | None] = {}
     for source in [*named.values(), *pooled]:
-        parsed[source.relpath], left = _parsed(source.module_source, left, charged=source.notebook is None)
+        charged = source.notebook is None  # a notebook's cells were charged as it was converted
+        parsed[source.relpath], counted[source.relpath] = _parsed(source.module_source, left if charged else None)
+        if charged:
+            left -= counted[source.relpath] or 0
 
     providers: dict[str, list[_Source]] = {name: [source] for name, source in named.items()}
     for exercise in assignment.exercises:
@@ -269,6 +276,12 @@ def build_submission(
                 key = (exercise_name, function)
                 definitions[key] = (*definitions.get(key, ()), *(_location(source, line) for line in lines))
     locations = {key: sites[-1] for key, sites in definitions.items()}
+    # An exercise's module joins its sources with blank lines, which split no token: its tokens are theirs.
+    tokens = {
+        exercise_name: sum(counted[source.relpath] or 0 for source in sources)
+        for exercise_name, sources in providers.items()
+        if all(counted[source.relpath] is not None for source in sources)
+    }
 
     ordered = tuple(n for n in assignment.names if n in providers)
     if len(problems) > MAX_PROBLEMS:  # 500 files, each with its note, would flood the report
@@ -281,6 +294,7 @@ def build_submission(
         problems=tuple(problems),
         digest=content_digest(raw),
         definitions=definitions,
+        tokens=tokens,
     )
 
 
@@ -476,21 +490,22 @@ def _read_archive(handle: BinaryIO, path: Path, problems: list[str]) -> dict[str
     return raw
 
 
-def _parsed(source: bytes, left: int, *, charged: bool = True) -> tuple[Mapping[str, tuple[int, ...]] | str, int]:
-    """The definitions of ``source``, or why it is not parsed ('' for a syntax error), and the tokens ``left`` after it.
+def _parsed(source: bytes, left: int | None) -> tuple[Mapping[str, tuple[int, ...]] | str, int | None]:
+    """The definitions of ``source``, or why it is not parsed ('' for a syntax error), and its tokens.
 
     A source over the bounds, or over what the submission's budget has
     ``left``, is not parsed: the reason says which, and the worker grades it
-    all the same. ``charged=False``: already paid for (a notebook, at conversion).
+    all the same; its tokens are then None (not counted in full).
+    ``left=None``: already paid for (a notebook, at conversion).
     """
     try:
-        count = check_source(source, left=left if charged else None)
+        count = check_source(source, left=left)
     except OverBudget as exc:
-        return f"not read to find where its functions are ({exc.reason}); graded all the same", left
+        return f"not read to find where its functions are ({exc.reason}); graded all the same", None
     except Unreadable as exc:
-        return exc.reason, left
+        return exc.reason, None
     parsed = _parse_cached(source) if len(source) <= MAX_CACHED_BYTES else _parse(source)
-    return parsed, left - count if charged else left
+    return parsed, count
 
 
 #: Sources up to this size are cached when parsed (a class's untouched stubs are the same

@@ -323,6 +323,41 @@ def test_a_notebook_past_the_submissions_budget_is_a_reason(tmp_path: Path, tiny
     assert sub.exercises == ("ex_tiny",)
 
 
+def _judged(source: bytes, **options: int | None) -> int | str:
+    """What ``check_source`` says: the tokens, or the kind of refusal and its reason."""
+    try:
+        return bounds_module.check_source(source, **options)
+    except Unreadable as exc:
+        return f"{type(exc).__name__}: {exc.reason}"
+
+
+@pytest.mark.parametrize("left", [None, -1, 0, 5, 9, 10, 11, 30])
+@pytest.mark.parametrize("size", [0, 3, 9, 10, 11, 40])
+def test_tokens_counted_before_are_judged_as_counting_them_again_would(
+    left: int | None, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bounds_module, "MAX_PARSE_TOKENS", 10)  # both refusals within reach: the file's, the budget's
+    source = ("x = (1)\n" * 20).encode()[: 2 * size]  # one token a byte... and some of two bytes
+    tokens = len(bounds_module._TOKEN.findall(source))
+    assert _judged(source, left=left, tokens=tokens) == _judged(source, left=left)
+
+
+def test_a_submission_keeps_the_tokens_it_counted_for_each_exercise_module(tmp_path: Path, tiny: Assignment) -> None:
+    def tokens_of(data: bytes) -> int:
+        return len(bounds_module._TOKEN.findall(data))
+
+    named = load(student(tmp_path, "named", {"ex_tiny.py": CORRECT}), tiny)
+    split = load(student(tmp_path, "split", {"a.py": _assignments(3), "b.py": _assignments(2, "shout")}), tiny)
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": CORRECT}
+    notebook = load(student(tmp_path, "nb", {"work.ipynb": NOTEBOOK_HEAD + json.dumps([cell]) + "}"}), tiny)
+    broken = load(student(tmp_path, "broken", {"ex_tiny.py": "def double(x:\n"}), tiny)  # counted, then not parsed
+    for sub in (named, split, notebook, broken):
+        assert sub.tokens == {"ex_tiny": tokens_of(sub.files["ex_tiny.py"])}, sub.name
+    # Over the budget: not counted in full, so not known.
+    files = {"a.py": _assignments(12_000), "b.py": _assignments(12_000, "shout")}
+    assert load(student(tmp_path, "big", files), tiny).tokens == {}
+
+
 def test_only_the_contracts_functions_are_located(tmp_path: Path, tiny: Assignment) -> None:
     """A module's other names are not held, sent to the grading process and searched: 30,000 of them cost 130 MiB."""
     sub = load(student(tmp_path, "s", {"ex_tiny.py": _assignments(5_000) + CORRECT}), tiny)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import Any
 
 import pytest
 
+import grader.bounds as bounds_module
 from grader.assignment import Assignment
 from grader.models import SimilarCluster
 from grader.notebook import code_cells_notebook
@@ -196,6 +199,30 @@ def test_unparseable_code_is_still_compared(bundled: Assignment) -> None:
 def variant(number: int) -> str:
     """SOLUTION_A with one local variable renamed: a near copy (Jaccard about 0.9), unique per ``number``."""
     return SOLUTION_A.replace("shifted", f"shifted_{number}")
+
+
+def test_the_tokens_reading_counted_are_not_counted_again(bundled: Assignment, monkeypatch: pytest.MonkeyPatch) -> None:
+    filler = "".join(f"v{i} = {i}\n" for i in range(14_000))  # over the 40,000 tokens a module is read up to
+    submissions = {
+        "alice": sub("alice", SOLUTION_A, bundled),
+        "bob": sub("bob", SOLUTION_A, bundled),
+        "carol": sub("carol", SOLUTION_A + filler, bundled),  # not counted in full: counted here, and refused
+    }
+    assert [name for name, s in submissions.items() if s.tokens] == ["alice", "bob"]
+    counted: list[int] = []
+    pattern = bounds_module._TOKEN
+
+    class Counting:
+        def subn(self, *args: Any, **kwargs: Any) -> tuple[bytes, int]:
+            counted.append(1)
+            return pattern.subn(*args, **kwargs)
+
+    monkeypatch.setattr(bounds_module, "_TOKEN", Counting())
+    found = find_similar(submissions, bundled)
+    assert len(counted) == 1  # carol's
+    unknown = {name: dataclasses.replace(s, tokens={}) for name, s in submissions.items()}
+    assert find_similar(unknown, bundled) == found == (SimilarCluster(("alice", "bob"), 1.0, (EX05,)),)
+    assert len(counted) == 4
 
 
 def test_clusters_are_groups_largest_first_and_deterministic(bundled: Assignment) -> None:
