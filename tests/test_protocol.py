@@ -12,6 +12,7 @@ import pytest
 
 from grader.sandbox import protocol
 from grader.sandbox.protocol import (
+    MAX_SUBMISSION_FACTS_BYTES,
     AnswerBudget,
     BadAnswer,
     ChannelClosed,
@@ -130,6 +131,20 @@ def test_the_facts_of_a_submission_share_a_budget() -> None:
         assert meta["output"] == "x" * 1000 and bytes(value) == b"VALUE"
     with pytest.raises(OverBound, match="than the 8 MiB the answers of one submission may have in all"):
         unpack_answer(_answer(facts), budget)
+
+
+def test_the_common_facts_are_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most answers carry one of a few facts texts: each answer gets its own copy of their one parse."""
+    common = [{"status": "ok", "output": ""}, {"status": "not_implemented", "output": ""}, {"status": "ok"}]
+    texts = [json.dumps(meta, ensure_ascii=True, allow_nan=False).encode() for meta in common]
+    monkeypatch.setattr(protocol, "_FACTS", types.SimpleNamespace(decode=lambda *a, **k: pytest.fail("parsed")))
+    budget = AnswerBudget()
+    for meta, text in zip(common, texts, strict=True):
+        first, value = unpack_answer(_answer(text, b"VALUE"), budget)
+        assert first == meta and bytes(value) == b"VALUE"
+        first["digest"] = b"mine"  # each answer's dict is its own
+        assert unpack_answer(bytearray(_answer(text)))[0] == meta
+    assert budget.facts_bytes == MAX_SUBMISSION_FACTS_BYTES - sum(map(len, texts))  # charged all the same
 
 
 def test_facts_that_are_not_an_answer() -> None:

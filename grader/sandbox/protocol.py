@@ -194,6 +194,13 @@ _JSON_STRING = json.encoder.encode_basestring_ascii
 
 #: Parses an answer's facts (one decoder, made once).
 _FACTS = json.JSONDecoder()
+#: The facts of most answers, as ``pack_answer`` writes them (a call that returned, or met a stub, and printed
+#: nothing), parsed once here: such an answer gets a copy, without the parser's work (about 170 answers a student).
+_COMMON_FACTS: dict[bytes, dict[str, str]] = {
+    text: _FACTS.decode(text.decode("ascii"))
+    for text in (b'{"status": "ok", "output": ""}', b'{"status": "not_implemented", "output": ""}', b'{"status": "ok"}')
+}
+_COMMON_SIZE = max(map(len, _COMMON_FACTS))
 #: Facts longer than this are parsed with the cyclic collector paused (see ``collector_paused``).
 _PAUSE_ABOVE = 4096
 
@@ -224,6 +231,8 @@ def unpack_answer(frame: bytes | bytearray, budget: AnswerBudget | None = None) 
     # ASCII: the worker writes its facts with ``ensure_ascii``; anything else is not an answer.
     view = memoryview(frame)
     facts = view[_META.size : _META.size + size]
+    if size <= _COMMON_SIZE and (common := _COMMON_FACTS.get(bytes(facts))) is not None:
+        return dict(common), view[_META.size + size :]
     try:
         if size > _PAUSE_ABOVE:
             with collector_paused():
