@@ -121,6 +121,21 @@ class SessionMemory:
             self.memo.setdefault(key, verdict)
 
 
+@dataclass(frozen=True)
+class _Collected:
+    """A collected check as grading reads it for every submission: read from pytest once a session.
+
+    (``Item.nodeid`` is a property that makes its text anew: read six times a check, it was
+    about 800 calls a student.)
+    """
+
+    item: pytest.Item
+    nodeid: str
+    info: CheckInfo
+    #: Whether it runs without pytest's set-up state (see ``_call_directly``).
+    direct: bool
+
+
 @dataclass
 class _Current:
     runner: SubmissionRunner
@@ -306,10 +321,11 @@ class GraderPlugin:
 
     def _grade_jobs(self, items: list[pytest.Item]) -> None:
         plans = self._record_plans(items)
+        checks = [_Collected(i, i.nodeid, self.infos[i.nodeid], i.nodeid in self._direct) for i in items]
         for job in self.jobs:
-            self._grade_job(job, items, plans)
+            self._grade_job(job, checks, plans)
 
-    def _grade_job(self, job: Job, items: list[pytest.Item], plans: dict[str, tuple[PlannedCall, ...]]) -> None:
+    def _grade_job(self, job: Job, checks: list[_Collected], plans: dict[str, tuple[PlannedCall, ...]]) -> None:
         """Grade one submission; from scratch again if a helper process died under it (``SubmissionRunner.lost``).
 
         A worker's death that was not the student's doing (the zygote gone, a
@@ -320,16 +336,16 @@ class GraderPlugin:
         why, or ``HelperLost`` says it.
         """
         started = time.perf_counter()
-        selected = [i for i in items if job.selects(self.infos[i.nodeid])]
+        selected = [c for c in checks if job.selects(c.info)]
         provided = set(job.submission.exercises)
-        segments = [plans.get(i.nodeid, ()) if self.infos[i.nodeid].exercise in provided else () for i in selected]
+        segments = [plans.get(c.nodeid, ()) if c.info.exercise in provided else () for c in selected]
         # Hidden checks run in a runner and worker of their own, after the visible checks' worker is gone:
         # nothing of their calls (requests ahead in a read buffer, arguments a call keeps) can reach a
         # visible check's output.
-        hidden = [self.infos[i.nodeid].hidden for i in selected]
+        hidden = [c.info.hidden for c in selected]
         lanes = [[n for n in range(len(selected)) if hidden[n] is lane] for lane in (False, True)]
         order = [*lanes[0], *lanes[1]]
-        following = dict(zip(order, [selected[n] for n in order[1:]], strict=False))
+        following = dict(zip(order, [selected[n].item for n in order[1:]], strict=False))
         lost = ""
         for attempt in range(JOB_ATTEMPTS):
             graded: dict[int, CheckResult] = {}
@@ -361,14 +377,14 @@ class GraderPlugin:
         self,
         job: Job,
         runner: SubmissionRunner,
-        lane: list[tuple[int, pytest.Item, pytest.Item | None]],
+        lane: list[tuple[int, _Collected, pytest.Item | None]],
         notes: dict[str, None],
         graded: dict[int, CheckResult],
     ) -> None:
-        """Run a lane's checks (position in the selection, item, the item run next) with ``runner`` alone."""
+        """Run a lane's checks (position in the selection, check, the item run next) with ``runner`` alone."""
         try:
-            for index, (position, item, following) in enumerate(lane):
-                graded[position] = self._run(item, index, following, runner, job.submission, notes)
+            for index, (position, check, following) in enumerate(lane):
+                graded[position] = self._run(check, index, following, runner, job.submission, notes)
                 if runner.lost:  # a check that caught the loss itself
                     break
         except HelperLost:
@@ -440,19 +456,18 @@ class GraderPlugin:
 
     def _run(
         self,
-        item: pytest.Item,
+        check: _Collected,
         index: int,
         following: pytest.Item | None,
         runner: SubmissionRunner,
         submission: Submission,
         notes: dict[str, None],
     ) -> CheckResult:
-        info = self.infos[item.nodeid]
+        item, info, direct = check.item, check.info, check.direct
         started = time.perf_counter()
         runner.start_check(index)
-        direct = item.nodeid in self._direct
         provided = info.exercise in submission.exercises
-        if direct and (known := self._recall(item.nodeid, provided, runner, index)) is not None:
+        if direct and (known := self._recall(check.nodeid, provided, runner, index)) is not None:
             result, known_notes = known
             notes.update(dict.fromkeys(known_notes))
             return _placed(
@@ -474,7 +489,7 @@ class GraderPlugin:
         result = self._result(info, exc, log, runner, submission, duration)
         digests = runner.check_digests() if direct and not runner.lost else None
         if digests is not None:
-            key = self._memo_digest(item.nodeid, provided)
+            key = self._memo_digest(check.nodeid, provided)
             for answer in digests:
                 key.update(answer)
             self._memory.remember(key.digest(), (_placed(result, 0.0, None), kept_notes))

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import torch
+from _pytest.nodes import Node
 
 from grader import plugin as plugin_module
 from grader.assignment import Assignment
@@ -264,3 +265,28 @@ def test_a_grader_remembers_across_runs_until_its_checks_change(make_assignment:
     assert recalled == [False, True, False]
     assert first.checks[0].outcome is second.checks[0].outcome is Outcome.PASSED
     assert third.checks[0].outcome is Outcome.FAILED
+
+
+def test_grading_a_submission_reads_no_check_id_from_pytest(
+    make_assignment: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each check's id is read from pytest once a session: ``Item.nodeid`` makes its text anew at each read."""
+    assignment = make_assignment(ONE_CHECK.format(expected=4))
+    submission = build_submission({"ex_tiny.py": b"def double(x):\n    return x + x\n"}, assignment, name="s")
+    reads = 0
+    nodeid = Node.nodeid
+
+    def counted(self: Node) -> str:
+        nonlocal reads
+        reads += 1
+        return nodeid.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Node, "nodeid", property(counted))
+    seen = []
+    with Grader(assignment) as grader:
+        grader.grade(submission)  # the plans recorded, the verdict remembered
+        for count in (1, 4):
+            reads = 0
+            grader.run([Job(submission, assignment.names)] * count, lambda report: None)
+            seen.append(reads)
+    assert seen[0] == seen[1]
