@@ -21,7 +21,7 @@ from _pytest.nodes import Node
 from grader import plugin as plugin_module
 from grader.assignment import Assignment
 from grader.grading import Grader
-from grader.models import Outcome, Report
+from grader.models import CheckResult, Location, Outcome, Report
 from grader.plugin import GraderPlugin, Job, run_session
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
@@ -265,6 +265,15 @@ def test_a_grader_remembers_across_runs_until_its_checks_change(make_assignment:
     assert recalled == [False, True, False]
     assert first.checks[0].outcome is second.checks[0].outcome is Outcome.PASSED
     assert third.checks[0].outcome is Outcome.FAILED
+
+
+def test_a_remembered_verdict_is_placed_as_replace_would_place_it() -> None:
+    verdict = CheckResult("ex", "f", "name", Outcome.FAILED, 0.0, 2.0, "does", "wrong", "try", False, "out", 0.0)
+    where = Location("ex.py", 3)
+    placed = plugin_module._placed(verdict, 0.25, where)
+    assert placed == dataclasses.replace(verdict, duration_s=0.25, location=where)
+    assert type(placed) is CheckResult and vars(placed) == vars(dataclasses.replace(placed))
+    assert verdict.duration_s == 0.0 and verdict.location is None  # the remembered one stays as it was
 
 
 def test_grading_a_submission_reads_no_check_id_from_pytest(
