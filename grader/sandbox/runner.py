@@ -959,6 +959,8 @@ class _Texts:
         text = answer.get(name, default)
         if not isinstance(text, str):
             text = default
+        if not text:  # most answers' texts: nothing to cut or to count
+            return text
         keep = min(limit, max(self.left, 0))
         if len(text) > keep:
             why = "" if keep == limit else f": this submission sent more than {MAX_SUBMISSION_TEXT_CHARS:,} in all"
