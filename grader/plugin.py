@@ -177,6 +177,8 @@ class GraderPlugin:
         self._direct: set[str] = set()
         #: The plans and verdicts this session knows, kept across runs by a ``Grader`` (see ``SessionMemory``).
         self._memory = memory if memory is not None else SessionMemory()
+        #: The lanes of the checks each selection of exercises and functions runs (see ``_lanes``).
+        self._selections: dict[tuple[tuple[str, ...], tuple[str, ...] | None], list[list[Any]]] = {}
         #: Each check's memo key hash, seeded once (see ``_memo_digest``).
         self._memo_seeds: dict[tuple[str, bool], Any] = {}
 
@@ -336,16 +338,8 @@ class GraderPlugin:
         why, or ``HelperLost`` says it.
         """
         started = time.perf_counter()
-        selected = [c for c in checks if job.selects(c.info)]
+        lanes = self._lanes(job, checks)
         provided = set(job.submission.exercises)
-        segments = [plans.get(c.nodeid, ()) if c.info.exercise in provided else () for c in selected]
-        # Hidden checks run in a runner and worker of their own, after the visible checks' worker is gone:
-        # nothing of their calls (requests ahead in a read buffer, arguments a call keeps) can reach a
-        # visible check's output.
-        hidden = [c.info.hidden for c in selected]
-        lanes = [[n for n in range(len(selected)) if hidden[n] is lane] for lane in (False, True)]
-        order = [*lanes[0], *lanes[1]]
-        following = dict(zip(order, [selected[n].item for n in order[1:]], strict=False))
         lost = ""
         for attempt in range(JOB_ATTEMPTS):
             graded: dict[int, CheckResult] = {}
@@ -353,18 +347,17 @@ class GraderPlugin:
             stops: dict[CellStop, None] = {}
             layers: tuple[str, ...] = ()
             lost = ""
-            for lane in (lane for lane in lanes if lane):
+            for lane in lanes:
                 runner = self.runner_factory(job.submission)
                 runner.again = attempt > 0
-                runner.expect([segments[n] for n in lane])
-                lane_items = [(n, selected[n], following.get(n)) for n in lane]
-                self._grade_lane(job, runner, lane_items, notes, graded)
+                runner.expect([plans.get(c.nodeid, ()) if c.info.exercise in provided else () for _, c, _ in lane])
+                self._grade_lane(job, runner, lane, notes, graded)
                 layers, lost = layers or runner.layers, runner.lost
                 stops.update(dict.fromkeys(runner.cell_stops))
                 if lost:
                     break
             if not lost:
-                results = [graded[n] for n in range(len(selected))]
+                results = [graded[n] for n in range(sum(map(len, lanes)))]
                 results, notes = _after_cell_stops(job.submission, results, notes, tuple(stops))
                 results = self._with_hidden(job, results)
                 self.on_result(job, results, layers, time.perf_counter() - started, tuple(notes))
@@ -372,6 +365,26 @@ class GraderPlugin:
         if self.on_lost is None:
             raise HelperLost(f"could not grade {job.submission.name}: {lost}")
         self.on_lost(job, lost)
+
+    def _lanes(self, job: Job, checks: list[_Collected]) -> list[list[tuple[int, _Collected, pytest.Item | None]]]:
+        """The checks ``job`` selects, in the lanes they run in: each with its position and the item run after it.
+
+        Empty lanes are left out. Hidden checks run in a runner and worker of their own, after the
+        visible checks' worker is gone: nothing of their calls (requests ahead in a read buffer,
+        arguments a call keeps) can reach a visible check's output. The lanes follow from the
+        exercises and functions selected alone, the same for every student of a class: they are
+        made once a session for each selection.
+        """
+        key = (tuple(job.exercises), None if job.functions is None else tuple(job.functions))
+        lanes = self._selections.get(key)
+        if lanes is None:
+            selected = [c for c in checks if job.selects(c.info)]
+            positions = [[n for n, c in enumerate(selected) if c.info.hidden is hidden] for hidden in (False, True)]
+            order = [*positions[0], *positions[1]]
+            following = dict(zip(order, [selected[n].item for n in order[1:]], strict=False))
+            lanes = [[(n, selected[n], following.get(n)) for n in lane] for lane in positions if lane]
+            self._selections[key] = lanes
+        return lanes
 
     def _grade_lane(
         self,

@@ -299,3 +299,27 @@ def test_grading_a_submission_reads_no_check_id_from_pytest(
             grader.run([Job(submission, assignment.names)] * count, lambda report: None)
             seen.append(reads)
     assert seen[0] == seen[1]
+
+
+def test_a_session_selects_its_checks_once_for_every_student_of_a_selection(
+    make_assignment: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assignment = make_assignment(ONE_CHECK.format(expected=4) + ONE_CHECK.replace("check_double", "check_again"))
+    submission = build_submission({"ex_tiny.py": b"def double(x):\n    return x + x\n"}, assignment, name="s")
+    asked = 0
+    selects = Job.selects
+
+    def counted(self: Job, info: Any) -> bool:
+        nonlocal asked
+        asked += 1
+        return selects(self, info)
+
+    monkeypatch.setattr(Job, "selects", counted)
+    reports: list[Report] = []
+    with Grader(assignment) as grader:
+        grader.run(
+            [Job(submission, assignment.names)] * 3 + [Job(submission, assignment.names, ("double",))], reports.append
+        )
+    assert asked == 2 * 2  # two selections of two checks, each looked at once
+    assert [len(report.checks) for report in reports] == [2, 2, 2, 2]
+    assert len({tuple(c.name for c in report.checks) for report in reports}) == 1
