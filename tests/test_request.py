@@ -212,3 +212,12 @@ def test_only_the_tables_globals_are_found_without_importing(monkeypatch: pytest
     assert imported == []
     load_request(others)
     assert imported == ["collections"]
+
+
+def test_only_a_request_naming_a_handle_may_hold_one() -> None:
+    plain = pack_request({"op": "call", "args": ([torch.ones(2)], (1, [2.0])), "kwargs": {"k": {"a": [3]}}})
+    held = HandleRef(3, [("weight", torch.ones(2, 2))], training=False)
+    nested = pack_request({"op": "call", "args": ([1, (held,)],), "kwargs": {}})
+    keyword = pack_request({"op": "call", "args": (), "kwargs": {"model": held}})
+    assert not request_module.may_hold_handles(plain)
+    assert request_module.may_hold_handles(nested) and request_module.may_hold_handles(keyword)

@@ -153,6 +153,22 @@ def load_request(data: bytes | bytearray) -> Any:
     return _Loader(io.BytesIO(data)).load()
 
 
+#: The name a pickled ``codec.HandleRef`` names its class by: a request without these bytes holds none.
+_HANDLE_NAME = b"HandleRef"
+
+
+def may_hold_handles(data: bytes | bytearray) -> bool:
+    """Whether a request ``pack_request`` made may carry a ``codec.HandleRef`` (a module passed back by handle).
+
+    Pickle names the class of every object it rebuilds by its module and
+    qualified name: a request whose bytes lack ``HandleRef`` has none, and the
+    worker need not walk its arguments to swap one for the module it holds. A
+    tensor's data holding those bytes by chance only sends that request
+    through the walk, which then finds nothing to swap.
+    """
+    return _HANDLE_NAME in data
+
+
 def pack_request(request: dict[str, Any]) -> bytes:
     """A request for a worker (trusted to untrusted: the worker loads it with ``pickle``)."""
     buffer = io.BytesIO()
