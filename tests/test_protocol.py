@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import socket
 import struct
 import threading
@@ -180,3 +181,18 @@ def test_answers_facts_are_the_json_they_always_were() -> None:
     for meta in facts:
         text = json.dumps(meta, ensure_ascii=True, allow_nan=False).encode()
         assert pack_answer(meta, b"value") == struct.pack(">I", len(text)) + text + b"value"
+
+
+def test_a_reader_touches_only_the_memory_it_receives_into() -> None:
+    """Its 256 KiB piece is not zeroed up front (64 page faults in every worker): pages come as bytes arrive."""
+
+    def faults() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+    before = faults()
+    readers = [FrameReader(max_bytes=1 << 20) for _ in range(4)]
+    assert faults() - before < 32  # a bytearray piece: more than 4 x 60
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(framed(b"x" * 10_000))
+        assert recv_frame(right, readers[0]) == b"x" * 10_000
