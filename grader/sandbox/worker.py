@@ -257,13 +257,16 @@ class _Server:
     # -- operations -------------------------------------------------------------
 
     def _init(self, names: list[str]) -> None:
-        # Each file's bytes follow the request, a frame each (``Worker.init``).
+        # Each file's bytes follow the request, a frame each (``Worker.init``). No student code
+        # runs before the last is written: where src/ resolves to is read once, not once a file.
+        src = self.src.resolve()
         for rel in names:
             data = recv_frame(self.sock, self.inbox)
             path = (self.src / rel).resolve()
-            if self.src.resolve() not in path.parents:
+            if src not in path.parents:
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent != src:
+                path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         sys.path.insert(0, str(self.src))
         # The scratch folder is the notebook's folder, as the kernel's cwd is on a kernel's path:
