@@ -178,9 +178,24 @@ def test_answers_facts_are_the_json_they_always_were() -> None:
         },
         {"status": "unsupported", "message": "the value could not be read: boom"},
     ]
+    facts += [{"status": "missing", "output": ""}, {"status": "ok", "output": ""}]  # the second: as made before
     for meta in facts:
         text = json.dumps(meta, ensure_ascii=True, allow_nan=False).encode()
-        assert pack_answer(meta, b"value") == struct.pack(">I", len(text)) + text + b"value"
+        for value in (b"", b"value"):
+            assert pack_answer(meta, value) == struct.pack(">I", len(text)) + text + value
+
+
+def test_the_facts_of_an_answer_with_nothing_printed_are_made_once_per_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(protocol, "_QUIET_FACTS", {})
+    quiet = {"status": "not_implemented", "output": ""}
+    first = pack_answer(quiet)
+    monkeypatch.setattr(protocol, "_JSON_STRING", None)  # not called again for the same facts
+    assert pack_answer(quiet) == first
+    assert pack_answer(quiet, b"v") == first + b"v"
+    for status in map(str, range(100)):  # never more than a few kept, whatever the statuses
+        monkeypatch.setattr(protocol, "_JSON_STRING", json.encoder.encode_basestring_ascii)
+        pack_answer({"status": status, "output": ""})
+    assert len(protocol._QUIET_FACTS) <= protocol._MAX_QUIET_FACTS
 
 
 def test_a_reader_touches_only_the_memory_it_receives_into() -> None:

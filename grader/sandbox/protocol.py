@@ -183,14 +183,33 @@ def pack_answer(meta: dict[str, Any], value: bytes = b"") -> bytes:
     Only the value needs the codec's typed nodes; the facts around it travel as
     JSON, which both sides read with the C parser.
     """
+    return b"".join((_facts(meta), value))
+
+
+def _facts(meta: dict[str, Any]) -> bytes:
+    """An answer's facts as JSON, after their length."""
     status, output = meta.get("status"), meta.get("output")
     if len(meta) == 2 and type(status) is str and type(output) is str and next(iter(meta)) == "status":
-        # Most answers' facts ("ok" or "not_implemented", and what the call printed): the text
-        # ``_FACTS_JSON`` writes for them, made without the JSON encoder's work per call.
-        text = f'{{"status": {_JSON_STRING(status)}, "output": {_JSON_STRING(output)}}}'.encode()
-    else:
-        text = _FACTS_JSON.encode(meta).encode()
-    return b"".join((_META.pack(len(text)), text, value))
+        if not output:
+            # Most answers: a status and nothing printed. Made once per status (a few, all the worker's own).
+            facts = _QUIET_FACTS.get(status)
+            if facts is None:
+                facts = _sized(f'{{"status": {_JSON_STRING(status)}, "output": ""}}'.encode())
+                if len(_QUIET_FACTS) < _MAX_QUIET_FACTS:
+                    _QUIET_FACTS[status] = facts
+            return facts
+        # The other common facts: the text ``_FACTS_JSON`` writes for them, without the JSON encoder's work.
+        return _sized(f'{{"status": {_JSON_STRING(status)}, "output": {_JSON_STRING(output)}}}'.encode())
+    return _sized(_FACTS_JSON.encode(meta).encode())
+
+
+def _sized(text: bytes) -> bytes:
+    return _META.pack(len(text)) + text
+
+
+#: The facts of an answer with nothing printed, by status.
+_QUIET_FACTS: dict[str, bytes] = {}
+_MAX_QUIET_FACTS = 16
 
 
 #: The facts' JSON exactly as ``json.dumps(meta, ensure_ascii=True, allow_nan=False)`` writes it, from one
