@@ -77,7 +77,28 @@ def shingles(source: bytes) -> set[tuple[str, ...]]:
     return set(zip(*(words[i:] for i in range(SHINGLE)), strict=False))
 
 
-Shingles = frozenset[tuple[str, ...]]
+Shingles = frozenset[int]
+
+
+class _Numbered:
+    """Each distinct shingle of one exercise as a number of its own, given the first time it is met.
+
+    A class's comparisons then hash, copy and intersect sets of small ints
+    rather than sets of token tuples (a tuple's hash is computed anew each
+    time it is asked for). The numbers are labels only: which sets are equal,
+    and how much any two share, is the same as for the shingles themselves.
+    """
+
+    def __init__(self) -> None:
+        #: Shingle -> its number; every number is another (drawn from one counter).
+        self.numbers: dict[tuple[str, ...], int] = {}
+        self._next = itertools.count()
+
+    def shingles(self, source: bytes) -> set[int]:
+        """``shingles(source)``, each as its number."""
+        words = tokens(source)
+        grams = zip(*(words[i:] for i in range(SHINGLE)), strict=False)
+        return set(map(self.numbers.setdefault, grams, self._next))
 
 
 class _Forest:
@@ -128,7 +149,8 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
     # What each student's sources may still cost to compare, as their parse does (``bounds``).
     left = dict.fromkeys(submissions, MAX_SUBMISSION_PARSE_TOKENS)
     for exercise in assignment.exercises:
-        common = shingles(exercise.stub.read_bytes())
+        numbered = _Numbered()
+        common = numbered.shingles(exercise.stub.read_bytes())
         copies: dict[Shingles, list[str]] = {}
         for name in sorted(submissions):
             submission = submissions[name]
@@ -139,25 +161,31 @@ def find_similar(submissions: Mapping[str, Submission], assignment: Assignment) 
                 left[name] -= check_source(source, left=left[name], tokens=submission.tokens.get(exercise.name))
             except Unreadable:
                 continue
-            grams = shingles(without_bookkeeping(source))
+            grams = numbered.shingles(without_bookkeeping(source))
             grams -= common
             if len(grams) >= MIN_SHINGLES:
                 copies.setdefault(frozenset(grams), []).append(name)
         for names in copies.values():
             for other in names[1:]:
                 forest.join(names[0], other, exercise.name, 1.0)
-        _join_near_copies(forest, exercise.name, list(copies.items()))
+        _join_near_copies(forest, exercise.name, list(copies.items()), numbered.numbers)
     return forest.clusters([exercise.name for exercise in assignment.exercises])
 
 
-def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shingles, list[str]]]) -> None:
-    """Join the groups of ``copies`` (distinct code, each with its students) that are near-copies of each other."""
+def _join_near_copies(
+    forest: _Forest,
+    exercise: str,
+    copies: Sequence[tuple[Shingles, list[str]]],
+    numbers: Mapping[tuple[str, ...], int],
+) -> None:
+    """Join the groups of ``copies`` (distinct code, each with its students) that are near-copies of each other.
+
+    Their shingles are numbered (``numbers``: shingle -> number), so the exact
+    Jaccard below compares sets of ints, several times faster than sets of token tuples.
+    """
     if len(copies) < 2:
         return
-    # Each distinct shingle becomes a small int: the exact Jaccard below then
-    # compares sets of ints, several times faster than sets of token tuples.
-    numbers = {gram: number for number, gram in enumerate(set().union(*(grams for grams, _ in copies)))}
-    sets = [frozenset(map(numbers.__getitem__, grams)) for grams, _ in copies]
+    sets = [grams for grams, _ in copies]
     sizes = [len(grams) for grams in sets]
     # Only shingles found in two versions or more can be shared. Honest students who
     # built on the same base differ by their own shingles alone, so their shared
@@ -170,7 +198,7 @@ def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shi
     # Remembered only where it can be asked again: a part of more than one version.
     repeated = {part for part, versions in Counter(parts).items() if versions > 1}
     overlaps: dict[tuple[int, int], int] = {}
-    for key, others in enumerate(_candidates(sets, list(numbers))):
+    for key, others in enumerate(_candidates(sets, numbers)):
         names, size, part = copies[key][1], sizes[key], parts[key]
         # Cheapest first: Jaccard <= min/max of the set sizes, which rules out most pairs
         # (min(a, b) < THRESHOLD * max(a, b), written without calling min and max).
@@ -193,8 +221,8 @@ def _join_near_copies(forest: _Forest, exercise: str, copies: Sequence[tuple[Shi
                 forest.join(names[0], other_names[0], exercise, score)
 
 
-def _candidates(sets: Sequence[frozenset[int]], grams: Sequence[tuple[str, ...]]) -> list[Iterable[int]]:
-    """For each set, the later sets (ascending) that may be near-copies of it; ``grams[n]`` is shingle ``n``.
+def _candidates(sets: Sequence[frozenset[int]], numbers: Mapping[tuple[str, ...], int]) -> list[Iterable[int]]:
+    """For each set, the later sets (ascending) that may be near-copies of it; shingle ``g`` is ``numbers[g]``.
 
     Up to ``ALL_PAIRS`` pairs, every pair is a candidate: measuring them all
     costs less than importing ``datasketch`` (which imports scipy), and misses
@@ -209,7 +237,8 @@ def _candidates(sets: Sequence[frozenset[int]], grams: Sequence[tuple[str, ...]]
     from datasketch.hashfunc import sha1_hash32
 
     # Each shingle is hashed once, not once per student who wrote it.
-    hashes = [sha1_hash32("\x1f".join(gram).encode()) for gram in grams]
+    used = set().union(*sets)
+    hashes = {number: sha1_hash32("\x1f".join(gram).encode()) for gram, number in numbers.items() if number in used}
     signatures = list(
         MinHash.generator(sets, num_perm=PERMUTATIONS, seed=SEED, scheme="affine32", hashfunc=hashes.__getitem__)
     )

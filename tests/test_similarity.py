@@ -355,3 +355,21 @@ def test_students_sharing_a_base_are_joined_exactly_when_their_jaccard_says_so(b
     expected = sorted({tuple(sorted(g)) for g in groups.values() if len(g) > 1}, key=lambda g: (-len(g), g))
     assert 2 <= len(expected[0]) < len(students)  # some are copies, some are not
     assert [c.students for c in find_similar(students, bundled)] == expected
+
+
+def test_each_distinct_shingle_of_an_exercise_gets_a_number_of_its_own() -> None:
+    # The class is compared as sets of numbers, one per distinct shingle: the sets
+    # must be as large as the shingles' and share exactly what the shingles share.
+    from grader.similarity import _Numbered
+
+    numbered = _Numbered()
+    sources = [SOLUTION_A.encode(), SOLUTION_B.encode(), (SOLUTION_A + SOLUTION_B).encode(), SOLUTION_A.encode()]
+    sets = [numbered.shingles(source) for source in sources]
+    grams = [shingles(source) for source in sources]
+    assert all(isinstance(number, int) for number in set().union(*sets))
+    assert len(numbered.numbers) == len(set().union(*grams))
+    for a in range(len(sources)):
+        assert len(sets[a]) == len(grams[a])
+        for b in range(len(sources)):
+            assert len(sets[a] & sets[b]) == len(grams[a] & grams[b])
+    assert sets[0] == sets[3]
