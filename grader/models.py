@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -273,14 +274,14 @@ class Report:
 
         A batch writes both texts of every report it grades: its cache entry
         keeps the timings, the student's files leave them out. Asked for
-        first, this makes the two from one ``to_dict``; asked for after
-        ``result_json``, it makes its own.
+        first, this encodes the report once and makes ``result_json`` from
+        its text (``_without_timings_json``); asked for after ``result_json``,
+        it makes its own.
         """
-        data = self.to_dict()
-        text = _json(data)
+        text = _json(self.to_dict())
         if "result_json" not in self.__dict__:
             # Where ``cached_property`` keeps its value: ``result_json`` is then read, not made again.
-            self.__dict__["result_json"] = _json(_without_timings(data))
+            self.__dict__["result_json"] = _without_timings_json(text)
         return text
 
     @functools.cached_property
@@ -342,6 +343,22 @@ def _without_timings(data: dict[str, Any]) -> dict[str, Any]:
     for check in data["checks"]:
         check.pop("duration_s")
     return data
+
+
+#: A duration member of a report's compact JSON, with the separator before it. Only a key can match: in
+#: JSON text every quote inside a string is escaped (a backslash before it), and a duration is never an object's
+#: first member; its value is a number (or ``NaN``, ``Infinity``), which holds neither a comma nor a brace.
+_DURATION_MEMBER = re.compile(r', "duration_s": [^,}]*')
+
+
+def _without_timings_json(text: str) -> str:
+    """``_json(to_dict())``'s text made ``_json(to_dict(timings=False))``'s, without encoding the report again.
+
+    Its duration members are cut out: the rest is the same members, in the same
+    order, with the same separators. Encoding a report is most of what its
+    texts cost; cutting them out of the text costs about an eighth of that.
+    """
+    return _DURATION_MEMBER.sub("", text)
 
 
 def _json(data: dict[str, Any]) -> str:

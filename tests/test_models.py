@@ -180,6 +180,29 @@ def test_to_json_turns_the_report_into_a_dict_once_for_both_texts(dicts_made: li
     assert r == report() and "result_json" not in {f.name for f in dataclasses.fields(r)}
 
 
+def test_to_json_encodes_the_report_once_for_both_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The text without timings is cut from the text with them, not encoded again.
+    import grader.models
+
+    encoded: list[str] = []
+    original = grader.models._json
+
+    def counted(data: dict[str, object]) -> str:
+        encoded.append(str(data["student"]))
+        return original(data)
+
+    monkeypatch.setattr(grader.models, "_json", counted)
+    r = awkward_report()
+    durations = (float("inf"), 1e-05, 0.0, 7.0)
+    checks = [dataclasses.replace(c, duration_s=d) for c, d in zip(r.checks, durations, strict=True)]
+    r = dataclasses.replace(r, checks=tuple(checks), duration_s=1e-07)
+    timed = r.to_json()
+    assert encoded == ["alice"]
+    monkeypatch.undo()
+    assert timed == json.dumps(r.to_dict())
+    assert r.result_json == json.dumps(r.to_dict(timings=False)) and "duration_s" not in json.loads(r.result_json)
+
+
 def test_counts_cover_every_outcome() -> None:
     counts = report().counts()
     assert set(counts) == set(Outcome)
