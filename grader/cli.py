@@ -21,7 +21,6 @@ import click
 from grader import __version__
 from grader.assignment import Assignment
 from grader.batch import default_class_dir, grade_class
-from grader.doctor import describe_assignment, diagnose, meaning
 from grader.errors import (
     EXIT_CODES,
     AssignmentError,
@@ -611,6 +610,9 @@ def bundle(
 @cli.command()
 def doctor() -> None:
     """Show which sandbox isolation layers are active on this machine, and what that means."""
+    # Imported here: its probes of the sandbox's layers (and their policy) are this command's alone.
+    from grader.doctor import describe_assignment, diagnose, meaning
+
     result = diagnose()
     click.echo(f"assignment: {describe_assignment(Path.cwd())}")
     click.echo("")

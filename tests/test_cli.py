@@ -167,6 +167,17 @@ def test_doctor_names_every_layer(runner: CliRunner) -> None:
         assert layer in result.output
 
 
+def test_the_command_line_imports_the_sandbox_probes_only_for_doctor() -> None:
+    # Every run of the CLI (``grader grade`` of a class, too) paid for importing them.
+    import subprocess
+    import sys
+
+    probes = ("grader.doctor", "grader.sandbox.isolation")
+    code = f"import sys, grader.cli; print(sorted(m for m in {probes!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_assign_writes_stubs_and_notebooks(runner: CliRunner, tmp_path: Path, tiny: Assignment) -> None:
     result = runner.invoke(cli, ["assign", "--out", str(tmp_path / "handout"), "--assignment", str(tiny.root)])
     assert result.exit_code == 0, result.output
