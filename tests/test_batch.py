@@ -91,6 +91,17 @@ def test_outputs_cache_and_identical_rerun(tmp_path: Path, tiny: Assignment) -> 
     assert forced_results == results
 
 
+def test_a_class_is_read_and_graded_with_fewer_rounds_of_the_cyclic_collector(tmp_path: Path, tiny: Assignment) -> None:
+    import gc
+
+    class_dir = make_class(tmp_path / "class", {"alice": CORRECT, "bob": WRONG})
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    grade_class(class_dir, tmp_path / "out", tiny, jobs=1, on_roster=lambda roster: during.append(gc.get_threshold()))
+    assert during == [(batch.BATCH_GC_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before  # as it was, once the class is graded
+
+
 def snapshot(out: Path) -> dict[str, tuple[bytes, int, int]]:
     """Every output file (the cache aside): its bytes, inode and modification time."""
     files = {}
