@@ -788,3 +788,30 @@ def test_hostile_exports_are_graded_beside_an_honest_student(tmp_path: Path, tin
     assert "skipped: a name in its path is over 255 bytes" in reasons
     assert "skipped: its name is over 1024 characters" in reasons
     assert any(reason.startswith("skipped: cannot be extracted") for reason in reasons)
+
+
+def test_tokens_are_counted_as_the_token_pattern_matches_them() -> None:
+    # Counted by translating bytes, not by matching the pattern: the same count, for any bytes.
+    import random
+    import re
+
+    assert set(bounds_module._WORD) == {b for b in range(256) if re.fullmatch(rb"\w", bytes([b]))}
+    assert set(bounds_module._SPACE) == {b for b in range(256) if re.fullmatch(rb"\s", bytes([b]))}
+    rng = random.Random(7)
+
+    def noise() -> bytes:  # any byte, and many of the spaces, words and brackets that separate tokens
+        return bytes(rng.choice((rng.randrange(256), 32, 10, 119, 95, 40)) for _ in range(rng.randrange(80)))
+
+    samples = [b"", b"w", b" w", b"x = (1)\n", bytes(range(256)), "é = 1  # →\n".encode(), Path(__file__).read_bytes()]
+    samples += [noise() for _ in range(500)]
+    for source in samples:
+        assert bounds_module.count_tokens(source) == len(bounds_module._TOKEN.findall(source)), source
+
+
+def test_source_is_counted_without_the_token_pattern(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refused:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"_TOKEN.{name} used")
+
+    monkeypatch.setattr(bounds_module, "_TOKEN", Refused())
+    assert bounds_module.check_source(b"def f(x):\n    return x + 1\n") == 10
