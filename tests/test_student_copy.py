@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import base64
 import io
 import json
 import shutil
@@ -17,6 +18,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from grader import codec
 from grader.assignment import Assignment, load_assignment
 from grader.cli import cli
 from grader.doctor import describe_assignment
@@ -56,9 +58,58 @@ def copy_texts(path: Path) -> dict[str, str]:
 
 def test_the_committed_copy_of_the_bundled_assignment_is_current(tmp_path: Path, bundled: Assignment) -> None:
     written, _ = write_student_copy(bundled, tmp_path)
-    assert written.read_bytes() == COMMITTED.read_bytes(), (
+    assert _stale_members(written, COMMITTED) == [], (
         "student/assignment.grader is stale: regenerate it with `grader student-copy --out student`"
     )
+
+
+def _stale_members(written: Path, committed: Path) -> list[str]:
+    """The members of two copies that differ, a recorded float answer's last bits aside.
+
+    The reference's answers are computed on the machine that writes the copy, and
+    torch's vectorised kernels (AVX2 or AVX-512, as the CPU offers) may round an
+    ``exp`` differently in the last place: on another CPU, a current copy differs
+    from the committed one there, and only there.
+    """
+    new, old = copy_texts(written), copy_texts(committed)
+    stale = sorted(set(new) ^ set(old))
+    for name in sorted(set(new) & set(old)):
+        if new[name] == old[name]:
+            continue
+        if not (name.startswith("answers/") and _same_answers(json.loads(new[name]), json.loads(old[name]))):
+            stale.append(name)
+    return stale
+
+
+def _same_answers(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    if new.keys() != old.keys():
+        return False
+    for check in new:
+        if new[check].keys() != old[check].keys():
+            return False
+        for key, answer in new[check].items():
+            before = old[check][key]
+            if answer == before:
+                continue
+            if {k: v for k, v in answer.items() if k != "value"} != {k: v for k, v in before.items() if k != "value"}:
+                return False
+            try:
+                _assert_close(_decoded(answer["value"]), _decoded(before["value"]))
+            except AssertionError:
+                return False
+    return True
+
+
+def _decoded(value: str) -> Any:
+    return codec.decode(base64.b64decode(value))
+
+
+def _assert_close(new: Any, old: Any) -> None:
+    """Equal but for a float's last bits: same types, shapes, dtypes, integers and structure."""
+    if isinstance(new, torch.nn.Module) or isinstance(old, torch.nn.Module):
+        assert type(new) is type(old)
+        new, old = dict(new.state_dict()), dict(old.state_dict())
+    torch.testing.assert_close(new, old, rtol=1e-6, atol=1e-7, equal_nan=True)
 
 
 def test_a_copy_holds_no_solution_body_and_no_hidden_check(losses_copy: Path, tmp_path: Path) -> None:
