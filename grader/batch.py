@@ -246,7 +246,7 @@ def grade_class(
         if write_student is not None:
             outputs = write_student(out_dir / report.student, report, written=current.outputs if current else None)
             if current is None or outputs != current.outputs:
-                entry = cache.put(key, report.to_json() if text is None else text, outputs)
+                entry = cache.put(key, text or report.to_json(), outputs)
         elif text is not None:
             entry = cache.put(key, text)
         reports[report.student] = report

@@ -140,8 +140,7 @@ def serve(channel_fds: Sequence[int], controls: Sequence[socket.socket]) -> None
                 channel.close()
                 channel, control = mine
                 setup = _own_setup(channel, setup)
-                grader.zygote.close()  # the first one's control channel, not the zygote
-                grader.zygote = Zygote.adopt(control)
+                grader.switch_zygote(Zygote.adopt(control))  # its own control channel, not the first one's
             while True:
                 channel.send(("next", None))
                 submission = receive_submission(channel, learn)

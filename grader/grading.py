@@ -61,6 +61,16 @@ class Grader:
         """
         return Grader(assignment, limits=self.limits, zygote=self.zygote, scratch=self._scratch)
 
+    def switch_zygote(self, zygote: Zygote) -> None:
+        """Ask ``zygote`` for workers from now on, closing the client this session had.
+
+        A grading process forked from another (``engine._fork_others``) inherits
+        its parent's session: the client it inherited is the parent's control
+        channel, and its own is the one the zygote made for it.
+        """
+        self.zygote.close()
+        self.zygote = zygote
+
     def close(self) -> None:
         self.zygote.close()
         if self._owns_scratch:

@@ -285,3 +285,23 @@ def test_a_submission_carries_the_verdicts_learned_elsewhere() -> None:
     assert receive_submission(theirs, heard.append) == sent and len(heard) == 1  # nothing learned: no call
     send_submission(ours, None)
     assert receive_submission(theirs) is None
+
+
+def test_a_session_switched_to_another_zygote_closes_the_client_it_had(tiny: Assignment) -> None:
+    # A forked grading process inherits its parent's session, whose zygote client is the parent's control
+    # channel: it switches to its own, and the one it inherited is closed in it, not left open.
+    closed: list[str] = []
+
+    class Client:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    grader = Grader(tiny, zygote=Client("inherited"))  # type: ignore[arg-type]
+    grader.switch_zygote(Client("own"))  # type: ignore[arg-type]
+    assert closed == ["inherited"]
+    assert grader.zygote.name == "own"  # type: ignore[attr-defined]
+    grader.close()
+    assert closed == ["inherited", "own"]
