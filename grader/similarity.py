@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from grader.assignment import Assignment
 from grader.bounds import MAX_SUBMISSION_PARSE_TOKENS, Unreadable, check_source
@@ -73,8 +73,13 @@ def tokens(source: bytes) -> list[str]:
 
 def shingles(source: bytes) -> set[tuple[str, ...]]:
     """Token n-grams of ``source``."""
+    return set(_grams(source))
+
+
+def _grams(source: bytes) -> Iterator[tuple[str, ...]]:
+    """Each token n-gram of ``source``, in order, repeats included."""
     words = tokens(source)
-    return set(zip(*(words[i:] for i in range(SHINGLE)), strict=False))
+    return zip(*(words[i:] for i in range(SHINGLE)), strict=False)
 
 
 Shingles = frozenset[int]
@@ -96,9 +101,7 @@ class _Numbered:
 
     def shingles(self, source: bytes) -> set[int]:
         """``shingles(source)``, each as its number."""
-        words = tokens(source)
-        grams = zip(*(words[i:] for i in range(SHINGLE)), strict=False)
-        return set(map(self.numbers.setdefault, grams, self._next))
+        return set(map(self.numbers.setdefault, _grams(source), self._next))
 
 
 class _Forest:
