@@ -13,7 +13,6 @@ entry, so a batch killed at any moment resumes with only the missing students.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import hashlib
 import json
@@ -25,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Protocol
 
 from grader import __version__
 from grader.assignment import Assignment, bundled_assignment_path
@@ -158,12 +157,10 @@ class WriteStudent(Protocol):
 #: The cyclic collector's first threshold while a class is read and graded (CPython's default is 700).
 BATCH_GC_THRESHOLD = 10_000
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
-
-def _collecting_less(function: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``function`` run with the cyclic collector's first threshold raised to ``BATCH_GC_THRESHOLD``, then restored.
+@contextlib.contextmanager
+def _collecting_less() -> Iterator[None]:
+    """The cyclic collector's first threshold raised to ``BATCH_GC_THRESHOLD`` within, then restored.
 
     Reading a class parses every submission (thousands of syntax-tree nodes
     each), and every report read back (hundreds of objects) is kept until the
@@ -173,20 +170,15 @@ def _collecting_less(function: Callable[_P, _R]) -> Callable[_P, _R]:
     some 1,100 objects held in cycles. They are still freed, in larger rounds
     (8 over the same class, 0.02-0.03 s).
     """
-
-    @functools.wraps(function)
-    def collecting_less(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        before = gc.get_threshold()
-        gc.set_threshold(max(before[0], BATCH_GC_THRESHOLD), *before[1:])
-        try:
-            return function(*args, **kwargs)
-        finally:
-            gc.set_threshold(*before)
-
-    return collecting_less
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], BATCH_GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
-@_collecting_less
+@_collecting_less()
 def grade_class(
     source: Roster | Path,
     out_dir: Path,
