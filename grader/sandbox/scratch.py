@@ -5,8 +5,9 @@ A round's folder asks the file system to spread the workers' folders in it
 file's inode is looked for past every inode freed in the last minutes in its
 block group (the kernel's ``recently_deleted``): where workers' folders, or
 anything else on the machine, had just been deleted by the thousand, each
-worker's eight new files cost 1.7-4.2 ms of CPU, against 0.6-0.8 ms in a
-folder spread to a quiet group (``bench/scratch_churn.py``).
+worker's eight new files cost 1.2-3.3 ms of CPU (more, the more had been
+deleted), against 0.7-0.9 ms in a folder spread to a quiet group
+(``bench/scratch_churn.py``, two runs).
 """
 
 from __future__ import annotations
