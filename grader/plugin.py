@@ -136,6 +136,10 @@ class _Collected:
     direct: bool
 
 
+#: A lane's checks, in the order they run: each with its position in the selection, and the item run after it.
+_Lane = list[tuple[int, _Collected, pytest.Item | None]]
+
+
 @dataclass
 class _Current:
     runner: SubmissionRunner
@@ -178,7 +182,7 @@ class GraderPlugin:
         #: The plans and verdicts this session knows, kept across runs by a ``Grader`` (see ``SessionMemory``).
         self._memory = memory if memory is not None else SessionMemory()
         #: The lanes of the checks each selection of exercises and functions runs (see ``_lanes``).
-        self._selections: dict[tuple[tuple[str, ...], tuple[str, ...] | None], list[list[Any]]] = {}
+        self._selections: dict[tuple[tuple[str, ...], tuple[str, ...] | None], list[_Lane]] = {}
         #: Each check's memo key hash, seeded once (see ``_memo_digest``).
         self._memo_seeds: dict[tuple[str, bool], Any] = {}
 
@@ -366,7 +370,7 @@ class GraderPlugin:
             raise HelperLost(f"could not grade {job.submission.name}: {lost}")
         self.on_lost(job, lost)
 
-    def _lanes(self, job: Job, checks: list[_Collected]) -> list[list[tuple[int, _Collected, pytest.Item | None]]]:
+    def _lanes(self, job: Job, checks: list[_Collected]) -> list[_Lane]:
         """The checks ``job`` selects, in the lanes they run in: each with its position and the item run after it.
 
         Empty lanes are left out. Hidden checks run in a runner and worker of their own, after the
@@ -390,7 +394,7 @@ class GraderPlugin:
         self,
         job: Job,
         runner: SubmissionRunner,
-        lane: list[tuple[int, _Collected, pytest.Item | None]],
+        lane: _Lane,
         notes: dict[str, None],
         graded: dict[int, CheckResult],
     ) -> None:
