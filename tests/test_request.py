@@ -166,7 +166,10 @@ def _same(got: Any, want: Any) -> None:
     elif isinstance(want, HandleRef):
         assert (got.handle, got.training) == (want.handle, want.training)
         _same(got.state, want.state)
-    elif not isinstance(want, nn.Module):
+    elif isinstance(want, nn.Module):
+        assert got.training == want.training and repr(got) == repr(want)
+        _same(list(got.state_dict().values()), list(want.state_dict().values()))
+    else:
         assert got == want
 
 

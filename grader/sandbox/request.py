@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import copyreg
 import functools
+import hashlib
 import io
 import pickle
+import struct
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -176,3 +179,103 @@ def pack_request(request: dict[str, Any]) -> bytes:
     pickler.dispatch_table = _dispatch_table()
     pickler.dump(request)
     return buffer.getvalue()
+
+
+#: The most bytes of planned requests the zygote loads in advance (``Preloaded.load``): a batch's plan is
+#: some hundreds of kilobytes; a larger one is not loaded, and its workers load each request as it comes.
+MAX_PRELOAD_BYTES = 16 * 1024 * 1024
+#: The most requests it loads in advance.
+MAX_PRELOAD_REQUESTS = 20_000
+_FRAME_HEADER = struct.Struct(">Q")
+
+
+def plan_digest(frames: bytes) -> str:
+    """What identifies a plan's frames (``Preloaded.digest``)."""
+    return hashlib.blake2b(frames, digest_size=16).hexdigest()
+
+
+class PreloadError(ValueError):
+    """A plan the zygote was sent cannot be loaded in advance (over a bound, or cut short)."""
+
+
+class _Loaded(_Loader):
+    """``_Loader`` for the zygote: a global from a module not yet imported is refused, never imported.
+
+    The zygote loads only what torch and the standard library already hold:
+    a request naming anything else (a class defined in a check, say) is left
+    for the worker to load when it comes, as every request was before.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        known = _KNOWN_GLOBALS.get((module, name))
+        if known is not None:
+            return known
+        if module not in sys.modules:
+            raise pickle.UnpicklingError(f"{module} is not imported")
+        return super().find_class(module, name)
+
+
+class Preloaded:
+    """A grading session's planned requests, loaded once in the zygote, before it forks the workers that get them.
+
+    A check draws its inputs from its own seed, so every student's worker is
+    sent the same planned requests, byte for byte (``grader.plan``), and
+    loading them (their tensors and models rebuilt) was a fifth of a worker's
+    calls. The zygote loads them once; each worker inherits the objects, and
+    ``take`` hands out each at most once per worker: a request that comes
+    again, or one not planned, is loaded from its bytes as before. Equal
+    bytes load into equal objects, so what a student's function receives
+    does not change; an argument it changes in place is its worker's own
+    copy (the fork copies each page it writes).
+
+    Only inputs are held, all of them sent to every student's worker that is
+    graded on their exercise: nothing of the reference or of its answers.
+    """
+
+    __slots__ = ("_longest", "_requests", "digest")
+
+    def __init__(self, requests: dict[bytes, list[Any]], digest: str) -> None:
+        self._requests = requests
+        #: No longer frame is looked up (nor copied to be): a student's files, a large argument.
+        self._longest = max(map(len, requests), default=-1)
+        #: What identifies the plan it was loaded from: the same plan sent again is not loaded again.
+        self.digest = digest
+
+    def __len__(self) -> int:
+        return sum(len(objects) for objects in self._requests.values())
+
+    @classmethod
+    def load(cls, frames: bytes, digest: str | None = None) -> Preloaded:
+        """The requests of ``frames`` (each as ``protocol.framed`` makes it), loaded; a request the zygote
+        cannot load without importing a module is left out. ``PreloadError`` past the bounds.
+
+        ``digest``: ``plan_digest(frames)``, when the caller has it already.
+        """
+        if len(frames) > MAX_PRELOAD_BYTES:
+            raise PreloadError(f"a plan of {len(frames):,} bytes is over the {MAX_PRELOAD_BYTES:,} loaded in advance")
+        requests: dict[bytes, list[Any]] = {}
+        at = count = 0
+        while at < len(frames):
+            if at + _FRAME_HEADER.size > len(frames):
+                raise PreloadError("the plan is cut short")
+            (size,) = _FRAME_HEADER.unpack_from(frames, at)
+            start, at = at + _FRAME_HEADER.size, at + _FRAME_HEADER.size + size
+            if at > len(frames):
+                raise PreloadError("the plan is cut short")
+            count += 1
+            if count > MAX_PRELOAD_REQUESTS:
+                raise PreloadError(f"a plan of more than {MAX_PRELOAD_REQUESTS:,} requests is not loaded in advance")
+            data = frames[start:at]
+            try:
+                loaded = _Loaded(io.BytesIO(data)).load()
+            except Exception:  # noqa: BLE001 - left for the worker to load as it comes
+                continue
+            requests.setdefault(data, []).append(loaded)
+        return cls(requests, plan_digest(frames) if digest is None else digest)
+
+    def take(self, frame: bytes | bytearray) -> Any:
+        """The request ``frame`` loads into, loaded in advance; ``None`` if none is left for it."""
+        if len(frame) > self._longest:
+            return None
+        objects = self._requests.get(frame if type(frame) is bytes else bytes(frame))
+        return objects.pop() if objects else None
