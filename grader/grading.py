@@ -53,6 +53,8 @@ class Grader:
         self._memory = SessionMemory()
         self._memory_of = ""
         self._fingerprint = ""
+        #: The zygote and plans last sent to it (``_preload_plans``).
+        self._preloaded: tuple[int, ...] = ()
 
     def sharing(self, assignment: Assignment) -> Grader:
         """A session on another assignment that uses this one's zygote and scratch folder.
@@ -148,7 +150,22 @@ class Grader:
         self._memory.learn(verdicts)
 
     def _runner(self, submission: Submission) -> SubmissionRunner:
+        self._preload_plans()
         return SubmissionRunner(self.zygote, submission.files, self.limits, self._scratch)
+
+    def _preload_plans(self) -> None:
+        """Send the zygote the checks' planned requests, once they are recorded: it loads them for every worker.
+
+        Again whenever the plans or the zygote changed (a restarted zygote
+        holds none). Each grading process of a batch sends the same plan,
+        which the zygote loads once (``zygote._Plan``).
+        """
+        plans = self._memory.plans
+        sent = (id(self.zygote), self.zygote.generation, id(plans), len(plans))
+        if not plans or sent == self._preloaded:
+            return
+        self._preloaded = sent
+        self.zygote.preload([call.request for calls in plans.values() for call in calls])
 
     def _report(
         self, job: Job, results: list[CheckResult], layers: tuple[str, ...], duration: float, notes: tuple[str, ...]

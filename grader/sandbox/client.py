@@ -22,7 +22,7 @@ from grader.errors import SandboxError
 from grader.sandbox import privilege
 from grader.sandbox.death import Exit
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import MAX_ENGINES, ChannelClosed
+from grader.sandbox.protocol import MAX_ENGINES, ChannelClosed, framed
 
 #: How long a cold zygote may take to import torch (first start on a slow disk).
 ZYGOTE_START_TIMEOUT_S = 180.0
@@ -160,6 +160,31 @@ class Zygote:
                 raise SandboxError(f"the zygote refused to fork: {answer.get('error')}")
             return int(answer["pid"]), ours
         raise AssertionError("unreachable")
+
+    def preload(self, requests: Sequence[bytes]) -> int:
+        """Have the zygote load a session's planned requests once, for every worker it forks from now on.
+
+        Each worker then takes its planned requests already loaded
+        (``request.Preloaded``). The requests go in an anonymous file, whose
+        descriptor the zygote reads and closes. Returns how many it holds; 0
+        where it could not load them (each worker then loads its own, as it
+        always can): nothing fails for want of this.
+        """
+        try:
+            fd = os.memfd_create("grader-plan", os.MFD_CLOEXEC)
+        except (AttributeError, OSError):
+            return 0
+        try:
+            with open(fd, "wb", closefd=False) as plan:
+                for request in requests:
+                    plan.write(framed(request))
+            answer = self._request({"op": "preload"}, [fd])
+        except (ChannelClosed, OSError, SandboxError, ValueError):
+            return 0
+        finally:
+            os.close(fd)
+        count = answer.get("preloaded")
+        return count if isinstance(count, int) else 0
 
     def fork_engines(self, channels: Sequence[socket.socket]) -> int:
         """Have the zygote fork grading processes that serve ``grader.engine``, one on each channel; the first's pid.

@@ -71,7 +71,14 @@ class Setup:
 
 
 def run(
-    sock: socket.socket, *, scratch: Path, limits: Limits, setup: Setup, parent: int, cpus: Sequence[int] = ()
+    sock: socket.socket,
+    *,
+    scratch: Path,
+    limits: Limits,
+    setup: Setup,
+    parent: int,
+    cpus: Sequence[int] = (),
+    preloaded: _request.Preloaded | None = None,
 ) -> None:
     """Entry point in the forked child; never returns (always ``os._exit``).
 
@@ -79,6 +86,7 @@ def run(
     to check. Read here, after it, a zygote that died in between would already have been
     replaced as the parent, and the worker would take its new parent for the zygote.
     ``cpus``: the CPUs of the grading process that asked for this worker (see ``client.allowed_cpus``).
+    ``preloaded``: the session's planned requests, loaded by the zygote (``request.Preloaded``).
     """
     code = 0
     try:
@@ -87,7 +95,7 @@ def run(
                 os.sched_setaffinity(0, cpus)
         output_fd = _prepare(sock, scratch=scratch, limits=limits, close_range=setup.close_range)
         layers = _lock_down(scratch=scratch, setup=setup, parent=parent)
-        _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers).serve()
+        _Server(sock, scratch=scratch, limits=limits, output_fd=output_fd, layers=layers, preloaded=preloaded).serve()
     except BaseException:  # the worker must never fall back into the zygote's loop
         code = WORKER_BROKEN_EXIT
     os._exit(code)
@@ -219,9 +227,17 @@ def _limit(which: int, soft: int, hard: int | None = None) -> None:
 
 class _Server:
     def __init__(
-        self, sock: socket.socket, *, scratch: Path, limits: Limits, output_fd: int, layers: list[str]
+        self,
+        sock: socket.socket,
+        *,
+        scratch: Path,
+        limits: Limits,
+        output_fd: int,
+        layers: list[str],
+        preloaded: _request.Preloaded | None = None,
     ) -> None:
         self.sock = sock
+        self.preloaded = preloaded
         self.src = scratch / SOURCE_DIR
         self.scratch = str(scratch)
         self.limits = limits
@@ -241,7 +257,9 @@ class _Server:
                 frame = recv_frame(self.sock, self.inbox)
             except ChannelClosed:
                 return
-            request = _request.load_request(frame)
+            request = self.preloaded.take(frame) if self.preloaded is not None else None
+            if request is None:
+                request = _request.load_request(frame)
             op = request.get("op")
             if op == "init":
                 self._init(request["files"])

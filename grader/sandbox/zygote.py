@@ -6,6 +6,13 @@ a worker to find. It serves fork requests on control sockets: each request
 carries one end of a fresh socket pair, which becomes the new worker's only
 channel to the grader. ``torch.set_num_threads(1)`` and running no torch op
 here keep forked children from hanging on a half-initialised thread pool.
+
+Once a grading session has recorded its checks' plans, it sends the zygote
+their requests (``Zygote.preload``): the zygote loads them once, and each
+worker it forks from then on finds its planned calls' arguments already
+rebuilt (``request.Preloaded``): each planned call's request, the bytes the
+worker of every student graded on that exercise is sent, never the
+reference's answer to it, which stays in the grading process.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import torch.utils._device  # noqa: E402  (the codec's meta-device rebuild of a 
 from grader.sandbox import isolation, libc, memory, privilege, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
 from grader.sandbox.protocol import MAX_ENGINES, WORKER_BROKEN_EXIT  # noqa: E402
+from grader.sandbox.request import MAX_PRELOAD_BYTES, Preloaded, PreloadError, plan_digest  # noqa: E402
 
 MAX_CONTROL_BYTES = 64 * 1024
 
@@ -100,6 +108,7 @@ def serve(controls: list[socket.socket]) -> None:
     gc.collect()
     gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
     forks = memory.ForkCounter()  # a class being graded: its memory on huge pages (see memory.py)
+    preloaded = _Plan()  # the planned requests of the session being graded, loaded once for every worker
     hello = (json.dumps(_hello()) + "\n").encode()
     for control in controls:
         control.sendall(hello)
@@ -125,7 +134,7 @@ def serve(controls: list[socket.socket]) -> None:
             else:
                 if request.get("op") == "fork":
                     forks.forked()  # before the fork: the new worker is not yet there to share what is copied
-                answer = _handle(request, fds, live, setup)
+                answer = _handle(request, fds, live, setup, preloaded)
             control.sendall(json.dumps(answer).encode() + b"\n")
 
 
@@ -178,13 +187,53 @@ def _fork_engines(
     return {"pid": pid}, [ours for ours, _ in pairs]
 
 
+class _Plan:
+    """The planned requests loaded last (``Preloaded``), which each new worker inherits; None before any."""
+
+    def __init__(self) -> None:
+        self.current: Preloaded | None = None
+
+    def load(self, fds: list[int]) -> dict[str, Any]:
+        """Load the plan in the one descriptor of ``fds`` (a grading process's ``Zygote.preload``), and close it.
+
+        The same plan again (each grading process of a batch sends it) is not
+        loaded twice. One that cannot be loaded leaves no plan: every worker
+        then loads each request as it comes, as it always could.
+        """
+        try:
+            if len(fds) != 1:
+                return {"error": "preload needs exactly one descriptor"}
+            size = os.fstat(fds[0]).st_size
+            if size > MAX_PRELOAD_BYTES:
+                self.current = None
+                return {"error": f"a plan of {size:,} bytes is over the {MAX_PRELOAD_BYTES:,} loaded in advance"}
+            frames = os.pread(fds[0], size, 0)
+        except OSError as exc:
+            return {"error": f"the plan could not be read: {exc.strerror}"}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        digest = plan_digest(frames)
+        if self.current is None or self.current.digest != digest:
+            self.current = None  # the last plan's objects go before the next one's are made
+            try:
+                self.current = Preloaded.load(frames, digest)
+            except PreloadError as exc:
+                return {"error": str(exc)}
+            gc.freeze()  # as the rest of the zygote's heap: no worker's collector walks (and copies) them
+        return {"preloaded": len(self.current)}
+
+
 def _handle(
     request: dict[str, Any],
     fds: list[int],
     controls: list[socket.socket],
     setup: worker.Setup,
+    plan: _Plan,
 ) -> dict[str, Any]:
     op = request.get("op")
+    if op == "preload":
+        return plan.load(fds)
     if op == "fork":
         if len(fds) != 1:
             for fd in fds:
@@ -203,6 +252,7 @@ def _handle(
                 setup=setup,
                 parent=zygote,
                 cpus=[int(cpu) for cpu in request.get("cpus", ())],
+                preloaded=plan.current,
             )
             os._exit(WORKER_BROKEN_EXIT)  # worker.run never returns; belt and braces
         os.close(fds[0])
