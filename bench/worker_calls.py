@@ -54,9 +54,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PHASES = ("ready", "init", "calls", "exit", "zygote")
 
 
-def record(class_dir: Path, students: list[int]) -> list[dict[str, Any]]:
-    """What the grader sends each worker while grading ``students`` (indexes into the class, sorted by name)."""
+def record(class_dir: Path, students: list[int]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """What the grader sends each worker while grading ``students`` (indexes into the class, sorted by name),
+    and the plan it sends the zygote (``Zygote.preload``)."""
     recorded: list[dict[str, Any]] = []
+    plan: list[bytes] = []
     worker_class = runner.Worker
     originals = (worker_class.__init__, worker_class.init, worker_class.request, worker_class.pipeline)
     in_init: set[int] = set()
@@ -89,6 +91,8 @@ def record(class_dir: Path, students: list[int]) -> list[dict[str, Any]]:
     for name, function in zip(("__init__", "init", "request", "pipeline"), patched, strict=True):
         setattr(worker_class, name, function)
     grader = Grader(assignment)
+    preload = grader.zygote.preload
+    grader.zygote.preload = lambda requests: plan.extend(requests) or preload(requests)  # type: ignore[method-assign]
     try:
         for index in students:
             grader.grade(load_submission(paths[index], assignment))
@@ -96,7 +100,7 @@ def record(class_dir: Path, students: list[int]) -> list[dict[str, Any]]:
         grader.close()
         for name, function in zip(("__init__", "init", "request", "pipeline"), originals, strict=True):
             setattr(worker_class, name, function)
-    return [r for r in recorded if r["files"] is not None]
+    return [r for r in recorded if r["files"] is not None], plan
 
 
 def _settle(pid: int, states: str) -> None:
@@ -173,12 +177,13 @@ def replay(zygote: Zygote, scratch_root: Path, recorded: dict[str, Any], digests
     }
 
 
-def _start(python: str, scratch_root: Path) -> Zygote:
+def _start(python: str, scratch_root: Path, plan: list[bytes]) -> Zygote:
     own, sys.executable = sys.executable, python
     try:
         zygote = Zygote().start()
     finally:
         sys.executable = own
+    zygote.preload(plan)  # as a grading process does before its first worker (0 where a checkout cannot)
     for _ in range(memory.WORTH_IT_AFTER_FORKS + 1):  # a class's steady state: its memory on huge pages
         runner.Worker(zygote, scratch_root=scratch_root, limits=Limits()).kill()
     return zygote
@@ -191,13 +196,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--against", metavar="PYTHON", help="also replay to a zygote run by this interpreter")
     args = parser.parse_args()
-    recorded = record(args.class_dir, [int(i) for i in args.students.split(",")])
+    recorded, plan = record(args.class_dir, [int(i) for i in args.students.split(",")])
     pythons = {"this": sys.executable}
     if args.against:
         pythons = {"against": args.against, **pythons}
     scratch_root = Path(tempfile.mkdtemp(prefix="grader-bench-calls-"))
     scratch_root.chmod(0o711)
-    zygotes = {name: _start(python, scratch_root) for name, python in pythons.items()}
+    zygotes = {name: _start(python, scratch_root, plan) for name, python in pythons.items()}
     rounds: dict[str, list[dict[str, int]]] = {name: [] for name in zygotes}
     digests: dict[str, list[str]] = {}
     try:
