@@ -108,7 +108,7 @@ def serve(controls: list[socket.socket]) -> None:
     gc.collect()
     gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
     forks = memory.ForkCounter()  # a class being graded: its memory on huge pages (see memory.py)
-    preloaded = _Plan()  # the planned requests of the session being graded, loaded once for every worker
+    plan = _Plan()  # the planned requests of the session being graded, loaded once for every worker
     hello = (json.dumps(_hello()) + "\n").encode()
     for control in controls:
         control.sendall(hello)
@@ -134,7 +134,7 @@ def serve(controls: list[socket.socket]) -> None:
             else:
                 if request.get("op") == "fork":
                     forks.forked()  # before the fork: the new worker is not yet there to share what is copied
-                answer = _handle(request, fds, live, setup, preloaded)
+                answer = _handle(request, fds, live, setup, plan)
             control.sendall(json.dumps(answer).encode() + b"\n")
 
 
