@@ -25,6 +25,7 @@ from grader.models import Outcome, Report
 from grader.sandbox.client import Zygote
 from grader.sandbox.death import Exit, explain
 from grader.sandbox.limits import Limits
+from grader.sandbox.runner import Worker
 from grader.submission import build_submission
 
 CORRECT = "def double(x):\n    return x + x\n\ndef shout(text):\n    return text.upper() + '!'\n"
@@ -92,6 +93,26 @@ def test_the_zygote_reports_a_workers_cpu_and_memory(tmp_path: Path) -> None:
     assert os.WTERMSIG(ended.status) == signal.SIGKILL
     assert not ended.zygote_lost
     assert ended.grew_mib < LIMITS.memory_mib / 2  # a fresh worker has grown little past its zygote
+
+
+def test_a_workers_growth_is_measured_from_what_it_had_when_ready(tmp_path: Path) -> None:
+    """Not from the zygote's resident memory, which also holds pages (code it ran once) no worker maps."""
+    with Zygote().start() as zygote:
+        worker = Worker(zygote, scratch_root=tmp_path, limits=LIMITS)
+        started = worker.started_kib
+        worker.kill()
+    assert started is not None and started > 0
+    assert worker.exit.grew_mib < LIMITS.memory_mib / 2
+
+
+def test_reap_measures_growth_past_the_workers_start_when_it_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = {"pid": 1, "status": signal.SIGKILL, "cpu_s": 0.5, "peak_kib": 300 * 1024, "grew_kib": 40 * 1024}
+    zygote = Zygote()
+    monkeypatch.setattr(zygote, "_request", lambda request, fds=(): dict(answer))
+    assert zygote.reap(1, started_kib=100 * 1024).grew_mib == 200
+    assert zygote.reap(1).grew_mib == 40  # the zygote's own measure, for a worker whose start was not read
+    answer.pop("peak_kib")  # an older zygote
+    assert zygote.reap(1, started_kib=100 * 1024).grew_mib == 40
 
 
 # -- faults: each kind of process killed while a student's call runs ------------------

@@ -207,11 +207,14 @@ class Zygote:
             raise SandboxError(f"the zygote refused to start grading processes: {answer.get('error')}")
         return int(answer["pid"])
 
-    def reap(self, pid: int, *, generation: int | None = None) -> Exit:
+    def reap(self, pid: int, *, generation: int | None = None, started_kib: int | None = None) -> Exit:
         """Wait for a worker that has been killed or has exited; what its death looked like.
 
         A zygote that cannot answer (killed, crashed) says so: its workers died
         with it. So does one replaced since ``generation``, the zygote's that forked it.
+        ``started_kib``: the worker's resident memory when it was ready, before any student
+        code ran (``runner.Worker``): how far it grew is its peak past that. Without it, past
+        the zygote's own resident memory, which also holds pages a worker never maps.
         """
         if generation is not None and generation != self.generation:
             return Exit(zygote_lost=True)
@@ -220,6 +223,9 @@ class Zygote:
         except (ChannelClosed, OSError, SandboxError, ValueError):
             return Exit(zygote_lost=True)
         status, cpu_s, grew_kib = answer.get("status"), answer.get("cpu_s"), answer.get("grew_kib")
+        peak_kib = answer.get("peak_kib")
+        if type(peak_kib) is int and type(started_kib) is int:
+            grew_kib = max(0, peak_kib - started_kib)
         return Exit(
             status=status if isinstance(status, int) else None,
             cpu_s=float(cpu_s) if isinstance(cpu_s, int | float) else 0.0,

@@ -50,7 +50,8 @@ class Exit:
     status: int | None = None
     #: CPU time the worker used, user and system.
     cpu_s: float = 0.0
-    #: How far its resident memory grew past the zygote's, in MiB.
+    #: How far its resident memory grew, in MiB: its peak past what it had when ready, before any student
+    #: code ran (``Zygote.reap``'s ``started_kib``), or else past the zygote's resident memory.
     grew_mib: float = 0.0
     #: The zygote died (or was replaced) before it could reap the worker.
     zygote_lost: bool = False

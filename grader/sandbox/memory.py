@@ -31,12 +31,20 @@ nothing changes and nothing fails.
 from __future__ import annotations
 
 import ctypes
+import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from grader.sandbox.libc import LIBC
 
-__all__ = ["WORTH_IT_AFTER_FORKS", "Collapsed", "ForkCounter", "anonymous_regions", "collapse_huge_pages"]
+__all__ = [
+    "WORTH_IT_AFTER_FORKS",
+    "Collapsed",
+    "ForkCounter",
+    "anonymous_regions",
+    "collapse_huge_pages",
+    "resident_kib",
+]
 
 #: The zygote collapses its memory after this many forks (the cost over the saving per fork, about 30).
 WORTH_IT_AFTER_FORKS = 32
@@ -106,3 +114,12 @@ class ForkCounter:
         """Count one fork; what the collapse did, when this fork was the one that triggered it."""
         self.forks += 1
         return self._collapse() if self.forks == self.after else None
+
+
+def resident_kib(pid: int | None = None) -> int | None:
+    """A process's resident memory now, in KiB (``/proc/<pid>/statm``): this one's by default; None if unreadable."""
+    try:
+        with open(f"/proc/{pid or 'self'}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize() // 1024
+    except (OSError, ValueError, IndexError):
+        return None

@@ -30,6 +30,7 @@ from grader.sandbox.client import Zygote
 from grader.sandbox.death import Exit, explain, open_process, wait_for_end
 from grader.sandbox.limits import Limits
 from grader.sandbox.loading import Notices, Preload, TooManyNotices
+from grader.sandbox.memory import resident_kib
 from grader.sandbox.protocol import (
     MAX_ANSWER_BYTES,
     AnswerBudget,
@@ -122,6 +123,8 @@ class Worker:
         #: The modules it said its calls started loading (``loading.py``).
         self.loading = Notices()
         self._clock: OwnClock | None = None
+        #: Its resident memory once ready, before any student code ran: what its growth is measured from.
+        self.started_kib: int | None = None
         try:
             hello = self.request({"op": "hello"}, timeout_s=WORKER_READY_TIMEOUT_S, send=False)
         except (WorkerDied, WorkerTimeout):
@@ -129,6 +132,7 @@ class Worker:
             raise SandboxError("a sandbox worker failed to start") from None
         self.layers = tuple(str(x) for x in hello.get("layers", ()))
         self._clock = OwnClock(self.pid)
+        self.started_kib = resident_kib(self.pid)
 
     @property
     def clock(self) -> OwnClock:
@@ -361,7 +365,7 @@ class Worker:
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
-        self.exit = self.zygote.reap(self.pid, generation=self.generation)
+        self.exit = self.zygote.reap(self.pid, generation=self.generation, started_kib=self.started_kib)
         remove_tree(self.scratch)
 
     close = kill

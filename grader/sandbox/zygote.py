@@ -265,19 +265,24 @@ def _handle(
             _, status, usage = os.wait4(pid, 0)
         except ChildProcessError:
             return {"pid": pid, "status": None}
-        # What tells a worker's own death from one dealt from outside (see ``grader.sandbox.death``).
+        # What tells a worker's own death from one dealt from outside (see ``grader.sandbox.death``): its peak,
+        # which the grader compares with what it had when it started; and, for a grader that did not look then,
+        # how far it grew past this process's resident memory.
         grew_kib = max(0, usage.ru_maxrss - _resident_kib())
-        return {"pid": pid, "status": status, "cpu_s": usage.ru_utime + usage.ru_stime, "grew_kib": grew_kib}
+        return {
+            "pid": pid,
+            "status": status,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_kib": usage.ru_maxrss,
+            "grew_kib": grew_kib,
+        }
     return {"error": f"unknown op {op!r}"}
 
 
 def _resident_kib() -> int:
-    """This process's resident memory now: what a worker starts with (its peak would overstate that)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * resource.getpagesize() // 1024
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """This process's resident memory now: about what a worker starts with (its peak would overstate that)."""
+    resident = memory.resident_kib()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if resident is None else resident
 
 
 def main(argv: list[str]) -> None:
