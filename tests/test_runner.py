@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from grader import codec
+from grader.sandbox import worker
 from grader.sandbox.client import Zygote
 from grader.sandbox.limits import Limits
 from grader.sandbox.protocol import AnswerBudget
@@ -260,3 +261,33 @@ def test_answers_that_killed_planned_workers_are_let_go_at_once(runner: Submissi
         gc.enable()
     assert [a.status for a in answers] == ["unsupported"] * 4
     assert kept == 0
+
+
+def _drawn_at_import(tmp_path: Path) -> torch.Tensor:
+    """What a module draws from torch's generator as a worker of a fresh zygote imports it."""
+    tmp_path.mkdir()
+    source = textwrap.dedent(
+        """
+        import torch
+        DRAWN = torch.randn(4)
+
+        def drawn():
+            return DRAWN
+        """
+    )
+    with Zygote().start() as zygote:
+        runner = SubmissionRunner(zygote, {"draws.py": source.encode()}, Limits(timeout_s=5.0), tmp_path)
+        try:
+            result = runner.call("draws", "drawn", (), seed=0)
+        finally:
+            runner.close()
+    assert result.status == "ok"
+    return result.value
+
+
+def test_a_module_drawing_random_numbers_when_imported_draws_the_same_on_every_run(tmp_path: Path) -> None:
+    """Each process's torch generator starts from a seed of its own: a worker seeds it before an import."""
+    expected = torch.randn(4, generator=torch.Generator().manual_seed(worker.IMPORT_SEED))
+    first = _drawn_at_import(tmp_path / "first")
+    second = _drawn_at_import(tmp_path / "second")
+    assert torch.equal(first, expected) and torch.equal(second, expected)

@@ -53,6 +53,8 @@ _SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
 #: The arguments ``_Server._resolve`` may change: a module passed back by handle, and the containers that may hold one.
 _HOLDERS = frozenset({codec.HandleRef, list, tuple, dict})
 _HANDLE_REF = codec.HandleRef
+#: The seed of every generator when a student's module is imported (``_Server._import``).
+IMPORT_SEED = 0
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "DefaultCPUAllocator")
 
 
@@ -166,6 +168,15 @@ def _lock_down(*, scratch: Path, setup: Setup, parent: int) -> list[str]:
         allowed = setup.seccomp.allowed if setup.seccomp else isolation.allowlist_size()
         layers.append(f"seccomp allowlist ({allowed} calls)")
     return layers
+
+
+def _seed(seed: int) -> None:
+    """Seed every generator student code may draw from: before each call (its request's seed) and each import."""
+    # Not torch.manual_seed: it also queues a lazy CUDA seeding call, with a formatted
+    # stack trace, on every call when CUDA is not initialised.
+    torch.default_generator.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
 
 
 def _scrub_environment(wanted: dict[str, str]) -> None:
@@ -300,6 +311,9 @@ class _Server:
 
     def _import(self, name: str) -> None:
         self._clear_output()
+        # A module that draws random numbers as it is imported draws the same ones on every run:
+        # each process's generators otherwise start from a seed of its own (torch's too).
+        _seed(IMPORT_SEED)
         try:
             self._load(name)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are student data
@@ -361,12 +375,7 @@ class _Server:
         self._run(call, request, return_args=False)
 
     def _run(self, function: Any, request: dict[str, Any], *, return_args: bool, handles: bool = True) -> None:
-        seed = int(request["seed"])
-        # Not torch.manual_seed: it also queues a lazy CUDA seeding call, with a formatted
-        # stack trace, on every call when CUDA is not initialised.
-        torch.default_generator.manual_seed(seed)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
+        _seed(int(request["seed"]))
         try:
             args, kwargs = request["args"], request["kwargs"]
             # Walked for a module passed back by handle only where the request may hold one (``may_hold_handles``),
