@@ -4,8 +4,10 @@ Started as a fresh interpreter (``python -I -m grader.sandbox.zygote``) before
 the grader loads any solution, so no expected value ever sits in its heap for
 a worker to find. It serves fork requests on control sockets: each request
 carries one end of a fresh socket pair, which becomes the new worker's only
-channel to the grader. ``torch.set_num_threads(1)`` and running no torch op
-here keep forked children from hanging on a half-initialised thread pool.
+channel to the grader. ``torch.set_num_threads(1)`` (and one inter-op
+thread) keeps forked children from hanging on a half-initialised thread
+pool: the ops the zygote runs once to warm its workers (``warm``) start no
+thread.
 
 Once a grading session has recorded its checks' plans, it sends the zygote
 their requests (``Zygote.preload``): the zygote loads them once, and each
@@ -48,7 +50,7 @@ import torch.nn.functional  # noqa: E402
 import torch.optim  # noqa: E402
 import torch.utils._device  # noqa: E402  (the codec's meta-device rebuild of a module)
 
-from grader.sandbox import isolation, libc, memory, privilege, worker  # noqa: E402
+from grader.sandbox import isolation, libc, memory, privilege, warm, worker  # noqa: E402
 from grader.sandbox.limits import Limits  # noqa: E402
 from grader.sandbox.protocol import MAX_ENGINES, WORKER_BROKEN_EXIT  # noqa: E402
 from grader.sandbox.request import MAX_PRELOAD_BYTES, Preloaded, PreloadError, plan_digest  # noqa: E402
@@ -105,6 +107,7 @@ def serve(controls: list[socket.socket]) -> None:
         seccomp=isolation.prepare_seccomp(group_leader=True),  # a worker leads its own session
         close_range=libc.has_close_range(),
     )
+    warm.warm()  # each worker inherits torch's first-use state and specialised bytecode, not makes them again
     gc.collect()
     gc.freeze()  # fork copies fewer pages when the parent's objects are frozen
     forks = memory.ForkCounter()  # a class being graded: its memory on huge pages (see memory.py)

@@ -1,0 +1,30 @@
+"""The zygote's warm-up (``sandbox.warm``) leaves nothing a worker could tell apart from before."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from grader.sandbox import warm
+
+
+def test_the_warm_up_puts_every_random_generator_back() -> None:
+    torch.manual_seed(5)
+    random.seed(6)
+    np.random.seed(7)
+    before = torch.default_generator.get_state(), random.getstate(), np.random.get_state()
+    warm.warm()
+    assert torch.equal(torch.default_generator.get_state(), before[0])
+    assert random.getstate() == before[1]
+    after = np.random.get_state()
+    assert after[0] == before[2][0] and np.array_equal(after[1], before[2][1]) and after[2:] == before[2][2:]
+
+
+def test_the_warm_up_starts_no_thread_and_leaves_grad_mode_on() -> None:
+    threads = warm.threads()
+    assert threads >= 1
+    warm.warm()
+    assert warm.threads() == threads
+    assert torch.is_grad_enabled()
