@@ -243,7 +243,7 @@ def _apply_landlock(*, read_paths: list[Path], write_paths: list[Path], read_fil
                 skipped.append(f"{path} ({problem})")
         if (code := set_no_new_privs()) != 0:
             return LayerStatus("landlock", False, f"could not set no_new_privs: {_errno_text(code)}")
-        threads = _thread_count()
+        threads = thread_count()
         result, code = _syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset_fd, 0)
         if result != 0:
             return LayerStatus("landlock", False, f"could not restrict this process: {_errno_text(code)}")
@@ -282,7 +282,8 @@ def _add_path_rule(ruleset_fd: int, path: Path, rights: int) -> str | None:
         os.close(fd)
 
 
-def _thread_count() -> int:
+def thread_count() -> int:
+    """How many threads this process has (``/proc/self/task``, else Python's own count)."""
     try:
         return len(os.listdir("/proc/self/task"))
     except OSError:

@@ -17,13 +17,12 @@ worker could tell apart from before:
 - grad mode is changed only inside ``torch.no_grad``, and nothing global
   is set;
 - no thread is started: the zygote runs with one intra-op and one inter-op
-  thread (``threads`` counts them, for a test to check).
+  thread (``tests/test_warm.py`` counts them with ``isolation.thread_count``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from collections.abc import Iterator
 
@@ -33,7 +32,7 @@ from torch import nn
 
 from grader import codec
 
-__all__ = ["threads", "warm"]
+__all__ = ["warm"]
 
 #: The dtypes checks hand students, and those their results come back in.
 _DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.bool)
@@ -108,11 +107,3 @@ def _codec() -> None:
     ]
     for value in values:
         codec.encode(value)
-
-
-def threads() -> int:
-    """How many threads this process has (``/proc/self/task``); -1 where the kernel does not say."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return -1
