@@ -32,6 +32,19 @@ def frame_header(size: int) -> bytes:
     return _HEADER.pack(size)
 
 
+def split_frames(data: bytes) -> Iterator[bytes]:
+    """The payloads of frames ``framed`` made, one after another in ``data``; ``ValueError`` if one is cut short."""
+    at = 0
+    while at < len(data):
+        if at + _HEADER.size > len(data):
+            raise ValueError("a frame's header is cut short")
+        (size,) = _HEADER.unpack_from(data, at)
+        start, at = at + _HEADER.size, at + _HEADER.size + size
+        if at > len(data):
+            raise ValueError("a frame is cut short")
+        yield data[start:at]
+
+
 def send_frame(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(framed(payload))
 

@@ -21,12 +21,13 @@ import functools
 import hashlib
 import io
 import pickle
-import struct
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from grader.sandbox.protocol import split_frames
 
 
 def _reduce_tensor(tensor: torch.Tensor) -> Any:
@@ -186,7 +187,6 @@ def pack_request(request: dict[str, Any]) -> bytes:
 MAX_PRELOAD_BYTES = 16 * 1024 * 1024
 #: The most requests it loads in advance.
 MAX_PRELOAD_REQUESTS = 20_000
-_FRAME_HEADER = struct.Struct(">Q")
 
 
 def plan_digest(frames: bytes) -> str:
@@ -253,19 +253,14 @@ class Preloaded:
         """
         if len(frames) > MAX_PRELOAD_BYTES:
             raise PreloadError(f"a plan of {len(frames):,} bytes is over the {MAX_PRELOAD_BYTES:,} loaded in advance")
+        try:
+            payloads = list(split_frames(frames))
+        except ValueError:
+            raise PreloadError("the plan is cut short") from None
+        if len(payloads) > MAX_PRELOAD_REQUESTS:
+            raise PreloadError(f"a plan of more than {MAX_PRELOAD_REQUESTS:,} requests is not loaded in advance")
         requests: dict[bytes, list[Any]] = {}
-        at = count = 0
-        while at < len(frames):
-            if at + _FRAME_HEADER.size > len(frames):
-                raise PreloadError("the plan is cut short")
-            (size,) = _FRAME_HEADER.unpack_from(frames, at)
-            start, at = at + _FRAME_HEADER.size, at + _FRAME_HEADER.size + size
-            if at > len(frames):
-                raise PreloadError("the plan is cut short")
-            count += 1
-            if count > MAX_PRELOAD_REQUESTS:
-                raise PreloadError(f"a plan of more than {MAX_PRELOAD_REQUESTS:,} requests is not loaded in advance")
-            data = frames[start:at]
+        for data in payloads:
             try:
                 loaded = _Loaded(io.BytesIO(data)).load()
             except Exception:  # noqa: BLE001 - left for the worker to load as it comes
