@@ -150,11 +150,14 @@ def test_a_worker_answers_a_preloaded_request_as_one_it_loads(tmp_path: Path, mo
     assert unpack_answer(preloaded[1])[0]["status"] == unpack_answer(preloaded[2])[0]["status"] == "ok"
 
 
-def test_a_zygote_loads_a_plan_once_and_its_workers_answer_as_before(tmp_path: Path) -> None:
+def test_a_zygote_says_how_many_planned_requests_it_holds_and_forks_after_a_plan_it_cannot_load(
+    tmp_path: Path,
+) -> None:
+    """Whether it loaded the same plan again is not seen from here: ``_Plan.load`` compares digests."""
     requests = _requests()
     with Zygote().start() as zygote:
         assert zygote.preload(requests) == len(requests)
-        assert zygote.preload(requests) == len(requests)  # the same plan again: kept, not loaded twice
+        assert zygote.preload(requests) == len(requests)  # the same plan again: it still holds them all
         assert zygote.preload([b"\x80\x05not a pickle"]) == 0  # what it cannot load, it leaves to the workers
         pid, channel = zygote.fork(scratch=Path(tmp_path), limits=Limits())
         try:
