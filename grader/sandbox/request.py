@@ -207,10 +207,7 @@ class _Loaded(_Loader):
     """
 
     def find_class(self, module: str, name: str) -> Any:
-        known = _KNOWN_GLOBALS.get((module, name))
-        if known is not None:
-            return known
-        if module not in sys.modules:
+        if module not in sys.modules and (module, name) not in _KNOWN_GLOBALS:
             raise pickle.UnpicklingError(f"{module} is not imported")
         return super().find_class(module, name)
 
