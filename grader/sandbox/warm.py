@@ -17,7 +17,8 @@ worker could tell apart from before:
 - grad mode is changed only inside ``torch.no_grad``, and nothing global
   is set;
 - no thread is started: the zygote runs with one intra-op and one inter-op
-  thread (``tests/test_warm.py`` counts them with ``isolation.thread_count``).
+  thread (``tests/test_warm.py`` counts them, in a real zygote once it
+  has forked a worker).
 """
 
 from __future__ import annotations
