@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -220,6 +221,37 @@ def dicts_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CI_VNU_JAR = REPO_ROOT / ".ci" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+@pytest.fixture
+def notebook_client() -> Iterator[Callable[..., Any]]:
+    """Makes ``nbclient.NotebookClient``s whose kernels talk over Unix sockets, in a folder removed afterwards.
+
+    Over TCP, jupyter_client picks free ports and lets them go before the
+    kernel binds them: two test processes starting kernels at once can pick
+    the same port, and a kernel dies with "Address already in use". Each
+    kernel gets a folder of its own (kernels started together would pick the
+    same socket names in one), under the system's temporary folder: a socket's
+    path may not pass 107 bytes, which a test's ``tmp_path`` nearly does.
+    """
+    from nbclient import NotebookClient
+    from traitlets.config import Config
+
+    sockets = Path(tempfile.mkdtemp(prefix="grader-kernels-"))
+
+    def make(notebook: Any, *, cwd: Path, timeout: int) -> NotebookClient:
+        # The client makes (and shuts down) its own kernel manager, configured here: one given to it stays running.
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(tempfile.mkdtemp(dir=sockets)) / "kernel")
+        return NotebookClient(
+            notebook, config=config, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+        )
+
+    try:
+        yield make
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def find_vnu_jar() -> Path | None:

@@ -12,7 +12,9 @@ import os
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import nbformat
@@ -87,10 +89,10 @@ def tutorial_environment(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", TUTORIALS, ids=[page.stem for page in TUTORIALS])
-def test_a_tutorial_runs_as_written(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tutorial_runs_as_written(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, notebook_client: Callable[..., Any]
+) -> None:
     """Every ``sh`` block in one bash (stopping at the first failure), then every ``python`` block in one kernel."""
-    from nbclient import NotebookClient
-
     work, environment = tutorial_folder(tmp_path), tutorial_environment(tmp_path)
     shell = code_blocks(page, "sh")
     python = code_blocks(page, "python")
@@ -108,9 +110,7 @@ def test_a_tutorial_runs_as_written(page: Path, tmp_path: Path, monkeypatch: pyt
         for variable in ("PATH", "HOME", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR"):
             monkeypatch.setenv(variable, environment[variable])  # the kernel inherits this process's environment
         notebook = new_notebook(cells=[new_code_cell(source) for source in python])
-        NotebookClient(
-            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}}
-        ).execute()
+        notebook_client(notebook, cwd=work, timeout=300).execute()
         errors = [o for c in notebook.cells for o in c.outputs if o.output_type == "error"]
         assert not errors, nbformat.writes(notebook)[-3000:]
 

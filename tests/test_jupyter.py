@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,8 @@ def every_output(nb: nbformat.NotebookNode) -> str:
 
 @pytest.mark.slow
 def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
-    bundled: Assignment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bundled: Assignment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, notebook_client: Callable[..., Any]
 ) -> None:
-    from nbclient import NotebookClient
-
     write_handout(bundled, tmp_path)
     path = tmp_path / f"{EX05}.ipynb"
     on_disk = path.read_bytes()
@@ -100,7 +99,7 @@ def test_a_handout_notebook_is_checked_from_the_kernel_not_the_saved_file(
     # The kernel's connection file and IPython's history go under tmp_path, not the home folder.
     for variable in ("JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "JUPYTER_DATA_DIR"):
         monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook_client(nb, cwd=tmp_path, timeout=300).execute()
 
     assert path.read_bytes() == on_disk  # nothing was saved: the kernel's code was graded
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]

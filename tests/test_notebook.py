@@ -11,7 +11,9 @@ import ast
 import asyncio
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -415,13 +417,8 @@ def test_notebook_beside_a_py_file_in_a_student_folder(
 # -- grader assign: the hand-out notebooks ---------------------------------------------------
 
 
-async def _execute_all(notebooks: list[nbformat.NotebookNode], folder: Path) -> None:
-    from nbclient import NotebookClient
-
-    clients = [
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-        for nb in notebooks
-    ]
+async def _execute_all(notebooks: list[nbformat.NotebookNode], folder: Path, client: Callable[..., Any]) -> None:
+    clients = [client(nb, cwd=folder, timeout=120) for nb in notebooks]
     await asyncio.gather(*(client.async_execute() for client in clients))
 
 
@@ -446,7 +443,7 @@ def paste_reference(nb: nbformat.NotebookNode, assignment: Assignment, exercise:
 
 @pytest.mark.slow
 def test_handout_notebooks_validate_execute_and_grade_0_then_100(
-    bundled: Assignment, bundled_grader: Grader, tmp_path: Path
+    bundled: Assignment, bundled_grader: Grader, tmp_path: Path, notebook_client: Callable[..., Any]
 ) -> None:
     handout = tmp_path / "handout"
     handout.mkdir()
@@ -462,7 +459,7 @@ def test_handout_notebooks_validate_execute_and_grade_0_then_100(
         assert nb.metadata["grader"] == {"exercise": path.stem}
         notebooks.append(nb)
 
-    asyncio.run(_execute_all(notebooks, handout))  # the last cells really check the kernel's functions
+    asyncio.run(_execute_all(notebooks, handout, notebook_client))  # the last cells really check the kernel's functions
     for path, nb in zip(paths, notebooks, strict=True):
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert errors == [], (path.name, errors)
